@@ -1,0 +1,36 @@
+// Native-ESM Jest (run with NODE_OPTIONS=--experimental-vm-modules): Nest 12 is ESM-only.
+const swc = [
+  '@swc/jest',
+  {
+    jsc: {
+      parser: { syntax: 'typescript', decorators: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false },
+      target: 'es2022',
+      keepClassNames: true,
+    },
+    module: { type: 'es6' },
+    sourceMaps: 'inline',
+  },
+];
+
+const common = {
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: {
+    '^nestjs-tiercache$': '<rootDir>/libs/cache/src/index.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
+  transform: { '^.+\\.(t|j)s$': swc },
+  // @willsoto/nestjs-prometheus is CommonJS and require()s Nest: transform it too.
+  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|@willsoto)/)'],
+  testEnvironment: 'node',
+};
+
+export default {
+  coverageDirectory: 'coverage',
+  collectCoverageFrom: ['libs/cache/src/**/*.ts', 'apps/bot/src/**/*.ts', '!**/*.spec.ts', '!**/index.ts'],
+  coverageReporters: ['text-summary', 'lcov'],
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/libs/**/*.spec.ts', '<rootDir>/apps/**/*.spec.ts'] },
+    { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/**/*.spec.ts'], testTimeout: 60_000 },
+  ],
+};

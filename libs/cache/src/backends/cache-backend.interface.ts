@@ -1,0 +1,42 @@
+import type { CacheEntry, ListReadResult, ReadResult } from './cache-entry.js';
+
+/** Options of a backend write. */
+export interface WriteOptions {
+  /** Tags to index the key under (full tag keys are the backend's business). */
+  tags?: readonly string[];
+  /**
+   * Guarded write: only write if the key is still in the state a read returned (`ReadResult.token`).
+   * Absent → unconditional write (write-through).
+   */
+  ifToken?: string | null;
+}
+
+/**
+ * The contract every backend honours (memory, Redis, tiered); one contract suite runs against each.
+ * Keys are full keys (`<prefix>:<namespace>:<key>`), built by the caller. Backends never throw for a missing key;
+ * they do throw on I/O failure (the facade turns that into a miss and a count).
+ */
+export interface CacheBackend {
+  readonly kind: 'memory' | 'redis' | 'tiered';
+  read<T = unknown>(key: string): Promise<ReadResult<T>>;
+  /** `encoded` is the codec's bytes for `entry` (sizes, Redis payload). Returns false when a guard skipped it. */
+  write(key: string, entry: CacheEntry, encoded: Buffer, ttlMs: number, options?: WriteOptions): Promise<boolean>;
+  /** Removes keys and leaves a short-lived tombstone so in-flight loaders cannot re-cache older values. */
+  delete(keys: readonly string[]): Promise<void>;
+  /** Removes every key indexed under any of the tags; returns how many keys went. */
+  invalidateTags(prefix: string, tags: readonly string[]): Promise<number>;
+  /** Removes every key starting with `keyPrefix` (built by the server, never user input); returns how many went. */
+  clearPrefix(keyPrefix: string): Promise<number>;
+  /**
+   * Atomically replaces the value with `fn(current)` if the key exists; `undefined` from `fn` deletes it.
+   * Returns the new value, or undefined if the key was absent (nothing is created).
+   */
+  update<T>(key: string, fn: (current: T) => T | undefined): Promise<T | undefined>;
+  /** Reads a capped list written by writeList/append. */
+  readList<T = unknown>(key: string): Promise<ListReadResult<T>>;
+  /** Replaces a whole list (e.g. after loading it from the source), keeping the last `maxLength` items. */
+  writeList(key: string, items: readonly unknown[], maxLength: number, ttlMs: number, options?: WriteOptions): Promise<boolean>;
+  /** Atomically appends to a list that is cached, keeping the last `maxLength`; does nothing if the list is not cached. */
+  append(key: string, items: readonly unknown[], maxLength: number, ttlMs: number): Promise<boolean>;
+  close(): Promise<void>;
+}

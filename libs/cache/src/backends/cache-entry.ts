@@ -1,0 +1,27 @@
+/** What a backend stores for one key: the value plus the times the tiers and (later) fail-safe need. */
+export interface CacheEntry<T = unknown> {
+  value: T;
+  /** When the value was produced, epoch ms. */
+  createdAt: number;
+  /** When the value stops being fresh, epoch ms. */
+  expiresAt: number;
+}
+
+/**
+ * The answer of a read. On a miss, `token` is the state the key was in (null: absent; otherwise an opaque
+ * tombstone id left by an invalidation). A loader passes it back to a guarded write, which is skipped if the key
+ * was invalidated or written since the read — so a slow loader never re-caches a value older than an invalidation.
+ */
+export type ReadResult<T = unknown> = { hit: true; entry: CacheEntry<T>; tier?: 'memory' | 'redis'; size?: number } | Miss;
+
+/** A miss; `corrupt` when the stored bytes could not be decoded (the backend has already removed them). */
+export interface Miss {
+  hit: false;
+  token: string | null;
+  corrupt?: boolean;
+}
+
+/** The answer of a list read. */
+export type ListReadResult<T = unknown> = { hit: true; items: T[] } | Miss;
+
+export const MISS: Miss = Object.freeze({ hit: false, token: null });

@@ -1,0 +1,144 @@
+import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import { decodeEntry } from '../codec/entry.codec.js';
+import type { InvalidationMessage } from '../invalidation/invalidation-message.js';
+import { InvalidationBus } from '../invalidation/invalidation.bus.js';
+import type { ResolvedCacheOptions } from '../options/resolved-options.js';
+import { SingleFlight } from '../resilience/single-flight.js';
+import type { CacheBackend } from './cache-backend.interface.js';
+import type { CacheEntry } from './cache-entry.js';
+import { MemoryBackend } from './memory.backend.js';
+import type { RedisClient } from './redis/redis-client.factory.js';
+import { createRedisClient, redact } from './redis/redis-client.factory.js';
+import { RedisBackend } from './redis/redis.backend.js';
+import { TieredBackend } from './tiered.backend.js';
+
+/** Hooks the store calls; the service wires them to logging, metrics and events. */
+export interface CacheStoreHooks {
+  onRemoteInvalidation?(message: InvalidationMessage): void;
+  onConnectionChange?(up: boolean, reason?: string): void;
+  onEvict?(count: number): void;
+}
+
+/**
+ * The runtime of one CacheModule: the backend chain, the Redis connections it owns, the in-flight loads and the
+ * invalidation bus. Built once at boot (connecting with a bounded wait) and closed on shutdown.
+ */
+export class CacheStore {
+  readonly instanceId = randomUUID();
+  readonly flights = new SingleFlight();
+  readonly backend: CacheBackend;
+  readonly memory: MemoryBackend | undefined;
+  readonly redis: RedisClient | undefined;
+  private readonly subscriber: RedisClient | undefined;
+  private readonly bus: InvalidationBus | undefined;
+  private readonly logger = new Logger('CacheStore');
+  private hooks: CacheStoreHooks = {};
+  private redisUp = false;
+
+  constructor(readonly options: ResolvedCacheOptions) {
+    const onEvict = (n: number): void => this.hooks.onEvict?.(n);
+    this.memory = options.memory ? new MemoryBackend({ ...options.memory, onEvict }) : undefined;
+    if (!options.redis) {
+      this.backend = this.memory ?? new MemoryBackend({ maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, onEvict });
+      return;
+    }
+    const name = `${options.prefix}:cache`;
+    this.redis = createRedisClient(options.redis, { commandTimeoutMs: options.commandTimeoutMs, connectionName: name });
+    this.watch(this.redis, 'main');
+    const remote = new RedisBackend(this.redis, { prefix: options.prefix });
+    if (!this.memory) {
+      this.backend = remote;
+      return;
+    }
+    this.subscriber = createRedisClient(options.redis, { commandTimeoutMs: options.commandTimeoutMs, connectionName: `${name}:bus` });
+    this.watch(this.subscriber, 'bus');
+    const memory = this.memory;
+    this.bus = new InvalidationBus(this.redis, this.subscriber, options.prefix, this.instanceId, {
+      onMessage: (msg) => this.applyRemote(msg),
+      onTrustChange: () => {
+        // Messages may have been missed while unsubscribed, and none will arrive until resubscribed: start over.
+        memory.clear();
+      },
+    });
+    this.backend = new TieredBackend(memory, remote, () => this.bus?.trusted ?? false, (b) => decodeEntry(b) as CacheEntry);
+  }
+
+  /** Connects (bounded by redis.connectTimeout); never throws: an unreachable Redis leaves the cache degraded. */
+  async connect(): Promise<void> {
+    const clients = [this.redis, this.subscriber].filter((c): c is RedisClient => c !== undefined);
+    await Promise.all(
+      clients.map((client) =>
+        client.connect().catch((err: unknown) => {
+          this.logger.warn(redact(`Redis not reachable at boot (${(err as Error).message}); serving from the source until it is.`));
+        }),
+      ),
+    );
+    this.bus?.start();
+  }
+
+  setHooks(hooks: CacheStoreHooks): void {
+    this.hooks = hooks;
+  }
+
+  /** True when Redis is configured and connected. */
+  get redisConnected(): boolean {
+    return this.redisUp;
+  }
+
+  /** Tells other instances what changed (keys, tags or a cleared prefix); a no-op without the bus. */
+  async publish(change: Omit<InvalidationMessage, 'v' | 'p' | 'o'>): Promise<void> {
+    await this.bus?.publish(change);
+  }
+
+  /** Synchronous memory lookup for the decorator hot path (undefined without a usable memory tier). */
+  peek<T>(key: string): CacheEntry<T> | undefined {
+    if (this.backend instanceof TieredBackend || this.backend instanceof MemoryBackend) return this.backend.peek<T>(key);
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.backend.close();
+    await Promise.all(
+      [this.redis, this.subscriber].map(async (client) => {
+        if (!client) return;
+        client.removeAllListeners('ready');
+        await client.quit().catch(() => client.disconnect());
+      }),
+    );
+  }
+
+  private applyRemote(msg: InvalidationMessage): void {
+    const memory = this.memory;
+    if (!memory) return;
+    if (msg.keys) {
+      memory.deleteSync(msg.keys);
+      this.flights.invalidate(msg.keys);
+    }
+    if (msg.tags) {
+      memory.invalidateTagsSync(this.options.prefix, msg.tags);
+      this.flights.invalidatePrefix('');
+    }
+    if (msg.clear) {
+      memory.clearPrefixSync(msg.clear);
+      this.flights.invalidatePrefix(msg.clear);
+    }
+    this.hooks.onRemoteInvalidation?.(msg);
+  }
+
+  private watch(client: RedisClient, role: string): void {
+    // Without an 'error' listener ioredis would raise an unhandled 'error' event and crash the process.
+    client.on('error', (err: Error) => this.logger.debug(redact(`redis ${role}: ${err.message}`)));
+    if (role !== 'main') return;
+    client.on('ready', () => {
+      if (this.redisUp) return;
+      this.redisUp = true;
+      this.hooks.onConnectionChange?.(true);
+    });
+    client.on('close', () => {
+      if (!this.redisUp) return;
+      this.redisUp = false;
+      this.hooks.onConnectionChange?.(false, 'connection closed');
+    });
+  }
+}

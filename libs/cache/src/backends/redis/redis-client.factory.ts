@@ -1,0 +1,63 @@
+import { Cluster, Redis } from 'ioredis';
+import type { ClusterOptions, RedisOptions } from 'ioredis';
+import type { ResolvedRedis } from '../../options/resolved-options.js';
+
+/** A cache connection: standalone/Sentinel client or Cluster. */
+export type RedisClient = Redis | Cluster;
+
+/** Reconnect backoff: 100 ms, 200 ms, … capped at 1 s — quick recovery, never a tight loop. */
+export const reconnectDelay = (attempt: number): number => Math.min(attempt * 100, 1_000);
+
+/**
+ * Creates an ioredis client tuned to fail fast, as a cache must: no offline queue (a command while disconnected
+ * fails at once instead of waiting for a reconnect), a per-command timeout, one retry at most, a capped backoff and
+ * lazy connection (the module connects with a bounded wait at boot). The caller attaches the 'error' listener.
+ * @example const client = createRedisClient(resolved.redis, { commandTimeoutMs: 250, connectionName: 'bot:cache' });
+ */
+export function createRedisClient(config: ResolvedRedis, options: { commandTimeoutMs: number; connectionName: string }): RedisClient {
+  const failFast: RedisOptions = {
+    enableOfflineQueue: false,
+    commandTimeout: options.commandTimeoutMs,
+    maxRetriesPerRequest: 1,
+    lazyConnect: true,
+    connectTimeout: config.connectTimeoutMs,
+    disconnectTimeout: 200,
+    retryStrategy: reconnectDelay,
+    connectionName: options.connectionName,
+    enableReadyCheck: true,
+    autoResubscribe: true,
+    ...(config.username !== undefined ? { username: config.username } : {}),
+    ...(config.password !== undefined ? { password: config.password } : {}),
+    ...(config.tls ? { tls: config.tls } : {}),
+  };
+  switch (config.mode) {
+    case 'standalone':
+      return new Redis({ ...failFast, host: config.host, port: config.port, db: config.db });
+    case 'sentinel':
+      return new Redis({
+        ...failFast,
+        sentinels: config.sentinels,
+        name: config.name,
+        db: config.db,
+        sentinelRetryStrategy: reconnectDelay,
+        ...(config.sentinelUsername !== undefined ? { sentinelUsername: config.sentinelUsername } : {}),
+        ...(config.sentinelPassword !== undefined ? { sentinelPassword: config.sentinelPassword } : {}),
+      });
+    case 'cluster': {
+      const clusterOptions: ClusterOptions = {
+        enableOfflineQueue: false,
+        lazyConnect: true,
+        clusterRetryStrategy: reconnectDelay,
+        enableAutoPipelining: true,
+        slotsRefreshTimeout: config.connectTimeoutMs,
+        redisOptions: failFast,
+      };
+      return new Cluster(config.nodes, clusterOptions);
+    }
+  }
+}
+
+/** Strips credentials from anything that may end up in a log line or an error message. */
+export function redact(text: string): string {
+  return text.replace(/\/\/[^/@\s]*@/g, '//***@').replace(/(password|pass|auth)(["'=:\s]+)[^\s,"'}]+/gi, '$1$2***');
+}

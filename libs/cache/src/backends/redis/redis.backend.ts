@@ -1,0 +1,206 @@
+import { randomUUID } from 'node:crypto';
+import { Cluster } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { decodeEntry, encodeEntry, encodeTombstone, tombstoneId, TOMBSTONE_MAGIC } from '../../codec/entry.codec.js';
+import { decodeValue, encodeValue } from '../../codec/value.codec.js';
+import type { CacheBackend, WriteOptions } from '../cache-backend.interface.js';
+import type { CacheEntry, ListReadResult, ReadResult } from '../cache-entry.js';
+import { MISS } from '../cache-entry.js';
+import type { RedisClient } from './redis-client.factory.js';
+import type { CacheScripts } from './redis.scripts.js';
+import { defineScripts } from './redis.scripts.js';
+
+/** Options of the Redis backend. */
+export interface RedisBackendOptions {
+  /** The module prefix; tag sets live under `<prefix>:__tag:`. */
+  prefix: string;
+  /** How long an invalidation's tombstone guards against in-flight loaders. @default 60000 */
+  tombstoneTtlMs?: number;
+  /** SCAN COUNT and UNLINK batch size for prefix clears. @default 500 */
+  scanBatch?: number;
+}
+
+const MAGIC = Buffer.from(TOMBSTONE_MAGIC, 'latin1');
+const CAS_ATTEMPTS = 5;
+
+/**
+ * The Redis driver: moves envelopes as bytes. Never sends KEYS, FLUSHDB or FLUSHALL; clears scan inside the
+ * prefix and UNLINK in batches on every master. Every script touches one key, so Cluster needs no hash tags.
+ * Errors (timeouts, disconnects) propagate; the facade turns them into misses.
+ */
+export class RedisBackend implements CacheBackend {
+  readonly kind = 'redis' as const;
+  private readonly client: RedisClient & CacheScripts;
+  private readonly tombstoneTtlMs: number;
+  private readonly scanBatch: number;
+
+  constructor(
+    client: RedisClient,
+    private readonly options: RedisBackendOptions,
+  ) {
+    this.client = defineScripts(client);
+    this.tombstoneTtlMs = options.tombstoneTtlMs ?? 60_000;
+    this.scanBatch = options.scanBatch ?? 500;
+  }
+
+  async read<T>(key: string): Promise<ReadResult<T>> {
+    let raw: Buffer | null;
+    try {
+      raw = await this.client.getBuffer(key);
+    } catch (err) {
+      if (isWrongType(err)) return this.discard(key);
+      throw err;
+    }
+    if (raw === null) return MISS;
+    const tomb = tombstoneId(raw);
+    if (tomb !== null) return { hit: false, token: tomb };
+    let entry: CacheEntry<T>;
+    try {
+      entry = decodeEntry(raw) as CacheEntry<T>;
+    } catch {
+      return this.discard(key);
+    }
+    return entry.expiresAt <= Date.now() ? MISS : { hit: true, entry, size: raw.length };
+  }
+
+  async write(key: string, _entry: CacheEntry, encoded: Buffer, ttlMs: number, options?: WriteOptions): Promise<boolean> {
+    // Index before writing: an invalidation that runs in between then tombstones the key and the guarded SET skips.
+    if (options?.tags?.length) await this.indexTags(key, options.tags, ttlMs);
+    const ttl = Math.max(1, Math.round(ttlMs));
+    if (options?.ifToken === undefined) {
+      await this.client.set(key, encoded, 'PX', ttl);
+      return true;
+    }
+    const expected = options.ifToken === null ? '' : encodeTombstone(options.ifToken);
+    return (await this.client.tcGuardedSet(key, encoded, ttl, expected, MAGIC)) === 1;
+  }
+
+  async delete(keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    const tomb = encodeTombstone(randomUUID());
+    await Promise.all(keys.map((key) => this.client.set(key, tomb, 'PX', this.tombstoneTtlMs)));
+  }
+
+  async invalidateTags(prefix: string, tags: readonly string[]): Promise<number> {
+    let count = 0;
+    for (const tag of tags) {
+      const members = await this.client.tcTagTake(tagKey(prefix, tag));
+      // Only members under the prefix: a forged member can never make us touch a foreign key.
+      const own = members.filter((m) => m.startsWith(`${prefix}:`));
+      await this.delete(own);
+      count += own.length;
+    }
+    return count;
+  }
+
+  async clearPrefix(keyPrefix: string): Promise<number> {
+    const match = `${escapeGlob(keyPrefix)}*`;
+    const nodes: Redis[] = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+    const counts = await Promise.all(nodes.map((node) => this.clearOnNode(node, match)));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  async update<T>(key: string, fn: (current: T) => T | undefined): Promise<T | undefined> {
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const raw = await this.client.getBuffer(key);
+      if (raw === null || tombstoneId(raw) !== null) return undefined;
+      let entry: CacheEntry<T>;
+      try {
+        entry = decodeEntry(raw) as CacheEntry<T>;
+      } catch {
+        await this.client.unlink(key);
+        return undefined;
+      }
+      const next = fn(entry.value);
+      if (next === undefined) {
+        await this.delete([key]);
+        return undefined;
+      }
+      const encoded = encodeEntry({ ...entry, value: next });
+      if ((await this.client.tcCompareAndSet(key, raw, encoded)) === 1) return next;
+    }
+    // Persistent contention: dropping the entry is always safe; the next read reloads from the source.
+    await this.delete([key]);
+    return undefined;
+  }
+
+  async readList<T>(key: string): Promise<ListReadResult<T>> {
+    const reply = await this.client.tcListReadBuffer(key);
+    const [kind, ...rest] = reply;
+    if (kind === 1) {
+      const [, ...items] = rest[0] as Buffer[];
+      try {
+        return { hit: true, items: items.map((b) => decodeValue(b) as T) };
+      } catch {
+        return this.discard(key);
+      }
+    }
+    const value = rest[0];
+    if (Buffer.isBuffer(value)) {
+      const tomb = tombstoneId(value);
+      return tomb !== null ? { hit: false, token: tomb } : this.discard(key);
+    }
+    return kind === 0 ? MISS : this.discard(key);
+  }
+
+  async writeList(key: string, items: readonly unknown[], maxLength: number, ttlMs: number, options?: WriteOptions): Promise<boolean> {
+    if (options?.tags?.length) await this.indexTags(key, options.tags, ttlMs);
+    const now = Date.now();
+    const header = encodeEntry({ value: null, createdAt: now, expiresAt: now + ttlMs });
+    const encoded = items.slice(-maxLength).map((item) => encodeValue(item));
+    const guard = options?.ifToken === undefined ? '*' : options.ifToken === null ? '' : encodeTombstone(options.ifToken);
+    return (await this.client.tcListWrite(key, Math.max(1, Math.round(ttlMs)), guard, MAGIC, header, ...encoded)) === 1;
+  }
+
+  async append(key: string, items: readonly unknown[], maxLength: number, ttlMs: number): Promise<boolean> {
+    if (items.length === 0) return true;
+    const encoded = items.map((item) => encodeValue(item));
+    return (await this.client.tcListAppend(key, maxLength, Math.max(1, Math.round(ttlMs)), ...encoded)) === 1;
+  }
+
+  async close(): Promise<void> {
+    // The connection belongs to the module, which closes it; nothing is held here.
+  }
+
+  private async indexTags(key: string, tags: readonly string[], ttlMs: number): Promise<void> {
+    const ttl = Math.max(1, Math.round(ttlMs)) + this.tombstoneTtlMs;
+    await Promise.all(tags.map((tag) => this.client.tcTagAdd(tagKey(this.options.prefix, tag), key, ttl)));
+  }
+
+  /** Removes an entry that cannot be ours to read (poisoned, wrong type) and reports a corrupt miss. */
+  private async discard(key: string): Promise<{ hit: false; token: null; corrupt: true }> {
+    await this.client.unlink(key);
+    return { hit: false, token: null, corrupt: true };
+  }
+
+  private async clearOnNode(node: Redis, match: string): Promise<number> {
+    let cursor = '0';
+    let count = 0;
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', this.scanBatch);
+      cursor = next;
+      if (keys.length > 0) {
+        // One key per UNLINK: keys from one scan may sit in different slots (Cluster forbids cross-slot commands).
+        const pipeline = node.pipeline();
+        for (const key of keys) pipeline.unlink(key);
+        const results = (await pipeline.exec()) ?? [];
+        for (const [err, removed] of results) if (!err) count += Number(removed);
+      }
+    } while (cursor !== '0');
+    return count;
+  }
+}
+
+/** The key of a tag's index set. Tags are hashed by the caller if needed; they never reach a pattern. */
+export function tagKey(prefix: string, tag: string): string {
+  return `${prefix}:__tag:${tag}`;
+}
+
+/** Escapes Redis glob metacharacters so a server-built prefix matches only itself. */
+export function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\^-]/g, (c) => `\\${c}`);
+}
+
+function isWrongType(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('WRONGTYPE');
+}

@@ -1,0 +1,104 @@
+import type { RedisClient } from './redis-client.factory.js';
+
+// The Lua scripts: each touches exactly one key (KEYS[1]), so every one of them is Cluster-safe.
+
+/** SET only if the key is still in the state a read saw: absent (ARGV[3] = '') or the same tombstone. */
+const GUARDED_SET = `
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  if string.sub(cur, 1, 2) ~= ARGV[4] or cur ~= ARGV[3] then return 0 end
+elseif ARGV[3] ~= '' then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`;
+
+/** Compare-and-set for update-in-place: replace only if the bytes are those we read; keep the TTL. */
+const COMPARE_AND_SET = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+return 1`;
+
+/** Adds a member to a tag set and extends the set's life to cover the member's. */
+const TAG_ADD = `
+redis.call('SADD', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1`;
+
+/** Atomically takes every member of a tag set and removes the set (members added later land in a new set). */
+const TAG_TAKE = `
+local members = redis.call('SMEMBERS', KEYS[1])
+redis.call('DEL', KEYS[1])
+return members`;
+
+/** Reads a list entry: {1, items...} for a list; {0, value} for a string (tombstone or poison); {0} when absent. */
+const LIST_READ = `
+local t = redis.call('TYPE', KEYS[1]).ok
+if t == 'list' then return {1, redis.call('LRANGE', KEYS[1], 0, -1)} end
+if t == 'string' then return {0, redis.call('GET', KEYS[1])} end
+if t == 'none' then return {0} end
+return {2}`;
+
+/**
+ * Replaces a list: ARGV = ttl, guard ('' absent | tombstone | '*' unconditional), tombstone magic, header, items…
+ * The header (index 0) marks the list as ours and lets an empty history be a hit.
+ */
+const LIST_WRITE = `
+local guard = ARGV[2]
+if guard ~= '*' then
+  local t = redis.call('TYPE', KEYS[1]).ok
+  if t == 'string' then
+    local cur = redis.call('GET', KEYS[1])
+    if string.sub(cur, 1, 2) ~= ARGV[3] or cur ~= guard then return 0 end
+  elseif t == 'none' then
+    if guard ~= '' then return 0 end
+  elseif t == 'list' then
+    return 0
+  end
+end
+redis.call('DEL', KEYS[1])
+redis.call('RPUSH', KEYS[1], unpack(ARGV, 4))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1`;
+
+/** Appends to a cached list only; trims to the last ARGV[1] items while keeping the header; slides the TTL. */
+const LIST_APPEND = `
+if redis.call('TYPE', KEYS[1]).ok ~= 'list' then return 0 end
+redis.call('RPUSH', KEYS[1], unpack(ARGV, 3))
+local n = redis.call('LLEN', KEYS[1])
+local max = tonumber(ARGV[1])
+if n - 1 > max then
+  local head = redis.call('LINDEX', KEYS[1], 0)
+  redis.call('LTRIM', KEYS[1], n - max, -1)
+  redis.call('LPUSH', KEYS[1], head)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1`;
+
+type Arg = string | number | Buffer;
+
+/** The scripts as typed methods (ioredis defineCommand adds them at runtime, EVALSHA with EVAL fallback). */
+export interface CacheScripts {
+  tcGuardedSet(key: string, value: Buffer, ttlMs: number, expected: Arg, magic: Buffer): Promise<number>;
+  tcCompareAndSet(key: string, expected: Buffer, next: Buffer): Promise<number>;
+  tcTagAdd(tagKey: string, member: string, ttlMs: number): Promise<number>;
+  tcTagTake(tagKey: string): Promise<string[]>;
+  tcListReadBuffer(key: string): Promise<[number, ...unknown[]]>;
+  tcListWrite(key: string, ttlMs: number, guard: Arg, magic: Buffer, ...items: Buffer[]): Promise<number>;
+  tcListAppend(key: string, maxLength: number, ttlMs: number, ...items: Buffer[]): Promise<number>;
+}
+
+/** Registers the scripts on a client (Cluster included) and returns it typed. */
+export function defineScripts(client: RedisClient): RedisClient & CacheScripts {
+  const scripts: Record<string, string> = {
+    tcGuardedSet: GUARDED_SET,
+    tcCompareAndSet: COMPARE_AND_SET,
+    tcTagAdd: TAG_ADD,
+    tcTagTake: TAG_TAKE,
+    tcListRead: LIST_READ,
+    tcListWrite: LIST_WRITE,
+    tcListAppend: LIST_APPEND,
+  };
+  for (const [name, lua] of Object.entries(scripts)) client.defineCommand(name, { numberOfKeys: 1, lua });
+  return client as RedisClient & CacheScripts;
+}

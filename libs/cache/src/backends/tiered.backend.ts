@@ -1,0 +1,78 @@
+import type { CacheBackend, WriteOptions } from './cache-backend.interface.js';
+import type { CacheEntry, ListReadResult, ReadResult } from './cache-entry.js';
+import type { MemoryBackend } from './memory.backend.js';
+
+/**
+ * Memory in front of Redis: reads memory → Redis (filling memory on a Redis hit); writes go to Redis, then memory;
+ * invalidations clear memory first, then Redis. The memory tier is used only while `trusted()` says the
+ * cross-instance bus is live; otherwise it is bypassed (and was flushed), so a missed message never serves stale data.
+ */
+export class TieredBackend implements CacheBackend {
+  readonly kind = 'tiered' as const;
+
+  constructor(
+    readonly memory: MemoryBackend,
+    readonly remote: CacheBackend,
+    private readonly trusted: () => boolean,
+    private readonly decode: (encoded: Buffer) => CacheEntry,
+  ) {}
+
+  /** Synchronous memory-tier lookup for the hot path. */
+  peek<T>(key: string): CacheEntry<T> | undefined {
+    return this.trusted() ? this.memory.peek<T>(key) : undefined;
+  }
+
+  async read<T>(key: string): Promise<ReadResult<T>> {
+    const local = this.peek<T>(key);
+    if (local !== undefined) return { hit: true, entry: local, tier: 'memory' };
+    const result = await this.remote.read<T>(key);
+    if (result.hit && this.trusted()) {
+      this.memory.put(key, result.entry, result.size ?? 0, result.entry.expiresAt - Date.now());
+    }
+    return result.hit ? { ...result, tier: 'redis' } : result;
+  }
+
+  async write(key: string, entry: CacheEntry, encoded: Buffer, ttlMs: number, options?: WriteOptions): Promise<boolean> {
+    const written = await this.remote.write(key, entry, encoded, ttlMs, options);
+    // A snapshot decoded from the bytes: later mutation of the caller's object cannot change the cached value.
+    if (written && this.trusted()) this.memory.put(key, this.decode(encoded), encoded.length, ttlMs, options?.tags);
+    return written;
+  }
+
+  async delete(keys: readonly string[]): Promise<void> {
+    this.memory.deleteSync(keys);
+    await this.remote.delete(keys);
+  }
+
+  async invalidateTags(prefix: string, tags: readonly string[]): Promise<number> {
+    this.memory.invalidateTagsSync(prefix, tags);
+    return this.remote.invalidateTags(prefix, tags);
+  }
+
+  async clearPrefix(keyPrefix: string): Promise<number> {
+    this.memory.clearPrefixSync(keyPrefix);
+    return this.remote.clearPrefix(keyPrefix);
+  }
+
+  async update<T>(key: string, fn: (current: T) => T | undefined): Promise<T | undefined> {
+    this.memory.deleteSync([key]);
+    return this.remote.update(key, fn);
+  }
+
+  async readList<T>(key: string): Promise<ListReadResult<T>> {
+    return this.remote.readList<T>(key);
+  }
+
+  async writeList(key: string, items: readonly unknown[], maxLength: number, ttlMs: number, options?: WriteOptions): Promise<boolean> {
+    return this.remote.writeList(key, items, maxLength, ttlMs, options);
+  }
+
+  async append(key: string, items: readonly unknown[], maxLength: number, ttlMs: number): Promise<boolean> {
+    return this.remote.append(key, items, maxLength, ttlMs);
+  }
+
+  async close(): Promise<void> {
+    this.memory.clear();
+    await this.remote.close();
+  }
+}

@@ -1,0 +1,13 @@
+import { ConfigurableModuleBuilder } from '@nestjs/common';
+import type { CacheModuleOptions } from './options/cache-options.interface.js';
+
+/** Extras of forRoot / forRootAsync beside the options. */
+export interface CacheModuleExtras {
+  /** Register CacheService globally. @default false */
+  isGlobal: boolean;
+}
+
+export const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } = new ConfigurableModuleBuilder<CacheModuleOptions>({ moduleName: 'TierCache' })
+  .setClassMethodName('forRoot')
+  .setExtras<CacheModuleExtras>({ isGlobal: false }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
+  .build();

@@ -1,0 +1,167 @@
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import type { OnModuleInit } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { CACHE_OPTIONS } from '../cache.constants.js';
+import { CacheService } from '../cache.service.js';
+import type { CachedOptions } from '../decorators/cache-decorator.options.js';
+import { CacheError } from '../errors/cache.error.js';
+import { ErrorMessages } from '../errors/error-messages.js';
+import { fullKey, toKey } from '../keys/key.encoder.js';
+import { NAME_PATTERN } from '../options/options.resolver.js';
+import type { ResolvedCacheOptions } from '../options/resolved-options.js';
+import { ThrottledLogger } from '../resilience/throttled-logger.js';
+import { CacheMetadataAccessor } from './cache-metadata.accessor.js';
+import type { CacheMethodMetadata } from './cache-metadata.accessor.js';
+import { WRAPPED, wrapMethod } from './method-wrapper.js';
+
+type Method = ((...args: unknown[]) => unknown) & { [WRAPPED]?: true };
+
+/**
+ * At bootstrap, finds every provider method carrying a cache decorator, checks it can work (failing boot with
+ * `Class#method` and the fix otherwise), replaces it on the instance with a caching wrapper that keeps its name and
+ * metadata, and subscribes `invalidateOn` events.
+ */
+@Injectable()
+export class CacheExplorer implements OnModuleInit {
+  private readonly logger = new Logger('CacheExplorer');
+  private readonly throttled: ThrottledLogger;
+  /** Namespaces used with default (argument-encoded) keys, to refuse two methods colliding in one namespace. */
+  private readonly defaultKeyed = new Map<string, string>();
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly accessor: CacheMetadataAccessor,
+    private readonly cache: CacheService,
+    @Inject(CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
+    @Optional() private readonly events?: EventEmitter2,
+  ) {
+    this.throttled = new ThrottledLogger(this.logger, options.logThrottleMs);
+  }
+
+  onModuleInit(): void {
+    for (const wrapper of this.discovery.getControllers()) this.refuseController(wrapper);
+    for (const wrapper of this.discovery.getProviders()) this.explore(wrapper);
+  }
+
+  private methodsOf(prototype: object): string[] {
+    return this.scanner.getAllMethodNames(prototype);
+  }
+
+  private refuseController(wrapper: InstanceWrapper): void {
+    const proto = (wrapper.metatype as { prototype?: object } | undefined)?.prototype;
+    if (!proto) return;
+    for (const name of this.methodsOf(proto)) {
+      if (this.accessor.get((proto as Record<string, unknown>)[name])) {
+        throw misuse(`${wrapper.name}#${name}`, 'cache decorators on controller methods are not supported (Nest binds routes before the cache can wrap them, so they would silently not cache)', 'move the cached logic into a provider (service) method and decorate that');
+      }
+    }
+  }
+
+  private explore(wrapper: InstanceWrapper): void {
+    if (wrapper.isAlias || !wrapper.metatype) return;
+    const proto = (wrapper.metatype as { prototype?: object }).prototype;
+    if (!proto) return;
+    const instance = wrapper.instance as Record<string, unknown> | undefined;
+    for (const name of this.methodsOf(proto)) {
+      const meta = this.accessor.get((proto as Record<string, unknown>)[name]);
+      if (!meta) continue;
+      const where = `${wrapper.name}#${name}`;
+      if (!wrapper.isDependencyTreeStatic()) {
+        throw misuse(where, 'the provider is request- or transient-scoped, so the identity it serves does not come from the method arguments and would leak between requests', 'put everything the result depends on in the arguments (and the key) of a singleton provider method');
+      }
+      if (!instance) continue;
+      const original = instance[name] as Method;
+      if (typeof original !== 'function' || original[WRAPPED]) continue;
+      const resolved = this.validate(where, wrapper.name, name, meta, original, proto);
+      const wrapped = wrapMethod(original, resolved, {
+        cache: this.cache,
+        prefix: this.options.prefix,
+        where,
+        warn: (topic, message) => this.throttled.warn(topic, message),
+      }) as Method;
+      if (wrapped !== original) this.install(instance, name, original, wrapped);
+      if (resolved.cached?.invalidateOn) this.subscribe(where, resolved.cached);
+    }
+  }
+
+  private validate(where: string, className: string, method: string, meta: CacheMethodMetadata, original: Method, proto: object) {
+    if (meta.cachedCount > 1 || meta.putCount > 1) throw misuse(where, 'the same cache decorator appears twice', 'keep one @Cached / @CachePut per method');
+    if (meta.cached && meta.put) throw misuse(where, '@Cached and @CachePut on one method contradict each other', 'use @Cached to read through, or @CachePut to write through');
+    const returnType: unknown = Reflect.getMetadata('design:returntype', proto, method);
+    if (returnType !== undefined && returnType !== Promise && returnType !== Object) {
+      throw misuse(where, 'a cached method must return a Promise (the cache is asynchronous)', 'make the method async (returning Promise<T>)');
+    }
+    const defaultNs = `${className}.${method}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64);
+    const ns = (given: string | undefined, required: boolean, decorator: string): string => {
+      if (given === undefined) {
+        if (required) throw misuse(where, `${decorator} needs a namespace`, `pass { namespace: '...' } naming the namespace whose entries it changes`);
+        return defaultNs;
+      }
+      if (!NAME_PATTERN.test(given) || given.startsWith('__')) throw new CacheError('E_MISUSE', `${where}: ${ErrorMessages.unknownNamespace(given)}`);
+      return given;
+    };
+    for (const fnName of ['key', 'keys', 'condition'] as const) {
+      for (const opts of [meta.cached, meta.put, ...meta.invalidate]) {
+        const fn = (opts as Record<string, unknown> | undefined)?.[fnName];
+        if (fn !== undefined && typeof fn !== 'function') throw misuse(where, `option "${fnName}" must be a function of the method's arguments`, `write ${fnName}: (...args) => ...`);
+      }
+    }
+    const cached = meta.cached ? { ...meta.cached, namespace: ns(meta.cached.namespace, false, '@Cached') } : undefined;
+    if (cached && !cached.key) {
+      const other = this.defaultKeyed.get(cached.namespace);
+      if (other && other !== where) {
+        throw misuse(where, `${other} and ${where} both cache into namespace "${cached.namespace}" with keys made from their arguments, so equal arguments would collide`, 'give one of them a distinct namespace or a `key` function');
+      }
+      this.defaultKeyed.set(cached.namespace, where);
+    }
+    if (cached?.invalidateOn && !this.events) {
+      throw misuse(where, 'invalidateOn needs @nestjs/event-emitter', 'import EventEmitterModule.forRoot() in your AppModule');
+    }
+    void original;
+    return {
+      ...(cached ? { cached } : {}),
+      ...(meta.put ? { put: { ...meta.put, namespace: ns(meta.put.namespace, true, '@CachePut') } } : {}),
+      invalidate: meta.invalidate.map((inv) => {
+        if (!inv.all && !inv.key && !inv.keys && !inv.tags) throw misuse(where, '@CacheInvalidate needs one of key, keys, tags or all', 'e.g. { namespace: "user", key: (id) => id }');
+        return { ...inv, namespace: ns(inv.namespace, !(inv.tags && !inv.key && !inv.keys && !inv.all), '@CacheInvalidate') };
+      }),
+    };
+  }
+
+  private install(instance: Record<string, unknown>, name: string, original: Method, wrapped: Method): void {
+    Object.defineProperty(wrapped, 'name', { value: original.name, configurable: true });
+    // Keep foreign metadata (e.g. @OnEvent) readable on the wrapper, as on the original.
+    for (const key of Reflect.getMetadataKeys(original) as unknown[]) {
+      Reflect.defineMetadata(key, Reflect.getMetadata(key, original), wrapped);
+    }
+    wrapped[WRAPPED] = true;
+    Object.defineProperty(instance, name, { value: wrapped, writable: true, configurable: true, enumerable: false });
+  }
+
+  private subscribe(where: string, cached: CachedOptions<unknown[]> & { namespace: string }): void {
+    const events = this.events;
+    if (!events || !cached.invalidateOn) return;
+    for (const [event, keyOfPayload] of Object.entries(cached.invalidateOn)) {
+      if (typeof keyOfPayload !== 'function') throw misuse(where, `invalidateOn["${event}"] must be a function of the event payload`, `'${event}': (e) => e.id`);
+      events.on(event, async (payload: unknown) => {
+        try {
+          const out = (keyOfPayload as (p: unknown) => unknown)(payload);
+          if (out === undefined) return;
+          const keys = (Array.isArray(out) ? out : [out]).map((k) => fullKey(this.options.prefix, cached.namespace, toKey(k)));
+          await this.cache.deleteKeys(cached.namespace, keys);
+        } catch (err) {
+          // Escalate rather than drop: a handler that cannot name its keys clears the whole namespace.
+          this.throttled.warn(`event:${where}:${event}`, `${where}: invalidateOn["${event}"] failed (${(err as Error).message}); clearing namespace "${cached.namespace}".`);
+          await this.cache.clearNamespace(cached.namespace);
+        }
+      });
+    }
+  }
+}
+
+function misuse(where: string, problem: string, fix: string): CacheError {
+  return new CacheError('E_MISUSE', ErrorMessages.misuse(where, problem, fix));
+}

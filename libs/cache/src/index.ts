@@ -1,0 +1,15 @@
+export { CacheModule } from './cache.module.js';
+export { CacheService } from './cache.service.js';
+export type { CacheSetOptions, CacheStatsSnapshot, GetOrSetOptions, ListOptions } from './cache.service.js';
+export { Cached } from './decorators/cached.decorator.js';
+export { CachePut } from './decorators/cache-put.decorator.js';
+export { CacheInvalidate } from './decorators/cache-invalidate.decorator.js';
+export type { CachedOptions, CacheInvalidateOptions, CachePutOptions } from './decorators/cache-decorator.options.js';
+export type { CacheModuleOptions, MemoryTierOptions, NamespaceOptions, RedisConnectionOptions, RedisNode, Ttl } from './options/cache-options.interface.js';
+export type { Duration } from './options/duration.js';
+export { CacheError } from './errors/cache.error.js';
+export type { CacheErrorCode } from './errors/cache.error.js';
+export { CacheEvents } from './events/cache.events.js';
+export type { CacheBackendEvent, CacheInvalidatedEvent } from './events/cache.events.js';
+export { CACHE_BACKEND, CACHE_OPTIONS } from './cache.constants.js';
+export type { NamespaceStats } from './observability/cache-stats.recorder.js';

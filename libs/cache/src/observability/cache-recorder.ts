@@ -1,0 +1,29 @@
+/** Where an operation was served. */
+export type CacheTier = 'memory' | 'redis' | 'source';
+
+/** What was attempted. */
+export type CacheOperation = 'get' | 'set' | 'delete' | 'invalidate' | 'clear' | 'update' | 'append' | 'load';
+
+/** How it ended. */
+export type CacheOutcome =
+  | 'hit'
+  | 'miss'
+  | 'ok'
+  | 'error'
+  | 'timeout'
+  | 'refused'
+  | 'corrupt'
+  | 'skipped'
+  | 'wait'
+  | 'bypass';
+
+/**
+ * A sink for cache events (metrics, stats). Labels are bounded by construction: namespace (from options or
+ * decorators), tier, operation and outcome — never a key or a user id.
+ */
+export interface CacheRecorder {
+  record(namespace: string, tier: CacheTier, operation: CacheOperation, outcome: CacheOutcome, durationMs?: number): void;
+}
+
+/** Injection token for extra recorders (the metrics module registers one). */
+export const CACHE_RECORDERS = Symbol('tiercache:recorders');

@@ -1,0 +1,89 @@
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import type { Duration } from './duration.js';
+
+/** A TTL: a duration, or a function of the value computed at write time (e.g. "until midnight"). */
+export type Ttl = Duration | ((value: unknown) => Duration);
+
+/** Per-namespace settings; anything unset falls back to the module-level option. */
+export interface NamespaceOptions {
+  /** Time to live of entries in this namespace. @default the module's `defaultTtl` */
+  ttl?: Ttl;
+  /** Random extra TTL, as a fraction of the TTL (0.1 = up to +10 %), spreads expiries. @default the module's `jitter` */
+  jitter?: number;
+  /** Values whose encoded size exceeds this are not cached (counted as refused). @default the module's `maxValueBytes` */
+  maxValueBytes?: number;
+  /** Keep this namespace in the in-process memory tier too (when one is configured). @default true */
+  memory?: boolean;
+}
+
+/** A Redis node address. */
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+/** How to reach Redis: standalone (url or host/port), Sentinel (`sentinels` + `name`) or Cluster (`cluster`). */
+export interface RedisConnectionOptions {
+  /** `redis://[user:password@]host:port/db` or `rediss://…` for TLS. Credentials in it are never logged. */
+  url?: string;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** @default 6379 */
+  port?: number;
+  username?: string;
+  password?: string;
+  /** @default 0 */
+  db?: number;
+  /** `true` for TLS with Node's defaults, or Node TLS options. @default false */
+  tls?: boolean | TlsOptions;
+  /** Sentinel addresses; with `name`, connects through Sentinel. */
+  sentinels?: RedisNode[];
+  /** The Sentinel master group name. */
+  name?: string;
+  sentinelUsername?: string;
+  sentinelPassword?: string;
+  /** Cluster seed nodes; when set, connects with ioredis Cluster. */
+  cluster?: { nodes: RedisNode[] };
+  /** Time allowed to connect at boot before the app starts serving from the source. @default '2s' */
+  connectTimeout?: Duration;
+}
+
+/** The optional in-process tier (lru-cache) in front of Redis; without Redis it is the whole cache. */
+export interface MemoryTierOptions {
+  /** Maximum number of entries. @default 10000 */
+  maxEntries?: number;
+  /** Maximum total size in bytes (approximate, computed from the encoded value). @default 67108864 (64 MiB) */
+  maxBytes?: number;
+  /** Upper bound of an entry's life in the memory tier when Redis is the source of truth. @default the entry's TTL */
+  maxTtl?: Duration;
+}
+
+/**
+ * Options of `CacheModule.forRoot` / `forRootAsync`.
+ * @example
+ * CacheModule.forRoot({ redis: 'redis://127.0.0.1:6379', prefix: 'bot', defaultTtl: '1h', memory: { maxEntries: 10_000 } })
+ */
+export interface CacheModuleOptions {
+  /** `false` makes every decorated method run uncached and every CacheService read a miss. @default true */
+  enabled?: boolean;
+  /** Every key starts with `<prefix>:`; nothing outside it is ever read or deleted. `[A-Za-z0-9_.-]{1,64}`. @default 'cache' */
+  prefix?: string;
+  /** TTL of entries whose namespace and call set none. @default '1h' */
+  defaultTtl?: Ttl;
+  /** Random extra TTL as a fraction (0–1) of the TTL. @default 0 */
+  jitter?: number;
+  /** Largest encoded value cached, in bytes. @default 5242880 (5 MiB) */
+  maxValueBytes?: number;
+  /** Per-namespace settings, keyed by namespace name. @default {} */
+  namespaces?: Record<string, NamespaceOptions>;
+  /** Redis connection: a URL or options. Absent → the in-memory backend. @default undefined */
+  redis?: string | RedisConnectionOptions;
+  /** In-process tier. With Redis: `false` or absent turns it off. Without Redis it is always on (it is the backend). @default undefined */
+  memory?: MemoryTierOptions | false;
+  /** Deadline for one Redis command; past it the call is a miss and the source answers. @default '250ms' */
+  commandTimeout?: Duration;
+  /** Cache `null` results of decorated methods. @default true */
+  cacheNull?: boolean;
+  /** Minimum interval between two identical warnings in the log. @default '30s' */
+  logThrottle?: Duration;
+}

@@ -1,0 +1,214 @@
+import { isInt, isPort, isString, min, max, matches } from 'class-validator';
+import { CacheError } from '../errors/cache.error.js';
+import { ErrorMessages } from '../errors/error-messages.js';
+import type { CacheModuleOptions, NamespaceOptions, RedisConnectionOptions, RedisNode, Ttl } from './cache-options.interface.js';
+import { describe, parseDuration } from './duration.js';
+import type { ResolvedCacheOptions, ResolvedNamespace, ResolvedRedis, ResolvedTtl } from './resolved-options.js';
+
+/** Prefixes and namespaces: no ':' (the separator) and no glob characters, so a scan pattern built from them is exact. */
+export const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+const TOP_KEYS = ['enabled', 'prefix', 'defaultTtl', 'jitter', 'maxValueBytes', 'namespaces', 'redis', 'memory', 'commandTimeout', 'cacheNull', 'logThrottle'];
+const NAMESPACE_KEYS = ['ttl', 'jitter', 'maxValueBytes', 'memory'];
+const REDIS_KEYS = ['url', 'host', 'port', 'username', 'password', 'db', 'tls', 'sentinels', 'name', 'sentinelUsername', 'sentinelPassword', 'cluster', 'connectTimeout'];
+const MEMORY_KEYS = ['maxEntries', 'maxBytes', 'maxTtl'];
+
+function fail(path: string, value: unknown, expected: string): never {
+  throw new CacheError('E_INVALID_OPTION', ErrorMessages.invalidOption(path, describe(value), expected));
+}
+
+function checkKeys(obj: object, allowed: string[], path: string): void {
+  for (const key of Object.keys(obj)) {
+    if (!allowed.includes(key)) fail(path ? `${path}.${key}` : key, (obj as Record<string, unknown>)[key], `one of the known options (${allowed.join(', ')})`);
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function bool(value: unknown, path: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') fail(path, value, 'true or false');
+  return value;
+}
+
+function positiveInt(value: unknown, path: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!isInt(value) || !min(value, 1)) fail(path, value, 'a positive integer');
+  return value as number;
+}
+
+function fraction(value: unknown, path: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !min(value, 0) || !max(value, 1)) fail(path, value, 'a number between 0 and 1');
+  return value;
+}
+
+function ttl(value: Ttl | undefined, path: string, fallback: ResolvedTtl): ResolvedTtl {
+  if (value === undefined) return fallback;
+  if (typeof value === 'function') return (v: unknown) => parseDuration(value(v), `${path}()`);
+  const ms = parseDuration(value, path);
+  if (ms === 0) fail(path, value, 'a TTL above zero');
+  return ms;
+}
+
+function name(value: unknown, path: string): string {
+  if (!isString(value) || !matches(value, NAME_PATTERN)) fail(path, value, `a name matching ${NAME_PATTERN} (no ':' or glob characters)`);
+  return value as string;
+}
+
+function node(value: unknown, path: string): RedisNode {
+  if (!isPlainObject(value) || !isString(value.host) || value.host === '' || !isInt(value.port) || !isPort(String(value.port))) {
+    fail(path, value, '{ host: string, port: 1-65535 }');
+  }
+  return { host: value.host as string, port: value.port as number };
+}
+
+function nodes(value: unknown, path: string): RedisNode[] {
+  if (!Array.isArray(value) || value.length === 0) fail(path, value, 'a non-empty array of { host, port }');
+  return value.map((n, i) => node(n, `${path}[${i}]`));
+}
+
+function optionalString(value: unknown, path: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (!isString(value)) fail(path, typeof value === 'object' ? value : '(hidden)', 'a string');
+  return value as string;
+}
+
+function parseUrl(url: string, path: string): RedisConnectionOptions {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (cause) {
+    // Never echo the URL: it may carry a password.
+    throw new CacheError('E_INVALID_OPTION', ErrorMessages.invalidOption(path, '(hidden)', 'a URL like redis://[user:password@]host:port/db'), { cause });
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    fail(path, `${parsed.protocol}//…`, "a redis:// or rediss:// URL");
+  }
+  const db = parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0;
+  if (!Number.isInteger(db) || db < 0) fail(`${path} (database)`, parsed.pathname.slice(1), 'a database number');
+  return {
+    host: parsed.hostname || '127.0.0.1',
+    port: parsed.port ? Number(parsed.port) : 6379,
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    db,
+    ...(parsed.protocol === 'rediss:' ? { tls: true } : {}),
+  };
+}
+
+function redis(value: unknown): ResolvedRedis | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  let raw: RedisConnectionOptions;
+  if (typeof value === 'string') raw = parseUrl(value, 'redis');
+  else if (isPlainObject(value)) {
+    checkKeys(value, REDIS_KEYS, 'redis');
+    const { url, ...rest } = value as RedisConnectionOptions;
+    raw = url === undefined ? rest : { ...parseUrl(url, 'redis.url'), ...stripUndefined(rest) };
+  } else return fail('redis', value, 'a redis:// URL or connection options');
+
+  const username = optionalString(raw.username, 'redis.username');
+  const password = optionalString(raw.password, 'redis.password');
+  const auth = { ...(username !== undefined ? { username } : {}), ...(password !== undefined ? { password } : {}) };
+  const tls = raw.tls === undefined || raw.tls === false ? undefined : raw.tls === true ? {} : isPlainObject(raw.tls) ? raw.tls : fail('redis.tls', raw.tls, 'true, false or Node TLS options');
+  const connectTimeoutMs = raw.connectTimeout === undefined ? 2_000 : parseDuration(raw.connectTimeout, 'redis.connectTimeout');
+  const db = raw.db === undefined ? 0 : isInt(raw.db) && min(raw.db, 0) ? raw.db : fail('redis.db', raw.db, 'a database number ≥ 0');
+  const common = { ...auth, ...(tls ? { tls } : {}), connectTimeoutMs };
+
+  if (raw.cluster !== undefined) {
+    if (!isPlainObject(raw.cluster)) fail('redis.cluster', raw.cluster, '{ nodes: [{ host, port }] }');
+    if (raw.sentinels !== undefined) fail('redis.sentinels', raw.sentinels, 'nothing when redis.cluster is set (choose one mode)');
+    return { mode: 'cluster', nodes: nodes(raw.cluster.nodes, 'redis.cluster.nodes'), ...common };
+  }
+  if (raw.sentinels !== undefined) {
+    const sentinelUsername = optionalString(raw.sentinelUsername, 'redis.sentinelUsername');
+    const sentinelPassword = optionalString(raw.sentinelPassword, 'redis.sentinelPassword');
+    return {
+      mode: 'sentinel',
+      sentinels: nodes(raw.sentinels, 'redis.sentinels'),
+      name: raw.name === undefined ? fail('redis.name', raw.name, 'the Sentinel master group name') : name(raw.name, 'redis.name'),
+      ...(sentinelUsername !== undefined ? { sentinelUsername } : {}),
+      ...(sentinelPassword !== undefined ? { sentinelPassword } : {}),
+      db,
+      ...common,
+    };
+  }
+  const host = raw.host ?? '127.0.0.1';
+  if (!isString(host) || host === '') fail('redis.host', host, 'a host name or address');
+  const port = raw.port ?? 6379;
+  if (!isInt(port) || !isPort(String(port))) fail('redis.port', port, 'a port number 1-65535');
+  return { mode: 'standalone', host, port, db, ...common };
+}
+
+function stripUndefined<T extends object>(obj: T): Partial<T> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function namespace(raw: unknown, path: string, base: ResolvedNamespace): ResolvedNamespace {
+  if (!isPlainObject(raw)) fail(path, raw, 'namespace options { ttl, jitter, maxValueBytes, memory }');
+  checkKeys(raw, NAMESPACE_KEYS, path);
+  const ns = raw as NamespaceOptions;
+  return {
+    ttl: ttl(ns.ttl, `${path}.ttl`, base.ttl),
+    jitter: fraction(ns.jitter, `${path}.jitter`, base.jitter),
+    maxValueBytes: positiveInt(ns.maxValueBytes, `${path}.maxValueBytes`, base.maxValueBytes),
+    memory: bool(ns.memory, `${path}.memory`, base.memory),
+  };
+}
+
+/**
+ * Validates raw options and fills every default; the only place defaults live. Throws a CacheError naming the option.
+ * @example resolveOptions({ prefix: 'bot', defaultTtl: '1h' }).defaultNamespace.ttl // 3600000
+ */
+export function resolveOptions(input: CacheModuleOptions | undefined): ResolvedCacheOptions {
+  const raw: unknown = input ?? {};
+  if (!isPlainObject(raw)) fail('options', raw, 'an options object');
+  checkKeys(raw, TOP_KEYS, '');
+  const opts = raw as CacheModuleOptions;
+
+  const defaultNamespace: ResolvedNamespace = {
+    ttl: ttl(opts.defaultTtl, 'defaultTtl', 3_600_000),
+    jitter: fraction(opts.jitter, 'jitter', 0),
+    maxValueBytes: positiveInt(opts.maxValueBytes, 'maxValueBytes', 5 * 1024 * 1024),
+    memory: true,
+  };
+  const namespaces = new Map<string, ResolvedNamespace>();
+  if (opts.namespaces !== undefined) {
+    if (!isPlainObject(opts.namespaces)) fail('namespaces', opts.namespaces, 'an object keyed by namespace name');
+    for (const [ns, nsOpts] of Object.entries(opts.namespaces)) {
+      namespaces.set(name(ns, `namespaces.${ns}`), namespace(nsOpts, `namespaces.${ns}`, defaultNamespace));
+    }
+  }
+
+  const resolvedRedis = redis(opts.redis);
+  let memory: ResolvedCacheOptions['memory'];
+  if (opts.memory !== undefined && opts.memory !== false) {
+    if (!isPlainObject(opts.memory)) fail('memory', opts.memory, 'memory tier options { maxEntries, maxBytes, maxTtl } or false');
+    checkKeys(opts.memory, MEMORY_KEYS, 'memory');
+  }
+  const memOpts = opts.memory === false ? undefined : opts.memory;
+  if (memOpts !== undefined || resolvedRedis === undefined) {
+    memory = {
+      maxEntries: positiveInt(memOpts?.maxEntries, 'memory.maxEntries', 10_000),
+      maxBytes: positiveInt(memOpts?.maxBytes, 'memory.maxBytes', 64 * 1024 * 1024),
+      maxTtlMs: memOpts?.maxTtl === undefined ? undefined : parseDuration(memOpts.maxTtl, 'memory.maxTtl'),
+    };
+  }
+
+  const commandTimeoutMs = opts.commandTimeout === undefined ? 250 : parseDuration(opts.commandTimeout, 'commandTimeout');
+  if (commandTimeoutMs < 1) fail('commandTimeout', opts.commandTimeout, 'at least 1 ms');
+
+  return {
+    enabled: bool(opts.enabled, 'enabled', true),
+    prefix: opts.prefix === undefined ? 'cache' : name(opts.prefix, 'prefix'),
+    defaultNamespace,
+    namespaces,
+    redis: resolvedRedis,
+    memory,
+    commandTimeoutMs,
+    cacheNull: bool(opts.cacheNull, 'cacheNull', true),
+    logThrottleMs: opts.logThrottle === undefined ? 30_000 : parseDuration(opts.logThrottle, 'logThrottle'),
+  };
+}

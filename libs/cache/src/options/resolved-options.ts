@@ -1,0 +1,30 @@
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import type { RedisNode } from './cache-options.interface.js';
+
+/** A TTL after resolution: fixed milliseconds or a function returning milliseconds. */
+export type ResolvedTtl = number | ((value: unknown) => number);
+
+export interface ResolvedNamespace {
+  ttl: ResolvedTtl;
+  jitter: number;
+  maxValueBytes: number;
+  memory: boolean;
+}
+
+export type ResolvedRedis =
+  | { mode: 'standalone'; host: string; port: number; username?: string; password?: string; db: number; tls?: TlsOptions; connectTimeoutMs: number }
+  | { mode: 'sentinel'; sentinels: RedisNode[]; name: string; username?: string; password?: string; sentinelUsername?: string; sentinelPassword?: string; db: number; tls?: TlsOptions; connectTimeoutMs: number }
+  | { mode: 'cluster'; nodes: RedisNode[]; username?: string; password?: string; tls?: TlsOptions; connectTimeoutMs: number };
+
+/** Options with every default filled in and every duration in milliseconds; computed once at boot. */
+export interface ResolvedCacheOptions {
+  enabled: boolean;
+  prefix: string;
+  defaultNamespace: ResolvedNamespace;
+  namespaces: ReadonlyMap<string, ResolvedNamespace>;
+  redis: ResolvedRedis | undefined;
+  memory: { maxEntries: number; maxBytes: number; maxTtlMs: number | undefined } | undefined;
+  commandTimeoutMs: number;
+  cacheNull: boolean;
+  logThrottleMs: number;
+}

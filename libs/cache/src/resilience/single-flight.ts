@@ -1,0 +1,47 @@
+/** One load in flight for a key: its promise, and whether an invalidation arrived while it ran. */
+export interface Flight<T> {
+  readonly promise: Promise<T>;
+  /** Set by an invalidation of the key while the load ran: its result must not be cached. */
+  invalidated: boolean;
+}
+
+/**
+ * Coalesces concurrent loads of one key in one process: the first caller runs the loader, the others share its
+ * promise (its value or its error); the entry is removed as soon as the load settles, so errors are never cached.
+ * @example const user = await flights.run('bot:user:42', () => db.loadUser(42)).promise;
+ */
+export class SingleFlight {
+  private readonly flights = new Map<string, Flight<unknown>>();
+
+  /** Number of keys being loaded now. */
+  get size(): number {
+    return this.flights.size;
+  }
+
+  /** Returns the flight for `key`, starting `load` only if none is running; `joined` tells which happened. */
+  run<T>(key: string, load: (flight: Flight<T>) => Promise<T>): { flight: Flight<T>; joined: boolean } {
+    const existing = this.flights.get(key) as Flight<T> | undefined;
+    if (existing) return { flight: existing, joined: true };
+    const flight = { invalidated: false } as { promise: Promise<T>; invalidated: boolean };
+    flight.promise = Promise.resolve()
+      .then(() => load(flight))
+      .finally(() => {
+        if (this.flights.get(key) === flight) this.flights.delete(key);
+      });
+    this.flights.set(key, flight as Flight<unknown>);
+    return { flight, joined: false };
+  }
+
+  /** Marks in-flight loads of these keys as invalidated (their results will not be cached). */
+  invalidate(keys: readonly string[]): void {
+    for (const key of keys) {
+      const flight = this.flights.get(key);
+      if (flight) flight.invalidated = true;
+    }
+  }
+
+  /** Marks every in-flight load whose key starts with `keyPrefix` (or all, with ''). */
+  invalidatePrefix(keyPrefix: string): void {
+    for (const [key, flight] of this.flights) if (key.startsWith(keyPrefix)) flight.invalidated = true;
+  }
+}

@@ -1,0 +1,27 @@
+import { Logger } from '@nestjs/common';
+import { redact } from '../backends/redis/redis-client.factory.js';
+
+/**
+ * Logs each distinct warning at most once per interval and says how many were suppressed meanwhile, so an outage
+ * produces a few lines, not thousands. Messages are redacted of credentials.
+ */
+export class ThrottledLogger {
+  private readonly last = new Map<string, { at: number; suppressed: number }>();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly intervalMs: number,
+  ) {}
+
+  warn(topic: string, message: string): void {
+    const now = Date.now();
+    const seen = this.last.get(topic);
+    if (seen && now - seen.at < this.intervalMs) {
+      seen.suppressed++;
+      return;
+    }
+    const suffix = seen && seen.suppressed > 0 ? ` (${seen.suppressed} similar suppressed)` : '';
+    this.last.set(topic, { at: now, suppressed: 0 });
+    this.logger.warn(redact(message) + suffix);
+  }
+}
