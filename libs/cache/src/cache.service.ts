@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { OnModuleDestroy } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import type { CacheEntry, Miss, ReadResult } from './backends/cache-entry.js';
+import type { CacheEntry, ListReadResult, Miss, ReadResult } from './backends/cache-entry.js';
 import { CacheStore } from './backends/cache-store.js';
+import { isLeaseBackend } from './backends/lease-backend.interface.js';
 import { CACHE_BACKEND, CACHE_OPTIONS } from './cache.constants.js';
 import { encodeEntry } from './codec/entry.codec.js';
 import { CacheError } from './errors/cache.error.js';
@@ -14,10 +17,15 @@ import type { CacheOperation, CacheOutcome, CacheRecorder, CacheTier } from './o
 import { CACHE_RECORDERS } from './observability/cache-recorder.js';
 import { CacheStatsRecorder } from './observability/cache-stats.recorder.js';
 import type { NamespaceStats } from './observability/cache-stats.recorder.js';
-import type { Ttl } from './options/cache-options.interface.js';
+import type { LeaseOptions, Ttl } from './options/cache-options.interface.js';
 import { parseDuration } from './options/duration.js';
+import { resolvePolicy } from './options/load-policy.js';
+import type { LoadOverrides, LoadPolicy } from './options/load-policy.js';
 import { NAME_PATTERN } from './options/options.resolver.js';
-import type { ResolvedCacheOptions, ResolvedNamespace, ResolvedTtl } from './options/resolved-options.js';
+import type { ResolvedCacheOptions, ResolvedNamespace } from './options/resolved-options.js';
+import { Budget } from './resilience/budget.js';
+import { runLoader } from './resilience/loader-runner.js';
+import type { Flight } from './resilience/single-flight.js';
 import { ThrottledLogger } from './resilience/throttled-logger.js';
 
 /** Options of one write. */
@@ -28,10 +36,20 @@ export interface CacheSetOptions<T = unknown> {
   tags?: readonly string[] | ((value: T) => readonly string[]);
 }
 
-/** Options of getOrSet. */
+/** Options of getOrSet (each overrides the namespace's setting for this call). */
 export interface GetOrSetOptions<T = unknown> extends CacheSetOptions<T> {
   /** Cache a `null` result. @default the module's `cacheNull` (true) */
   cacheNull?: boolean;
+  /** Fail-safe grace: keep the entry this long past its TTL, to serve it when the source fails. */
+  grace?: number | string;
+  /** With a stale value in grace, answer with it when the loader is slower than this. */
+  softTimeout?: number | string;
+  /** Cut the loader after this long (stale value if any, else CacheError E_TIMEOUT). */
+  hardTimeout?: number | string;
+  /** Refresh in the background once this fraction of the TTL has passed. */
+  eagerRefresh?: number;
+  /** One loader across all instances (Redis). */
+  lease?: boolean | LeaseOptions;
 }
 
 /** Options of the list operations. */
@@ -39,24 +57,31 @@ export interface ListOptions {
   /** Keep only the last N items. */
   maxLength: number;
   /** TTL of the list; every append slides it. @default the namespace TTL */
-  ttl?: Duration;
+  ttl?: number | string;
 }
-
-type Duration = number | string;
 
 /** What `stats()` returns. */
 export interface CacheStatsSnapshot {
   enabled: boolean;
   backend: 'memory' | 'redis' | 'tiered';
   redisConnected: boolean | null;
+  /** Circuit breaker of the Redis connection (null without Redis). */
+  breaker: 'closed' | 'open' | 'half-open' | null;
   memory: { entries: number; bytes: number } | null;
+  /** Memory-tier entries evicted for space since boot. */
+  evictions: number;
   inFlight: number;
+  /** Invalidations waiting for Redis to come back. */
+  pendingInvalidations: number;
   namespaces: Record<string, NamespaceStats & { hitRate: number }>;
 }
 
+const MUTATIONS = new Set<CacheOperation>(['delete', 'invalidate', 'clear']);
+
 /**
  * The imperative API, and the engine behind the decorators. Fails open: a backend error or timeout is logged
- * (rate-limited), counted, and answered as a miss, so callers always get the source's value.
+ * (rate-limited), counted, and answered as a miss, so callers always get the source's value; invalidations that
+ * could not reach Redis are redone when it is back.
  * @example
  * const stats = await cache.getOrSet('stats', `daily:${userId}:${day}`, () => this.loadStats(userId, day), { ttl: untilMidnight });
  */
@@ -65,6 +90,8 @@ export class CacheService implements OnModuleDestroy {
   private readonly logger: ThrottledLogger;
   private readonly statsRecorder = new CacheStatsRecorder();
   private readonly recorders: CacheRecorder[];
+  private readonly policies = new Map<string, LoadPolicy>();
+  private replaying = false;
 
   constructor(
     @Inject(CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
@@ -83,12 +110,20 @@ export class CacheService implements OnModuleDestroy {
         } satisfies CacheInvalidatedEvent),
       onConnectionChange: (up, reason) => {
         if (!up) this.logger.warn('redis-down', `Redis connection lost (${reason ?? 'unknown'}); serving from the source.`);
+        else void this.replay();
         this.emit(up ? CacheEvents.backendUp : CacheEvents.backendDown, {
           backend: 'redis',
           ...(reason ? { reason } : {}),
         } satisfies CacheBackendEvent);
       },
+      onBreakerClosed: () => void this.replay(),
+      onWarning: (topic, message) => this.logger.warn(topic, message),
     });
+  }
+
+  /** Adds a sink for cache events (the metrics module registers one). Labels it receives are bounded. */
+  addRecorder(recorder: CacheRecorder): void {
+    this.recorders.push(recorder);
   }
 
   /** Whether caching is on (`enabled` option / CACHE_ENABLED). */
@@ -96,22 +131,23 @@ export class CacheService implements OnModuleDestroy {
     return this.options.enabled;
   }
 
-  /** Reads a value; undefined on a miss (null, 0, '' and false are real hits). */
+  /** Reads a value; undefined on a miss (null, 0, '' and false are real hits; stale entries are misses). */
   async get<T>(namespace: string, key: unknown): Promise<T | undefined> {
     if (!this.options.enabled) return undefined;
     const k = this.key(namespace, key);
-    const result = await this.read<T>(namespace, k);
-    return result.hit ? result.entry.value : undefined;
+    const local = this.store.peek<T>(k);
+    if (local !== undefined && local.expiresAt > Date.now()) {
+      this.count(namespace, 'memory', 'get', 'hit');
+      return local.value;
+    }
+    const result = await this.read<T>(namespace, k, new Budget(this.options.commandTimeoutMs));
+    return result.hit && result.entry.expiresAt > Date.now() ? result.entry.value : undefined;
   }
 
   /** Writes a value (unconditionally, write-through). Returns false when it was not cached (too big, backend down). */
   async set<T>(namespace: string, key: unknown, value: T, options?: CacheSetOptions<T>): Promise<boolean> {
     if (!this.options.enabled || value === undefined) return false;
-    const k = this.key(namespace, key);
-    this.store.flights.invalidate([k]);
-    const written = await this.write(namespace, k, value, options, undefined);
-    if (written) void this.store.publish({ keys: [k] });
-    return written;
+    return this.put(namespace, this.key(namespace, key), value, options);
   }
 
   /** Removes entries; other instances' memory tiers drop them too. */
@@ -136,27 +172,35 @@ export class CacheService implements OnModuleDestroy {
       this.count(namespace, 'source', 'get', 'bypass');
       return loader();
     }
-    return this.getOrLoad(namespace, k, loader, options);
+    const tags = options?.tags;
+    return this.getOrLoad(namespace, k, loader, this.policy(namespace, options as LoadOverrides | undefined), tags as CacheSetOptions<T>['tags']);
   }
 
-  /** getOrSet with a full key already built (the decorators' path). */
-  getOrLoad<T>(namespace: string, k: string, loader: () => Promise<T> | T, options?: GetOrSetOptions<T>): Promise<T> {
+  /**
+   * The resolved loading policy of a namespace with overrides (decorators resolve theirs once at boot).
+   * Without overrides the result is memoised per namespace.
+   */
+  policy(namespace: string, overrides?: LoadOverrides): LoadPolicy {
+    const plain = overrides === undefined || Object.keys(overrides).every((k) => k === 'tags');
+    if (plain) {
+      const cached = this.policies.get(namespace);
+      if (cached) return cached;
+    }
+    const policy = resolvePolicy(checkNamespace(namespace), this.namespaceOptions(namespace), overrides, this.options.cacheNull);
+    if (plain) this.policies.set(namespace, policy);
+    return policy;
+  }
+
+  /** getOrSet with a full key and a resolved policy (the decorators' hot path). */
+  getOrLoad<T>(namespace: string, k: string, loader: () => Promise<T> | T, policy: LoadPolicy, tags?: CacheSetOptions<T>['tags']): Promise<T> {
     const local = this.store.peek<T>(k);
-    if (local !== undefined) {
+    const now = Date.now();
+    if (local !== undefined && local.expiresAt > now) {
       this.count(namespace, 'memory', 'get', 'hit');
+      if (policy.eagerRefresh !== undefined && isDueForRefresh(local, policy.eagerRefresh, now)) this.refresh(namespace, k, loader, policy, tags);
       return Promise.resolve(local.value);
     }
-    const { flight, joined } = this.store.flights.run<T>(k, async (self) => {
-      const read = await this.read<T>(namespace, k);
-      if (read.hit) return read.entry.value;
-      const value = await loader();
-      if (self.invalidated) {
-        this.count(namespace, 'source', 'set', 'skipped');
-      } else if (value !== undefined && (value !== null || (options?.cacheNull ?? this.options.cacheNull))) {
-        await this.write(namespace, k, value, options, read.token);
-      }
-      return value;
-    });
+    const { flight, joined } = this.store.flights.run<T>(k, (self) => this.load(namespace, k, loader, policy, tags, self, local));
     if (joined) this.count(namespace, 'source', 'load', 'wait');
     return flight.promise;
   }
@@ -166,7 +210,7 @@ export class CacheService implements OnModuleDestroy {
     if (!this.options.enabled) return undefined;
     const k = this.key(namespace, key);
     this.store.flights.invalidate([k]);
-    const result = await this.guard(namespace, 'update', () => this.store.backend.update<T>(k, fn), undefined);
+    const result = await this.guard(namespace, 'update', () => this.store.backend.update<T>(k, fn), undefined, () => this.queueKeys(namespace, [k]));
     void this.store.publish({ keys: [k] });
     return result;
   }
@@ -182,12 +226,12 @@ export class CacheService implements OnModuleDestroy {
   async getOrSetList<T>(namespace: string, key: unknown, loader: () => Promise<T[]> | T[], options: ListOptions): Promise<T[]> {
     if (!this.options.enabled) return loader();
     const k = this.key(namespace, key);
+    const ttlMs = this.listTtl(namespace, options);
     const { flight } = this.store.flights.run<T[]>(k, async (self) => {
       const read = await this.readList<T>(namespace, k);
       if (read.hit) return read.items;
       const items = (await loader()).slice(-options.maxLength);
       if (!self.invalidated) {
-        const ttlMs = this.listTtl(namespace, options);
         await this.guard(namespace, 'set', () => this.store.backend.writeList(k, items, options.maxLength, ttlMs, { ifToken: read.token }), false);
       }
       return items;
@@ -201,7 +245,9 @@ export class CacheService implements OnModuleDestroy {
     const k = this.key(namespace, key);
     this.store.flights.invalidate([k]);
     const ttlMs = this.listTtl(namespace, options);
-    return this.guard(namespace, 'set', () => this.store.backend.writeList(k, items, options.maxLength, ttlMs), false);
+    const ok = await this.guard(namespace, 'set', () => this.store.backend.writeList(k, items, options.maxLength, ttlMs), false, () => this.queueKeys(namespace, [k]));
+    void this.store.publish({ keys: [k] });
+    return ok;
   }
 
   /**
@@ -214,7 +260,10 @@ export class CacheService implements OnModuleDestroy {
     this.store.flights.invalidate([k]);
     const list = Array.isArray(items) ? (items as readonly T[]) : [items as T];
     const ttlMs = this.listTtl(namespace, options);
-    return this.guard(namespace, 'append', () => this.store.backend.append(k, list, options.maxLength, ttlMs), false);
+    // A failed append leaves the cached list behind the source: drop it when Redis is back.
+    const ok = await this.guard(namespace, 'append', () => this.store.backend.append(k, list, options.maxLength, ttlMs), false, () => this.queueKeys(namespace, [k]));
+    void this.store.publish({ keys: [k] });
+    return ok;
   }
 
   /** Removes every entry tagged with any of `tags`, on every instance; returns how many entries went. */
@@ -222,7 +271,9 @@ export class CacheService implements OnModuleDestroy {
     if (!this.options.enabled || tags.length === 0) return 0;
     const list = tags.map((tag) => checkTag(tag));
     this.store.flights.invalidatePrefix('');
-    const count = await this.guard('_tags', 'invalidate', () => this.store.backend.invalidateTags(this.options.prefix, list), 0);
+    const count = await this.guard('_tags', 'invalidate', () => this.store.backend.invalidateTags(this.options.prefix, list), 0, () =>
+      this.store.replay.addTags(list, this.options.prefix),
+    );
     void this.store.publish({ tags: [...list] });
     this.emit(CacheEvents.invalidated, { tags: [...list], origin: 'local' } satisfies CacheInvalidatedEvent);
     return count;
@@ -233,7 +284,7 @@ export class CacheService implements OnModuleDestroy {
     if (!this.options.enabled) return 0;
     const keyPrefix = namespacePrefix(this.options.prefix, checkNamespace(namespace));
     this.store.flights.invalidatePrefix(keyPrefix);
-    const count = await this.guard(namespace, 'clear', () => this.store.backend.clearPrefix(keyPrefix), 0);
+    const count = await this.guard(namespace, 'clear', () => this.store.backend.clearPrefix(keyPrefix), 0, () => this.store.replay.addPrefix(keyPrefix));
     void this.store.publish({ clear: keyPrefix });
     this.emit(CacheEvents.invalidated, { namespace, origin: 'local' } satisfies CacheInvalidatedEvent);
     return count;
@@ -248,7 +299,7 @@ export class CacheService implements OnModuleDestroy {
   async deleteKeys(namespace: string, keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
     this.store.flights.invalidate(keys);
-    await this.guard(namespace, 'delete', () => this.store.backend.delete(keys), undefined);
+    await this.guard(namespace, 'delete', () => this.store.backend.delete(keys), undefined, () => this.queueKeys(namespace, keys));
     void this.store.publish({ keys: [...keys] });
     this.emit(CacheEvents.invalidated, { namespace, keys: [...keys], origin: 'local' } satisfies CacheInvalidatedEvent);
   }
@@ -257,12 +308,13 @@ export class CacheService implements OnModuleDestroy {
   async put<T>(namespace: string, k: string, value: T, options?: CacheSetOptions<T>): Promise<boolean> {
     if (value === undefined) return false;
     this.store.flights.invalidate([k]);
-    const written = await this.write(namespace, k, value, options, undefined);
-    if (written) void this.store.publish({ keys: [k] });
+    const policy = this.policy(namespace, options?.ttl === undefined ? undefined : { ttl: options.ttl as Ttl });
+    const written = await this.write(namespace, k, value, policy, options?.tags, undefined, new Budget(this.options.commandTimeoutMs), true);
+    void this.store.publish({ keys: [k] });
     return written;
   }
 
-  /** Hit rates, counters, memory usage and in-flight loads. */
+  /** Hit rates, counters, memory usage, breaker state and in-flight loads. */
   stats(): CacheStatsSnapshot {
     const namespaces = Object.fromEntries(
       Object.entries(this.statsRecorder.snapshot()).map(([ns, s]) => [ns, { ...s, hitRate: s.hits + s.misses === 0 ? 0 : s.hits / (s.hits + s.misses) }]),
@@ -271,8 +323,11 @@ export class CacheService implements OnModuleDestroy {
       enabled: this.options.enabled,
       backend: this.store.backend.kind,
       redisConnected: this.store.redis ? this.store.redisConnected : null,
-      memory: this.store.memory?.usage ?? (this.store.backend.kind === 'memory' ? (this.store.backend as unknown as { usage: { entries: number; bytes: number } }).usage : null),
+      breaker: this.store.breaker?.state ?? null,
+      memory: this.store.memoryUsage,
+      evictions: this.store.evictions,
       inFlight: this.store.flights.size,
+      pendingInvalidations: this.store.replay.size,
       namespaces,
     };
   }
@@ -286,25 +341,146 @@ export class CacheService implements OnModuleDestroy {
     return this.options.namespaces.get(namespace) ?? this.options.defaultNamespace;
   }
 
-  private async read<T>(namespace: string, k: string): Promise<ReadResult<T>> {
+  /** A miss (or a stale hit) of one key: read through the tiers, load once, cache under a guard. */
+  private async load<T>(
+    namespace: string,
+    k: string,
+    loader: () => Promise<T> | T,
+    policy: LoadPolicy,
+    tags: CacheSetOptions<T>['tags'],
+    self: Flight<T>,
+    localStale: CacheEntry<T> | undefined,
+  ): Promise<T> {
+    const budget = new Budget(this.options.commandTimeoutMs);
+    const read = await this.read<T>(namespace, k, budget);
+    let stale = localStale;
+    if (read.hit) {
+      const now = Date.now();
+      if (read.entry.expiresAt > now) {
+        if (policy.eagerRefresh !== undefined && isDueForRefresh(read.entry, policy.eagerRefresh, now)) {
+          // The refresh needs this flight's slot: start it once this flight has settled.
+          queueMicrotask(() => this.refresh(namespace, k, loader, policy, tags));
+        }
+        return read.entry.value;
+      }
+      stale = read.entry;
+    }
+    const token = read.hit ? (read.token ?? null) : read.token;
+    let lease: { key: string; holder: string } | undefined;
+    if (policy.lease && !read.failed) {
+      const waited = await this.awaitLease<T>(namespace, k, policy.lease);
+      if (waited.value !== undefined) return waited.value.value;
+      lease = waited.lease;
+    }
+    try {
+      const outcome = await runLoader(loader, policy, stale);
+      if (outcome.kind === 'fresh') {
+        await this.cacheLoaded(namespace, k, outcome.value, policy, tags, self, token, budget);
+        return outcome.value;
+      }
+      this.count(namespace, 'source', 'load', 'stale');
+      this.logger.warn(`stale:${namespace}`, `served a stale value in namespace "${namespace}" (${outcome.reason}).`);
+      outcome.late?.then(
+        (value) => this.cacheLoaded(namespace, k, value, policy, tags, self, stale ? liveToken(stale) : token, new Budget(this.options.commandTimeoutMs)),
+        (err: unknown) => this.logger.warn(`late:${namespace}`, `a load that timed out failed later: ${(err as Error)?.message ?? String(err)}`),
+      );
+      return outcome.value;
+    } catch (err) {
+      if (err instanceof CacheError && err.code === 'E_TIMEOUT') this.count(namespace, 'source', 'load', 'timeout');
+      throw err;
+    } finally {
+      if (lease) void this.releaseLease(namespace, lease);
+    }
+  }
+
+  private async cacheLoaded<T>(namespace: string, k: string, value: T, policy: LoadPolicy, tags: CacheSetOptions<T>['tags'], self: Flight<T>, token: string | null, budget: Budget): Promise<void> {
+    if (self.invalidated) {
+      this.count(namespace, 'source', 'set', 'skipped');
+      return;
+    }
+    if (value === undefined || (value === null && !policy.cacheNull)) return;
+    await this.write(namespace, k, value, policy, tags, token, budget, false);
+  }
+
+  /** Refreshes a hot entry in the background (at most one refresh per key per process at a time). */
+  private refresh<T>(namespace: string, k: string, loader: () => Promise<T> | T, policy: LoadPolicy, tags: CacheSetOptions<T>['tags']): void {
+    if (this.store.flights.has(k)) return;
+    const { flight } = this.store.flights.run<T>(k, async (self) => {
+      const budget = new Budget(this.options.commandTimeoutMs);
+      const read = await this.read<T>(namespace, k, budget);
+      const value = await loader();
+      const token = read.hit ? (read.token ?? liveToken(read.entry)) : read.token;
+      await this.cacheLoaded(namespace, k, value, policy, tags, self, token, budget);
+      this.count(namespace, 'source', 'load', 'refresh');
+      return value;
+    });
+    flight.promise.catch((err: unknown) => this.logger.warn(`refresh:${namespace}`, `background refresh failed in "${namespace}": ${(err as Error)?.message ?? String(err)}`));
+  }
+
+  /**
+   * Distributed stampede lease: take it (then this instance loads), or wait for the holder's value, polling with a
+   * bound; if the holder dies (its lease expires) take over.
+   */
+  private async awaitLease<T>(namespace: string, k: string, lease: { ttlMs: number; waitMs: number }): Promise<{ value?: { value: T }; lease?: { key: string; holder: string } }> {
+    const backend = this.store.backend;
+    if (!isLeaseBackend(backend)) return {};
+    const leaseKey = `${this.options.prefix}:__lease:${k.slice(this.options.prefix.length + 1)}`;
+    const holder = randomUUID();
+    const deadline = Date.now() + lease.waitMs;
+    let delay = 10;
+    while (true) {
+      const got = await this.guard(namespace, 'lease', () => backend.acquireLease(leaseKey, holder, lease.ttlMs), undefined);
+      if (got === undefined) return {};
+      if (got) return { lease: { key: leaseKey, holder } };
+      this.count(namespace, 'source', 'load', 'wait');
+      while (Date.now() < deadline) {
+        await sleep(delay);
+        delay = Math.min(delay * 2, 100);
+        const read = await this.read<T>(namespace, k, new Budget(this.options.commandTimeoutMs));
+        if (read.hit && read.entry.expiresAt > Date.now()) return { value: { value: read.entry.value } };
+        if (read.failed) return {};
+        const held = await this.guard(namespace, 'lease', () => backend.leaseHeld(leaseKey), true);
+        if (!held) break;
+      }
+      if (Date.now() >= deadline) return {};
+    }
+  }
+
+  private async releaseLease(namespace: string, lease: { key: string; holder: string }): Promise<void> {
+    const backend = this.store.backend;
+    if (isLeaseBackend(backend)) await this.guard(namespace, 'lease', () => backend.releaseLease(lease.key, lease.holder), undefined);
+  }
+
+  private async read<T>(namespace: string, k: string, budget: Budget): Promise<ReadResult<T> & { failed?: boolean }> {
     const started = performance.now();
-    const result = await this.guard<ReadResult<T> | Miss>(namespace, 'get', () => this.store.backend.read<T>(k), { hit: false, token: null, failed: true } as Miss);
+    const failed: Miss & { failed: true } = { hit: false, token: null, failed: true };
+    const result: ReadResult<T> & { failed?: boolean } = await this.guard(namespace, 'get', () => budget.run(this.store.backend.kind, 'get', () => this.store.backend.read<T>(k)), failed);
     const ms = performance.now() - started;
     if (result.hit) this.count(namespace, result.tier ?? this.tierOf(), 'get', 'hit', ms);
-    else if (result.corrupt) this.count(namespace, this.tierOf(), 'get', 'corrupt', ms);
-    if (!result.hit) this.count(namespace, this.tierOf(), 'get', 'miss', ms);
+    else {
+      if (result.corrupt) this.count(namespace, this.tierOf(), 'get', 'corrupt', ms);
+      this.count(namespace, this.tierOf(), 'get', 'miss', ms);
+    }
     return result;
   }
 
-  private async readList<T>(namespace: string, k: string): Promise<{ hit: true; items: T[] } | Miss> {
-    const result = await this.guard<{ hit: true; items: T[] } | Miss>(namespace, 'get', () => this.store.backend.readList<T>(k), { hit: false, token: null });
+  private async readList<T>(namespace: string, k: string): Promise<ListReadResult<T>> {
+    const result = await this.guard<ListReadResult<T>>(namespace, 'get', () => this.store.backend.readList<T>(k), { hit: false, token: null });
     this.count(namespace, this.tierOf(), 'get', result.hit ? 'hit' : result.corrupt ? 'corrupt' : 'miss');
     return result;
   }
 
-  private async write<T>(namespace: string, k: string, value: T, options: CacheSetOptions<T> | undefined, token: string | null | undefined): Promise<boolean> {
-    const ns = this.namespaceOptions(namespace);
-    const ttlMs = this.ttl(ns, options?.ttl as Ttl | undefined, value);
+  private async write<T>(
+    namespace: string,
+    k: string,
+    value: T,
+    policy: LoadPolicy,
+    tagsOption: CacheSetOptions<T>['tags'],
+    token: string | null | undefined,
+    budget: Budget,
+    mustLand: boolean,
+  ): Promise<boolean> {
+    const ttlMs = this.ttl(policy, value);
     const now = Date.now();
     const entry: CacheEntry<T> = { value, createdAt: now, expiresAt: now + ttlMs };
     let encoded: Buffer;
@@ -313,45 +489,108 @@ export class CacheService implements OnModuleDestroy {
     } catch (err) {
       this.logger.warn(`encode:${namespace}`, ErrorMessages.unserializableValue((err as Error).message));
       this.count(namespace, this.tierOf(), 'set', 'refused');
+      if (mustLand) await this.deleteKeys(namespace, [k]);
       return false;
     }
-    if (encoded.length > ns.maxValueBytes) {
-      this.logger.warn(`size:${namespace}`, ErrorMessages.valueTooLarge(namespace, encoded.length, ns.maxValueBytes));
+    if (encoded.length > policy.maxValueBytes) {
+      this.logger.warn(`size:${namespace}`, ErrorMessages.valueTooLarge(namespace, encoded.length, policy.maxValueBytes));
       this.count(namespace, this.tierOf(), 'set', 'refused');
+      // A write-through that cannot land must not leave the previous value behind.
+      if (mustLand) await this.deleteKeys(namespace, [k]);
       return false;
     }
-    const tags = typeof options?.tags === 'function' ? options.tags(value) : options?.tags;
+    const tags = typeof tagsOption === 'function' ? tagsOption(value) : tagsOption;
     const writeOptions = { ...(tags?.length ? { tags: tags.map(checkTag) } : {}), ...(token !== undefined ? { ifToken: token } : {}) };
-    const written = await this.guard(namespace, 'set', () => this.store.backend.write(k, entry, encoded, ttlMs, writeOptions), false);
+    const storeTtl = ttlMs + policy.graceMs;
+    const written = await this.guard(
+      namespace,
+      'set',
+      () => budget.run(this.store.backend.kind, 'set', () => this.store.backend.write(k, entry, encoded, storeTtl, writeOptions)),
+      false,
+      mustLand ? () => this.queueKeys(namespace, [k]) : undefined,
+    );
     this.count(namespace, this.tierOf(), 'set', written ? 'ok' : 'skipped');
     return written;
   }
 
-  /** Runs one backend operation failing open: errors and timeouts become `fallback`, logged and counted. */
-  private async guard<R>(namespace: string, operation: CacheOperation, op: () => Promise<R>, fallback: R): Promise<R> {
+  /**
+   * Runs one backend operation failing open: errors and timeouts become `fallback`, logged and counted; the circuit
+   * breaker answers at once while open. `onFail` queues what must be redone when Redis is back.
+   */
+  private async guard<R>(namespace: string, operation: CacheOperation, op: () => Promise<R>, fallback: R, onFail?: () => void): Promise<R> {
+    const breaker = this.store.breaker;
+    if (breaker && !breaker.allow()) {
+      this.count(namespace, this.tierOf(), operation, 'open');
+      onFail?.();
+      return fallback;
+    }
     try {
-      return await op();
+      const result = await op();
+      breaker?.success();
+      if (MUTATIONS.has(operation)) this.count(namespace, this.tierOf(), operation, 'ok');
+      return result;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      const timeout = /timed out/i.test(message);
+      if (isOom(message)) {
+        // Redis is full, not broken: count a refused write, keep the circuit closed.
+        breaker?.success();
+        this.count(namespace, this.tierOf(), operation, 'refused');
+        this.logger.warn(`oom:${operation}`, `Redis refused a ${operation} (out of memory); answered from the source.`);
+        return fallback;
+      }
+      breaker?.failure();
+      const timeout = err instanceof CacheError ? err.code === 'E_TIMEOUT' : /timed out/i.test(message);
       this.count(namespace, this.tierOf(), operation, timeout ? 'timeout' : 'error');
       this.logger.warn(`${operation}:${timeout ? 'timeout' : 'error'}`, `cache ${operation} failed in namespace "${namespace}" (${message}); answered from the source.`);
+      onFail?.();
       return fallback;
     }
   }
 
-  private ttl(ns: ResolvedNamespace, override: Ttl | undefined, value: unknown): number {
-    const base: ResolvedTtl = override === undefined ? ns.ttl : typeof override === 'function' ? (v: unknown) => parseDuration(override(v), 'ttl()') : parseDuration(override, 'ttl');
-    const ms = typeof base === 'function' ? base(value) : base;
+  private queueKeys(namespace: string, keys: readonly string[]): void {
+    if (this.store.redis) this.store.replay.addKeys(keys, namespacePrefix(this.options.prefix, namespace));
+  }
+
+  /** Redoes the invalidations that could not reach Redis; re-queues what still fails. */
+  private async replay(): Promise<void> {
+    if (this.replaying || this.store.replay.size === 0) return;
+    this.replaying = true;
+    try {
+      const pending = this.store.replay.drain();
+      const backend = this.store.backend;
+      const prefix = this.options.prefix;
+      try {
+        for (const p of pending.prefixes) await backend.clearPrefix(p);
+        if (pending.keys.length) await backend.delete(pending.keys);
+        if (pending.tags.length) await backend.invalidateTags(prefix, pending.tags);
+      } catch (err) {
+        for (const p of pending.prefixes) this.store.replay.addPrefix(p);
+        this.store.replay.addKeys(pending.keys, `${prefix}:`);
+        this.store.replay.addTags(pending.tags, prefix);
+        this.logger.warn('replay', `replaying invalidations failed (${(err as Error).message}); will retry when Redis is back.`);
+        return;
+      }
+      for (const p of pending.prefixes) await this.store.publish({ clear: p });
+      if (pending.keys.length) await this.store.publish({ keys: pending.keys });
+      if (pending.tags.length) await this.store.publish({ tags: pending.tags });
+      this.count('_replay', this.tierOf(), 'invalidate', 'ok');
+    } finally {
+      this.replaying = false;
+    }
+  }
+
+  private ttl(policy: LoadPolicy, value: unknown): number {
+    const ms = typeof policy.ttl === 'function' ? policy.ttl(value) : policy.ttl;
     const safe = Math.max(1, ms);
-    return ns.jitter > 0 ? Math.round(safe * (1 + Math.random() * ns.jitter)) : safe;
+    return policy.jitter > 0 ? Math.round(safe * (1 + Math.random() * policy.jitter)) : safe;
   }
 
   private listTtl(namespace: string, options: ListOptions): number {
     if (!Number.isInteger(options.maxLength) || options.maxLength < 1) {
       throw new CacheError('E_MISUSE', ErrorMessages.misuse('list operation', `maxLength ${options.maxLength} is not a positive integer`, 'pass { maxLength: N } with N ≥ 1'));
     }
-    return this.ttl(this.namespaceOptions(namespace), options.ttl, undefined);
+    const policy = this.policy(namespace);
+    return options.ttl === undefined ? this.ttl(policy, undefined) : Math.max(1, parseDuration(options.ttl, 'ttl'));
   }
 
   private tierOf(): CacheTier {
@@ -370,6 +609,19 @@ export class CacheService implements OnModuleDestroy {
       this.logger.warn(`emit:${event}`, `listener of ${event} threw: ${(err as Error).message}`);
     }
   }
+}
+
+function isDueForRefresh(entry: CacheEntry, fraction: number, now: number): boolean {
+  return now - entry.createdAt >= (entry.expiresAt - entry.createdAt) * fraction;
+}
+
+/** The guard token that names a live entry (its envelope header), for a refresh that must not overwrite a newer one. */
+function liveToken(entry: CacheEntry): string {
+  return `live:${entry.createdAt}:${entry.expiresAt}`;
+}
+
+function isOom(message: string): boolean {
+  return message.startsWith('OOM');
 }
 
 function checkNamespace(namespace: string): string {

@@ -12,7 +12,15 @@ export interface CacheEntry<T = unknown> {
  * tombstone id left by an invalidation). A loader passes it back to a guarded write, which is skipped if the key
  * was invalidated or written since the read — so a slow loader never re-caches a value older than an invalidation.
  */
-export type ReadResult<T = unknown> = { hit: true; entry: CacheEntry<T>; tier?: 'memory' | 'redis'; size?: number } | Miss;
+export type ReadResult<T = unknown> = {
+      hit: true;
+      entry: CacheEntry<T>;
+      tier?: 'memory' | 'redis';
+      size?: number;
+      /** The state token of this live entry (`live:<createdAt>:<expiresAt>`), for guarded refresh writes. */
+      token?: string;
+    }
+  | Miss;
 
 /** A miss; `corrupt` when the stored bytes could not be decoded (the backend has already removed them). */
 export interface Miss {

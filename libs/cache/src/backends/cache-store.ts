@@ -4,6 +4,8 @@ import { decodeEntry } from '../codec/entry.codec.js';
 import type { InvalidationMessage } from '../invalidation/invalidation-message.js';
 import { InvalidationBus } from '../invalidation/invalidation.bus.js';
 import type { ResolvedCacheOptions } from '../options/resolved-options.js';
+import { ReplayQueue } from '../invalidation/replay-queue.js';
+import { CircuitBreaker } from '../resilience/circuit-breaker.js';
 import { SingleFlight } from '../resilience/single-flight.js';
 import type { CacheBackend } from './cache-backend.interface.js';
 import type { CacheEntry } from './cache-entry.js';
@@ -18,6 +20,9 @@ export interface CacheStoreHooks {
   onRemoteInvalidation?(message: InvalidationMessage): void;
   onConnectionChange?(up: boolean, reason?: string): void;
   onEvict?(count: number): void;
+  /** The circuit breaker closed again (a probe succeeded): time to redo queued invalidations. */
+  onBreakerClosed?(): void;
+  onWarning?(topic: string, message: string): void;
 }
 
 /**
@@ -30,21 +35,34 @@ export class CacheStore {
   readonly backend: CacheBackend;
   readonly memory: MemoryBackend | undefined;
   readonly redis: RedisClient | undefined;
+  /** Open after consecutive Redis failures: operations answer from the source at once. Undefined without Redis. */
+  readonly breaker: CircuitBreaker | undefined;
+  /** Invalidations that could not reach Redis, redone on recovery. */
+  readonly replay: ReplayQueue;
   private readonly subscriber: RedisClient | undefined;
   private readonly bus: InvalidationBus | undefined;
   private readonly logger = new Logger('CacheStore');
   private hooks: CacheStoreHooks = {};
   private redisUp = false;
+  private evicted = 0;
 
   constructor(readonly options: ResolvedCacheOptions) {
-    const onEvict = (n: number): void => this.hooks.onEvict?.(n);
+    const onEvict = (n: number): void => {
+      this.evicted += n;
+      this.hooks.onEvict?.(n);
+    };
     this.memory = options.memory ? new MemoryBackend({ ...options.memory, onEvict }) : undefined;
+    this.replay = new ReplayQueue(options.maxPendingInvalidations);
     if (!options.redis) {
       this.backend = this.memory ?? new MemoryBackend({ maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, onEvict });
       return;
     }
     const name = `${options.prefix}:cache`;
     this.redis = createRedisClient(options.redis, { commandTimeoutMs: options.commandTimeoutMs, connectionName: name });
+    this.breaker = new CircuitBreaker({ threshold: options.breaker.threshold, probeIntervalMs: options.breaker.probeIntervalMs }, (state) => {
+      if (state === 'open') this.hooks.onWarning?.('breaker', `Redis circuit opened after ${options.breaker.threshold} consecutive failures; serving from the source, probing every ${options.breaker.probeIntervalMs} ms.`);
+      else this.hooks.onBreakerClosed?.();
+    });
     this.watch(this.redis, 'main');
     const remote = new RedisBackend(this.redis, { prefix: options.prefix });
     if (!this.memory) {
@@ -54,7 +72,7 @@ export class CacheStore {
     this.subscriber = createRedisClient(options.redis, { commandTimeoutMs: options.commandTimeoutMs, connectionName: `${name}:bus` });
     this.watch(this.subscriber, 'bus');
     const memory = this.memory;
-    this.bus = new InvalidationBus(this.redis, this.subscriber, options.prefix, this.instanceId, {
+    this.bus = new InvalidationBus(this.redis, this.subscriber, options.prefix, this.instanceId, options.commandTimeoutMs, {
       onMessage: (msg) => this.applyRemote(msg),
       onTrustChange: () => {
         // Messages may have been missed while unsubscribed, and none will arrive until resubscribed: start over.
@@ -81,6 +99,17 @@ export class CacheStore {
     this.hooks = hooks;
   }
 
+  /** Entries the memory tier evicted for space (not expiry) since boot; read by stats() and the metrics. */
+  get evictions(): number {
+    return this.evicted;
+  }
+
+  /** Entries and bytes of the in-process tier (or of the memory backend), null when there is none. */
+  get memoryUsage(): { entries: number; bytes: number } | null {
+    if (this.memory) return this.memory.usage;
+    return this.backend instanceof MemoryBackend ? this.backend.usage : null;
+  }
+
   /** True when Redis is configured and connected. */
   get redisConnected(): boolean {
     return this.redisUp;
@@ -98,6 +127,7 @@ export class CacheStore {
   }
 
   async close(): Promise<void> {
+    this.bus?.stop();
     await this.backend.close();
     await Promise.all(
       [this.redis, this.subscriber].map(async (client) => {
@@ -126,6 +156,26 @@ export class CacheStore {
     this.hooks.onRemoteInvalidation?.(msg);
   }
 
+  private hygieneChecked = false;
+
+  /** Warns once when Redis may refuse writes when full (no maxmemory, or the noeviction policy). Uses INFO only. */
+  private async checkHygiene(client: RedisClient): Promise<void> {
+    if (this.hygieneChecked) return;
+    this.hygieneChecked = true;
+    try {
+      const info = await client.info('memory');
+      const maxmemory = /^maxmemory:(\d+)/m.exec(info)?.[1];
+      const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
+      if (maxmemory === '0' || policy === 'noeviction') {
+        this.logger.warn(
+          `Redis maxmemory is ${maxmemory === '0' ? 'unset (0)' : maxmemory} with policy ${policy ?? 'unknown'}: when it fills up, writes fail (counted as refused) instead of evicting. Set maxmemory and an allkeys-lru/allkeys-lfu policy for a cache.`,
+        );
+      }
+    } catch (err) {
+      this.logger.debug(redact(`INFO memory failed: ${(err as Error).message}`));
+    }
+  }
+
   private watch(client: RedisClient, role: string): void {
     // Without an 'error' listener ioredis would raise an unhandled 'error' event and crash the process.
     client.on('error', (err: Error) => this.logger.debug(redact(`redis ${role}: ${err.message}`)));
@@ -133,7 +183,9 @@ export class CacheStore {
     client.on('ready', () => {
       if (this.redisUp) return;
       this.redisUp = true;
+      this.breaker?.reset();
       this.hooks.onConnectionChange?.(true);
+      void this.checkHygiene(client);
     });
     client.on('close', () => {
       if (!this.redisUp) return;

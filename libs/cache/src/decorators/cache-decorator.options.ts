@@ -1,4 +1,5 @@
-import type { Ttl } from '../options/cache-options.interface.js';
+import type { LeaseOptions, Ttl } from '../options/cache-options.interface.js';
+import type { Duration } from '../options/duration.js';
 
 /** A function of the decorated method's arguments. */
 export type ArgsFn<A extends unknown[], R> = (...args: A) => R;
@@ -30,6 +31,16 @@ export interface CachedOptions<A extends unknown[] = never[]> extends CacheTarge
   cacheNull?: boolean;
   /** Use the cache for this call only when it returns true. @default always */
   condition?: ArgsFn<A, boolean>;
+  /** Fail-safe grace period past the TTL. @default the namespace's */
+  grace?: Duration;
+  /** Soft loader timeout (answers with a stale value in grace). @default the namespace's */
+  softTimeout?: Duration;
+  /** Hard loader timeout. @default the namespace's */
+  hardTimeout?: Duration;
+  /** Eager refresh threshold (fraction of the TTL). @default the namespace's */
+  eagerRefresh?: number;
+  /** Distributed stampede lease across instances. @default the namespace's */
+  lease?: boolean | LeaseOptions;
   /**
    * Events (through @nestjs/event-emitter) that invalidate entries of this method: event name → the key(s) the
    * payload invalidates (same key space as `key`). Return `undefined` to invalidate nothing.

@@ -44,7 +44,17 @@ export function wrapMethod(
   if (cached) {
     const namespace = cached.namespace;
     const tagsOf = cached.tags;
-    const cacheNull = cached.cacheNull;
+    // Resolved once at boot: a bad duration in the decorator fails boot, and the hot path parses nothing.
+    const { ttl, cacheNull, grace, softTimeout, hardTimeout, eagerRefresh, lease } = cached;
+    const policy = cache.policy(namespace, {
+      ...(ttl !== undefined ? { ttl } : {}),
+      ...(cacheNull !== undefined ? { cacheNull } : {}),
+      ...(grace !== undefined ? { grace } : {}),
+      ...(softTimeout !== undefined ? { softTimeout } : {}),
+      ...(hardTimeout !== undefined ? { hardTimeout } : {}),
+      ...(eagerRefresh !== undefined ? { eagerRefresh } : {}),
+      ...(lease !== undefined ? { lease } : {}),
+    });
     wrapper = function (this: unknown, ...args: unknown[]): unknown {
       if (!cache.enabled || (cached.condition && !cached.condition(...args))) return original.apply(this, args);
       let k: string;
@@ -56,11 +66,7 @@ export function wrapMethod(
         bypass(namespace, err);
         return original.apply(this, args);
       }
-      return cache.getOrLoad(namespace, k, () => original.apply(this, args), {
-        ...(cached.ttl !== undefined ? { ttl: cached.ttl } : {}),
-        ...(tags ? { tags } : {}),
-        ...(cacheNull !== undefined ? { cacheNull } : {}),
-      });
+      return cache.getOrLoad(namespace, k, () => original.apply(this, args), policy, tags);
     };
   } else {
     wrapper = original;

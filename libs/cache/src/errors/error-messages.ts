@@ -13,6 +13,7 @@ export const ErrorMessages = {
   misuse: (where: string, problem: string, fix: string) => `tiercache: ${where}: ${problem}. Fix: ${fix}`,
   backendUnavailable: (backend: string, reason: string) => `tiercache: ${backend} backend unavailable (${reason}).`,
   timeout: (backend: string, op: string, ms: number) => `tiercache: ${backend} ${op} timed out after ${ms} ms.`,
+  loaderTimeout: (ms: number) => `tiercache: the loader did not answer within the hard timeout (${ms} ms); it was cut.`,
   unknownNamespace: (namespace: string) =>
     `tiercache: namespace "${namespace}" must match /^[A-Za-z0-9_.-]{1,64}$/ (no ':' or glob characters).`,
 } as const;

@@ -26,10 +26,15 @@ export class InvalidationBus {
     private readonly subscriber: RedisClient,
     private readonly prefix: string,
     private readonly instanceId: string,
+    private readonly heartbeatTimeoutMs: number,
     private readonly handlers: InvalidationBusHandlers,
+    private readonly heartbeatIntervalMs = 1_000,
   ) {
     this.channel = `${prefix}:__bus`;
   }
+
+  private heartbeat: NodeJS.Timeout | undefined;
+  private pinging = false;
 
   /** True while messages are being received. */
   get trusted(): boolean {
@@ -46,6 +51,34 @@ export class InvalidationBus {
     this.subscriber.on('ready', () => this.subscribe());
     this.subscriber.on('close', () => this.setTrusted(false));
     if (this.subscriber.status === 'ready') this.subscribe();
+    // A frozen or silently dropped subscriber delivers nothing and reports nothing: PING it. A missed heartbeat
+    // distrusts (and flushes) the memory tier until a PING answers again.
+    this.heartbeat = setInterval(() => void this.beat(), this.heartbeatIntervalMs);
+    this.heartbeat.unref();
+  }
+
+  /** Stops the heartbeat (the connections are closed by their owner). */
+  stop(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+
+  private async beat(): Promise<void> {
+    if (this.pinging || this.subscriber.status !== 'ready') return;
+    this.pinging = true;
+    const timer = setTimeout(() => this.setTrusted(false), this.heartbeatTimeoutMs);
+    timer.unref();
+    try {
+      await this.subscriber.ping();
+      clearTimeout(timer);
+      if (!this.subscribed) this.subscribe();
+    } catch (err) {
+      clearTimeout(timer);
+      this.logger.debug(`heartbeat failed: ${(err as Error).message}`);
+      this.setTrusted(false);
+    } finally {
+      this.pinging = false;
+    }
   }
 
   /** Publishes an invalidation; resolves false (and never throws) when Redis cannot take it. */

@@ -2,7 +2,7 @@
 export type CacheTier = 'memory' | 'redis' | 'source';
 
 /** What was attempted. */
-export type CacheOperation = 'get' | 'set' | 'delete' | 'invalidate' | 'clear' | 'update' | 'append' | 'load';
+export type CacheOperation = 'get' | 'set' | 'delete' | 'invalidate' | 'clear' | 'update' | 'append' | 'load' | 'lease';
 
 /** How it ended. */
 export type CacheOutcome =
@@ -15,7 +15,10 @@ export type CacheOutcome =
   | 'corrupt'
   | 'skipped'
   | 'wait'
-  | 'bypass';
+  | 'bypass'
+  | 'open'
+  | 'stale'
+  | 'refresh';
 
 /**
  * A sink for cache events (metrics, stats). Labels are bounded by construction: namespace (from options or

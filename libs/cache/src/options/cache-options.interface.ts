@@ -14,6 +14,24 @@ export interface NamespaceOptions {
   maxValueBytes?: number;
   /** Keep this namespace in the in-process memory tier too (when one is configured). @default true */
   memory?: boolean;
+  /** Fail-safe: keep entries this long past their TTL, to serve when the source throws or is slow. @default the module's `grace` */
+  grace?: Duration;
+  /** With a stale value in grace, a load slower than this answers with the stale value (the load goes on and refreshes). @default the module's `softTimeout` */
+  softTimeout?: Duration;
+  /** A load slower than this is cut: callers get the stale value if any, else a CacheError E_TIMEOUT. @default the module's `hardTimeout` */
+  hardTimeout?: Duration;
+  /** Refresh a hit in the background once this fraction of its TTL has passed (0 < x < 1), so hot keys never miss. @default the module's `eagerRefresh` */
+  eagerRefresh?: number;
+  /** Distributed stampede lease: one loader per key across all instances (Redis only). @default the module's `lease` */
+  lease?: boolean | LeaseOptions;
+}
+
+/** Options of the distributed stampede lease. */
+export interface LeaseOptions {
+  /** How long a lease holds before another instance may take over (its holder may have died). @default '5s' */
+  ttl?: Duration;
+  /** How long a waiter polls for the holder's value before loading itself. @default the lease ttl */
+  wait?: Duration;
 }
 
 /** A Redis node address. */
@@ -86,4 +104,18 @@ export interface CacheModuleOptions {
   cacheNull?: boolean;
   /** Minimum interval between two identical warnings in the log. @default '30s' */
   logThrottle?: Duration;
+  /** Fail-safe grace period (see NamespaceOptions.grace). @default 0 (off) */
+  grace?: Duration;
+  /** Soft loader timeout, used when a stale value is in grace. @default none */
+  softTimeout?: Duration;
+  /** Hard loader timeout. @default none */
+  hardTimeout?: Duration;
+  /** Eager refresh threshold as a fraction of the TTL. @default none (off) */
+  eagerRefresh?: number;
+  /** Distributed stampede lease for every namespace. @default false */
+  lease?: boolean | LeaseOptions;
+  /** Circuit breaker per Redis connection. @default { threshold: 3, probeInterval: '1s' } */
+  breaker?: { threshold?: number; probeInterval?: Duration };
+  /** Invalidations kept while Redis is unreachable, redone on recovery; past it, namespaces are cleared whole. @default 10000 */
+  maxPendingInvalidations?: number;
 }

@@ -1,15 +1,15 @@
 import { isInt, isPort, isString, min, max, matches } from 'class-validator';
 import { CacheError } from '../errors/cache.error.js';
 import { ErrorMessages } from '../errors/error-messages.js';
-import type { CacheModuleOptions, NamespaceOptions, RedisConnectionOptions, RedisNode, Ttl } from './cache-options.interface.js';
+import type { CacheModuleOptions, LeaseOptions, NamespaceOptions, RedisConnectionOptions, RedisNode, Ttl } from './cache-options.interface.js';
 import { describe, parseDuration } from './duration.js';
-import type { ResolvedCacheOptions, ResolvedNamespace, ResolvedRedis, ResolvedTtl } from './resolved-options.js';
+import type { ResolvedCacheOptions, ResolvedLease, ResolvedNamespace, ResolvedRedis, ResolvedTtl } from './resolved-options.js';
 
 /** Prefixes and namespaces: no ':' (the separator) and no glob characters, so a scan pattern built from them is exact. */
 export const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
-const TOP_KEYS = ['enabled', 'prefix', 'defaultTtl', 'jitter', 'maxValueBytes', 'namespaces', 'redis', 'memory', 'commandTimeout', 'cacheNull', 'logThrottle'];
-const NAMESPACE_KEYS = ['ttl', 'jitter', 'maxValueBytes', 'memory'];
+const TOP_KEYS = ['enabled', 'prefix', 'defaultTtl', 'jitter', 'maxValueBytes', 'namespaces', 'redis', 'memory', 'commandTimeout', 'cacheNull', 'logThrottle', 'grace', 'softTimeout', 'hardTimeout', 'eagerRefresh', 'lease', 'breaker', 'maxPendingInvalidations'];
+const NAMESPACE_KEYS = ['ttl', 'jitter', 'maxValueBytes', 'memory', 'grace', 'softTimeout', 'hardTimeout', 'eagerRefresh', 'lease'];
 const REDIS_KEYS = ['url', 'host', 'port', 'username', 'password', 'db', 'tls', 'sentinels', 'name', 'sentinelUsername', 'sentinelPassword', 'cluster', 'connectTimeout'];
 const MEMORY_KEYS = ['maxEntries', 'maxBytes', 'maxTtl'];
 
@@ -51,6 +51,30 @@ function ttl(value: Ttl | undefined, path: string, fallback: ResolvedTtl): Resol
   const ms = parseDuration(value, path);
   if (ms === 0) fail(path, value, 'a TTL above zero');
   return ms;
+}
+
+function optionalDuration(value: unknown, path: string, fallback: number | undefined): number | undefined {
+  if (value === undefined) return fallback;
+  const ms = parseDuration(value, path);
+  if (ms === 0) fail(path, value, 'a duration above zero');
+  return ms;
+}
+
+function eager(value: unknown, path: string, fallback: number | undefined): number | undefined {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value > 0 && value < 1)) fail(path, value, 'a fraction of the TTL between 0 and 1 (exclusive), e.g. 0.8');
+  return value;
+}
+
+function lease(value: unknown, path: string, fallback: ResolvedLease | undefined): ResolvedLease | undefined {
+  if (value === undefined) return fallback;
+  if (value === false) return undefined;
+  if (value === true) return { ttlMs: 5_000, waitMs: 5_000 };
+  if (!isPlainObject(value)) fail(path, value, 'true, false or { ttl, wait }');
+  checkKeys(value, ['ttl', 'wait'], path);
+  const opts = value as LeaseOptions;
+  const ttlMs = optionalDuration(opts.ttl, `${path}.ttl`, 5_000) ?? 5_000;
+  return { ttlMs, waitMs: optionalDuration(opts.wait, `${path}.wait`, ttlMs) ?? ttlMs };
 }
 
 function name(value: unknown, path: string): string {
@@ -155,6 +179,21 @@ function namespace(raw: unknown, path: string, base: ResolvedNamespace): Resolve
     jitter: fraction(ns.jitter, `${path}.jitter`, base.jitter),
     maxValueBytes: positiveInt(ns.maxValueBytes, `${path}.maxValueBytes`, base.maxValueBytes),
     memory: bool(ns.memory, `${path}.memory`, base.memory),
+    graceMs: ns.grace === undefined ? base.graceMs : parseDuration(ns.grace, `${path}.grace`),
+    softTimeoutMs: optionalDuration(ns.softTimeout, `${path}.softTimeout`, base.softTimeoutMs),
+    hardTimeoutMs: optionalDuration(ns.hardTimeout, `${path}.hardTimeout`, base.hardTimeoutMs),
+    eagerRefresh: eager(ns.eagerRefresh, `${path}.eagerRefresh`, base.eagerRefresh),
+    lease: lease(ns.lease, `${path}.lease`, base.lease),
+  };
+}
+
+function breaker(value: unknown): ResolvedCacheOptions['breaker'] {
+  if (value === undefined) return { threshold: 3, probeIntervalMs: 1_000 };
+  if (!isPlainObject(value)) fail('breaker', value, '{ threshold, probeInterval }');
+  checkKeys(value, ['threshold', 'probeInterval'], 'breaker');
+  return {
+    threshold: positiveInt(value.threshold, 'breaker.threshold', 3),
+    probeIntervalMs: optionalDuration(value.probeInterval, 'breaker.probeInterval', 1_000) ?? 1_000,
   };
 }
 
@@ -173,6 +212,11 @@ export function resolveOptions(input: CacheModuleOptions | undefined): ResolvedC
     jitter: fraction(opts.jitter, 'jitter', 0),
     maxValueBytes: positiveInt(opts.maxValueBytes, 'maxValueBytes', 5 * 1024 * 1024),
     memory: true,
+    graceMs: opts.grace === undefined ? 0 : parseDuration(opts.grace, 'grace'),
+    softTimeoutMs: optionalDuration(opts.softTimeout, 'softTimeout', undefined),
+    hardTimeoutMs: optionalDuration(opts.hardTimeout, 'hardTimeout', undefined),
+    eagerRefresh: eager(opts.eagerRefresh, 'eagerRefresh', undefined),
+    lease: lease(opts.lease, 'lease', undefined),
   };
   const namespaces = new Map<string, ResolvedNamespace>();
   if (opts.namespaces !== undefined) {
@@ -210,5 +254,7 @@ export function resolveOptions(input: CacheModuleOptions | undefined): ResolvedC
     commandTimeoutMs,
     cacheNull: bool(opts.cacheNull, 'cacheNull', true),
     logThrottleMs: opts.logThrottle === undefined ? 30_000 : parseDuration(opts.logThrottle, 'logThrottle'),
+    breaker: breaker(opts.breaker),
+    maxPendingInvalidations: positiveInt(opts.maxPendingInvalidations, 'maxPendingInvalidations', 10_000),
   };
 }

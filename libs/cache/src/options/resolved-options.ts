@@ -9,6 +9,16 @@ export interface ResolvedNamespace {
   jitter: number;
   maxValueBytes: number;
   memory: boolean;
+  graceMs: number;
+  softTimeoutMs: number | undefined;
+  hardTimeoutMs: number | undefined;
+  eagerRefresh: number | undefined;
+  lease: ResolvedLease | undefined;
+}
+
+export interface ResolvedLease {
+  ttlMs: number;
+  waitMs: number;
 }
 
 export type ResolvedRedis =
@@ -27,4 +37,6 @@ export interface ResolvedCacheOptions {
   commandTimeoutMs: number;
   cacheNull: boolean;
   logThrottleMs: number;
+  breaker: { threshold: number; probeIntervalMs: number };
+  maxPendingInvalidations: number;
 }

@@ -18,6 +18,11 @@ export class SingleFlight {
     return this.flights.size;
   }
 
+  /** Whether a load of `key` is running. */
+  has(key: string): boolean {
+    return this.flights.has(key);
+  }
+
   /** Returns the flight for `key`, starting `load` only if none is running; `joined` tells which happened. */
   run<T>(key: string, load: (flight: Flight<T>) => Promise<T>): { flight: Flight<T>; joined: boolean } {
     const existing = this.flights.get(key) as Flight<T> | undefined;
