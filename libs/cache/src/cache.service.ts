@@ -12,6 +12,8 @@ import { CacheError } from './errors/cache.error.js';
 import { ErrorMessages } from './errors/error-messages.js';
 import { CacheEvents } from './events/cache.events.js';
 import type { CacheBackendEvent, CacheInvalidatedEvent } from './events/cache.events.js';
+import { composePrefix } from './keys/composite-key.js';
+import type { KeyPart } from './keys/composite-key.js';
 import { fullKey, namespacePrefix, toKey } from './keys/key.encoder.js';
 import type { CacheOperation, CacheOutcome, CacheRecorder, CacheTier } from './observability/cache-recorder.js';
 import { CACHE_RECORDERS } from './observability/cache-recorder.js';
@@ -77,6 +79,8 @@ export interface CacheStatsSnapshot {
 }
 
 const MUTATIONS = new Set<CacheOperation>(['delete', 'invalidate', 'clear']);
+/** The answer of a read that could not reach the backend: a miss with no usable state token. */
+const FAILED_READ: Miss & { failed: true } = Object.freeze({ hit: false, token: null, failed: true });
 
 /**
  * The imperative API, and the engine behind the decorators. Fails open: a backend error or timeout is logged
@@ -290,6 +294,23 @@ export class CacheService implements OnModuleDestroy {
     return count;
   }
 
+  /**
+   * Removes every entry of a namespace whose key starts with `parts` — keys built with `composeKey(...)`, e.g.
+   * `invalidatePrefix('stats', [userId])` removes `composeKey(userId, day)` for every day. Parts are escaped (no glob
+   * injection); the scan stays inside `<prefix>:<namespace>:`, runs SCAN + UNLINK in batches on every master, and
+   * returns how many entries went. Prefer tags when the set is known at write time: they cost O(members), not a scan.
+   */
+  async invalidatePrefix(namespace: string, parts: readonly KeyPart[]): Promise<number> {
+    if (!this.options.enabled) return 0;
+    if (parts.length === 0) return this.clearNamespace(namespace);
+    const keyPrefix = namespacePrefix(this.options.prefix, checkNamespace(namespace)) + composePrefix(parts);
+    this.store.flights.invalidatePrefix(keyPrefix);
+    const count = await this.guard(namespace, 'clear', () => this.store.backend.clearPrefix(keyPrefix), 0, () => this.store.replay.addPrefix(keyPrefix));
+    void this.store.publish({ clear: keyPrefix });
+    this.emit(CacheEvents.invalidated, { namespace, origin: 'local' } satisfies CacheInvalidatedEvent);
+    return count;
+  }
+
   /** The full key (`<prefix>:<namespace>:<key>`) an entry is stored under. */
   key(namespace: string, key: unknown): string {
     return fullKey(this.options.prefix, checkNamespace(namespace), toKey(key));
@@ -453,8 +474,7 @@ export class CacheService implements OnModuleDestroy {
 
   private async read<T>(namespace: string, k: string, budget: Budget): Promise<ReadResult<T> & { failed?: boolean }> {
     const started = performance.now();
-    const failed: Miss & { failed: true } = { hit: false, token: null, failed: true };
-    const result: ReadResult<T> & { failed?: boolean } = await this.guard(namespace, 'get', () => budget.run(this.store.backend.kind, 'get', () => this.store.backend.read<T>(k)), failed);
+    const result: ReadResult<T> & { failed?: boolean } = await this.guard(namespace, 'get', () => budget.run(this.store.backend.kind, 'get', () => this.store.backend.read<T>(k)), FAILED_READ);
     const ms = performance.now() - started;
     if (result.hit) this.count(namespace, result.tier ?? this.tierOf(), 'get', 'hit', ms);
     else {

@@ -121,10 +121,20 @@ export class CacheStore {
   }
 
   /** Synchronous memory lookup for the decorator hot path (undefined without a usable memory tier). */
-  peek<T>(key: string): CacheEntry<T> | undefined {
-    if (this.backend instanceof TieredBackend || this.backend instanceof MemoryBackend) return this.backend.peek<T>(key);
+  readonly peek: <T>(key: string) => CacheEntry<T> | undefined = (key) => this.peekImpl(key);
+
+  private peekImpl<T>(key: string): CacheEntry<T> | undefined {
+    const backend = this.backend;
+    if (backend instanceof TieredBackend || backend instanceof MemoryBackend) {
+      // Resolved once: the hot path then calls the tier directly, without instanceof checks.
+      const bound = backend.peek.bind(backend) as <U>(k: string) => CacheEntry<U> | undefined;
+      (this as { peek: <U>(k: string) => CacheEntry<U> | undefined }).peek = bound;
+      return bound<T>(key);
+    }
+    (this as { peek: <U>(k: string) => CacheEntry<U> | undefined }).peek = () => undefined;
     return undefined;
   }
+
 
   async close(): Promise<void> {
     this.bus?.stop();

@@ -28,12 +28,15 @@ export class SingleFlight {
     const existing = this.flights.get(key) as Flight<T> | undefined;
     if (existing) return { flight: existing, joined: true };
     const flight = { invalidated: false } as { promise: Promise<T>; invalidated: boolean };
-    flight.promise = Promise.resolve()
-      .then(() => load(flight))
-      .finally(() => {
-        if (this.flights.get(key) === flight) this.flights.delete(key);
-      });
+    // Registered before the load starts, so a load that settles synchronously still removes itself.
     this.flights.set(key, flight as Flight<unknown>);
+    flight.promise = (async () => {
+      try {
+        return await load(flight);
+      } finally {
+        if (this.flights.get(key) === flight) this.flights.delete(key);
+      }
+    })();
     return { flight, joined: false };
   }
 
