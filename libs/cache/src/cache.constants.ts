@@ -8,3 +8,4 @@ export const CACHE_CONNECTIONS = Symbol('tiercache:connections');
 export const CACHED_METADATA = 'tiercache:cached';
 export const CACHE_PUT_METADATA = 'tiercache:cache-put';
 export const CACHE_INVALIDATE_METADATA = 'tiercache:cache-invalidate';
+export const CACHE_WARM_METADATA = 'tiercache:warm-up';

@@ -29,6 +29,7 @@ import { Budget } from './resilience/budget.js';
 import { runLoader } from './resilience/loader-runner.js';
 import type { Flight } from './resilience/single-flight.js';
 import { ThrottledLogger } from './resilience/throttled-logger.js';
+import type { WarmEntries, WarmOptions, WarmReport } from './warming/warm.types.js';
 
 /** Options of one write. */
 export interface CacheSetOptions<T = unknown> {
@@ -78,6 +79,8 @@ export interface CacheStatsSnapshot {
   namespaces: Record<string, NamespaceStats & { hitRate: number }>;
 }
 
+/** A once-per-deploy warming lease is kept (not released) so later instances of the deploy skip. */
+const WARM_LEASE_TTL_MS = 24 * 3_600_000;
 const MUTATIONS = new Set<CacheOperation>(['delete', 'invalidate', 'clear']);
 /** The answer of a read that could not reach the backend: a miss with no usable state token. */
 const FAILED_READ: Miss & { failed: true } = Object.freeze({ hit: false, token: null, failed: true });
@@ -95,6 +98,7 @@ export class CacheService implements OnModuleDestroy {
   private readonly statsRecorder = new CacheStatsRecorder();
   private readonly recorders: CacheRecorder[];
   private readonly policies = new Map<string, LoadPolicy>();
+  private readonly warmers = new Map<string, () => Promise<WarmReport>>();
   private replaying = false;
 
   constructor(
@@ -303,12 +307,84 @@ export class CacheService implements OnModuleDestroy {
   async invalidatePrefix(namespace: string, parts: readonly KeyPart[]): Promise<number> {
     if (!this.options.enabled) return 0;
     if (parts.length === 0) return this.clearNamespace(namespace);
-    const keyPrefix = namespacePrefix(this.options.prefix, checkNamespace(namespace)) + composePrefix(parts);
+    const parts_ = composePrefix(parts);
+    // Mirror fullKey: a key starting with '#' is stored with the '#' doubled (composed keys over 200 characters are
+    // hashed whole and reachable only by their exact key or a tag).
+    const keyPrefix = namespacePrefix(this.options.prefix, checkNamespace(namespace)) + (parts_.startsWith('#') ? `#${parts_}` : parts_);
     this.store.flights.invalidatePrefix(keyPrefix);
     const count = await this.guard(namespace, 'clear', () => this.store.backend.clearPrefix(keyPrefix), 0, () => this.store.replay.addPrefix(keyPrefix));
     void this.store.publish({ clear: keyPrefix });
     this.emit(CacheEvents.invalidated, { namespace, origin: 'local' } satisfies CacheInvalidatedEvent);
     return count;
+  }
+
+  /**
+   * Writes entries into a namespace (cache warming): from pairs, a Map, or a function producing them. With
+   * `once`, only the first instance of this deploy to take the lease writes; the others report `skipped`.
+   * Never throws for cache trouble (entries that cannot be cached are counted in `failed`); a throwing source
+   * propagates.
+   * @example await cache.warm('models', () => db.models().then((ms) => ms.map((m) => [m.id, m] as const)), { once: 'models' });
+   */
+  async warm(namespace: string, source: WarmEntries | (() => Promise<WarmEntries> | WarmEntries), options: WarmOptions = {}): Promise<WarmReport> {
+    const started = performance.now();
+    const report = (written: number, failed: number, skipped: boolean): WarmReport => ({ namespace, written, failed, skipped, ms: Math.round(performance.now() - started) });
+    if (!this.options.enabled) return report(0, 0, true);
+    checkNamespace(namespace);
+    let lease: { key: string; holder: string } | undefined;
+    const backend = this.store.backend;
+    if (options.once !== undefined && isLeaseBackend(backend)) {
+      const key = `${this.options.prefix}:__warm:${options.once}:${this.options.deployId}`;
+      const got = await this.guard(namespace, 'lease', () => backend.acquireLease(key, this.store.instanceId, WARM_LEASE_TTL_MS), undefined);
+      if (got === false) {
+        this.logger.log(`warm:${namespace}`, `warming of "${namespace}" (${options.once}) skipped: another instance did it for deploy ${this.options.deployId}.`);
+        this.count(namespace, this.tierOf(), 'warm', 'skipped');
+        return report(0, 0, true);
+      }
+      if (got) lease = { key, holder: this.store.instanceId };
+    }
+    let entries: WarmEntries;
+    try {
+      entries = typeof source === 'function' ? await source() : source;
+    } catch (err) {
+      // Let another instance (or a later call) try again.
+      if (lease) await this.releaseLease(namespace, lease);
+      throw err;
+    }
+    let written = 0;
+    let failed = 0;
+    const batch: Promise<boolean>[] = [];
+    const flush = async (): Promise<void> => {
+      for (const ok of await Promise.all(batch.splice(0))) ok ? written++ : failed++;
+    };
+    const setOptions = { ...(options.ttl !== undefined ? { ttl: options.ttl } : {}), ...(options.tags ? { tags: options.tags } : {}) };
+    for (const [key, value] of entries) {
+      batch.push(this.set(namespace, key, value, setOptions).catch(() => false));
+      if (batch.length >= 32) await flush();
+    }
+    await flush();
+    const result = report(written, failed, false);
+    this.count(namespace, this.tierOf(), 'warm', 'ok', result.ms);
+    this.logger.log(`warm:${namespace}`, `warmed ${written} entries into "${namespace}" in ${result.ms} ms${failed ? ` (${failed} not cached)` : ''}.`);
+    return result;
+  }
+
+  /** Registers a warmer (the explorer does this for `@WarmUp` methods). */
+  registerWarmer(name: string, run: () => Promise<WarmReport>): void {
+    this.warmers.set(name, run);
+  }
+
+  /** Runs every registered warmer now (e.g. from an admin endpoint); failures are reported, not thrown. */
+  async warmAll(): Promise<{ name: string; report?: WarmReport; error?: string }[]> {
+    return Promise.all(
+      [...this.warmers].map(async ([name, run]) => {
+        try {
+          return { name, report: await run() };
+        } catch (err) {
+          this.logger.warn(`warm-fail:${name}`, `warmer ${name} failed: ${(err as Error)?.message ?? String(err)}`);
+          return { name, error: (err as Error)?.message ?? String(err) };
+        }
+      }),
+    );
   }
 
   /** The full key (`<prefix>:<namespace>:<key>`) an entry is stored under. */

@@ -77,7 +77,11 @@ export function encodeTombstone(id: string): Buffer {
   if (!TOMBSTONE_ID.test(id)) {
     throw new CacheError(
       'E_MISUSE',
-      ErrorMessages.misuse('encodeTombstone', 'a tombstone id must be 1-128 printable ASCII characters', 'use randomUUID()'),
+      ErrorMessages.misuse(
+        'encodeTombstone',
+        'a tombstone id must be 1-128 printable ASCII characters',
+        'use randomUUID()',
+      ),
     );
   }
   const out = Buffer.allocUnsafe(2 + id.length);

@@ -75,7 +75,9 @@ export function decodeValue(buf: Buffer, offset = 0): unknown {
   } catch (err) {
     if (err instanceof CacheError) throw err;
     // Not attached as cause: a SyntaxError quotes the payload, and cached values must never reach a log.
-    throw decodeFailed(err instanceof SyntaxError ? 'invalid JSON' : `${err instanceof Error ? err.name : 'error'} while decoding`);
+    throw decodeFailed(
+      err instanceof SyntaxError ? 'invalid JSON' : `${err instanceof Error ? err.name : 'error'} while decoding`,
+    );
   }
 }
 
@@ -105,9 +107,10 @@ function isPlainJson(value: unknown, state: EncodeState, depth: number): boolean
   if (depth >= MAX_VALUE_DEPTH || state.ancestors.has(value)) return false;
   let plain: boolean;
   state.ancestors.add(value);
-  if (Array.isArray(value)) plain = isPlainArray(value, state, depth + 1);
-  else if (!isRecord(value) || typeof (value as { toJSON?: unknown }).toJSON === 'function') plain = false;
-  else plain = isPlainRecord(value, state, depth + 1);
+  // JSON.stringify would call a toJSON method (even an array's): leave those to the tagged walk.
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') plain = false;
+  else if (Array.isArray(value)) plain = isPlainArray(value, state, depth + 1);
+  else plain = isRecord(value) && isPlainRecord(value, state, depth + 1);
   state.ancestors.delete(value);
   return plain;
 }
@@ -152,7 +155,9 @@ function toTagged(value: unknown, state: EncodeState, depth: number): Json {
     case 'boolean':
       return value;
     case 'number':
-      return Number.isFinite(value) && !Object.is(value, -0) ? value : { [TAG]: 'n', v: Object.is(value, -0) ? '-0' : String(value) };
+      return Number.isFinite(value) && !Object.is(value, -0)
+        ? value
+        : { [TAG]: 'n', v: Object.is(value, -0) ? '-0' : String(value) };
     case 'undefined':
       return { [TAG]: 'u' };
     case 'bigint':
@@ -203,7 +208,8 @@ function objectToTagged(value: object, state: EncodeState, depth: number): Json 
   }
   if (types.isSet(value)) {
     const items: Json[] = [];
-    for (const item of Set.prototype.values.call(value)) items.push(child(item, `<set item ${items.length}>`, state, depth));
+    for (const item of Set.prototype.values.call(value))
+      items.push(child(item, `<set item ${items.length}>`, state, depth));
     return { [TAG]: 'Set', v: items };
   }
   const unsupported = unsupportedKind(value);
@@ -294,7 +300,8 @@ function fromTag(node: Record<string, unknown>, depth: number): unknown {
       if (!Array.isArray(v)) throw decodeFailed('malformed set');
       return new Set(v.map((item: unknown) => fromTagged(item, depth + 1)));
     case '$':
-      if (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.hasOwn(v, TAG)) throw decodeFailed('malformed escape');
+      if (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.hasOwn(v, TAG))
+        throw decodeFailed('malformed escape');
       return walkRecord(v, depth);
     default:
       throw decodeFailed('unknown tag');
@@ -318,7 +325,8 @@ function base64Bytes(v: unknown): Buffer {
 
 /** Never `record[key] = value`: for key `__proto__` on an object without that own property it sets the prototype. */
 function setOwn(record: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(record, key, { value, writable: true, enumerable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(record, key, { value, writable: true, enumerable: true, configurable: true });
   else record[key] = value;
 }
 
@@ -326,7 +334,8 @@ function setOwn(record: Record<string, unknown>, key: string, value: unknown): v
 function unsupportedKind(value: object): string | undefined {
   if (types.isPromise(value)) return 'a Promise (missing await?)';
   if (types.isRegExp(value)) return 'a RegExp';
-  if (types.isWeakMap(value) || types.isWeakSet(value) || value instanceof WeakRef) return 'a weak reference or collection';
+  if (types.isWeakMap(value) || types.isWeakSet(value) || value instanceof WeakRef)
+    return 'a weak reference or collection';
   if (types.isNativeError(value)) return 'an Error';
   if (types.isBoxedPrimitive(value)) return 'a boxed primitive';
   if (types.isGeneratorObject(value) || types.isMapIterator(value) || types.isSetIterator(value)) return 'an iterator';

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { CACHE_INVALIDATE_METADATA, CACHE_PUT_METADATA, CACHED_METADATA } from '../cache.constants.js';
+import { CACHE_INVALIDATE_METADATA, CACHE_PUT_METADATA, CACHE_WARM_METADATA, CACHED_METADATA } from '../cache.constants.js';
 import type { CachedOptions, CacheInvalidateOptions, CachePutOptions } from '../decorators/cache-decorator.options.js';
+import type { WarmUpOptions } from '../decorators/warm-up.decorator.js';
 
 /** The cache decorators found on one method. */
 export interface CacheMethodMetadata {
@@ -29,5 +30,11 @@ export class CacheMetadataAccessor {
       cachedCount: cached?.length ?? 0,
       putCount: put?.length ?? 0,
     };
+  }
+
+  /** The `@WarmUp` options of a method, or undefined. */
+  warmUp(method: unknown): WarmUpOptions | undefined {
+    if (typeof method !== 'function') return undefined;
+    return (Reflect.getMetadata(CACHE_WARM_METADATA, method) as WarmUpOptions[] | undefined)?.[0];
   }
 }

@@ -1,5 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import type { OnModuleInit } from '@nestjs/common';
+import type { OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { EventEmitter2 } from '@nestjs/event-emitter';
@@ -12,6 +13,9 @@ import { fullKey, toKey } from '../keys/key.encoder.js';
 import { NAME_PATTERN } from '../options/options.resolver.js';
 import type { ResolvedCacheOptions } from '../options/resolved-options.js';
 import { ThrottledLogger } from '../resilience/throttled-logger.js';
+import { parseDuration } from '../options/duration.js';
+import type { WarmUpOptions } from '../decorators/warm-up.decorator.js';
+import type { WarmEntries, WarmReport } from '../warming/warm.types.js';
 import { CacheMetadataAccessor } from './cache-metadata.accessor.js';
 import type { CacheMethodMetadata } from './cache-metadata.accessor.js';
 import { WRAPPED, wrapMethod } from './method-wrapper.js';
@@ -24,11 +28,13 @@ type Method = ((...args: unknown[]) => unknown) & { [WRAPPED]?: true };
  * metadata, and subscribes `invalidateOn` events.
  */
 @Injectable()
-export class CacheExplorer implements OnModuleInit {
+export class CacheExplorer implements OnModuleInit, OnApplicationBootstrap {
   private readonly logger = new Logger('CacheExplorer');
   private readonly throttled: ThrottledLogger;
   /** Namespaces used with default (argument-encoded) keys, to refuse two methods colliding in one namespace. */
   private readonly defaultKeyed = new Map<string, string>();
+  /** `@WarmUp` methods found at init, run after bootstrap. */
+  private readonly warmers: { name: string; timeoutMs: number; run: () => Promise<WarmReport> }[] = [];
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -44,6 +50,30 @@ export class CacheExplorer implements OnModuleInit {
   onModuleInit(): void {
     for (const wrapper of this.discovery.getControllers()) this.refuseController(wrapper);
     for (const wrapper of this.discovery.getProviders()) this.explore(wrapper);
+  }
+
+  /**
+   * Runs the warmers; boot waits for them at most their `timeout` (default 5 s), then goes on while they finish
+   * in the background. A failing warmer is logged, never fatal.
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.warmers.length === 0 || !this.options.enabled) return;
+    const runs = this.warmers.map(({ name, run }) =>
+      run().catch((err: unknown) => this.throttled.warn(`warm:${name}`, `${name}: warming failed (${(err as Error)?.message ?? String(err)}); the cache fills on demand.`)),
+    );
+    const bound = Math.max(...this.warmers.map((w) => w.timeoutMs));
+    await Promise.race([Promise.allSettled(runs), sleep(bound, undefined, { ref: false })]);
+  }
+
+  private collectWarmer(where: string, instance: Record<string, unknown>, name: string, options: WarmUpOptions): void {
+    if (!NAME_PATTERN.test(options.namespace ?? '') || options.namespace.startsWith('__')) throw new CacheError('E_MISUSE', `${where}: ${ErrorMessages.unknownNamespace(String(options.namespace))}`);
+    const timeoutMs = options.timeout === undefined ? 5_000 : parseDuration(options.timeout, `${where} @WarmUp timeout`);
+    const ttl = options.ttl === undefined ? undefined : parseDuration(options.ttl, `${where} @WarmUp ttl`);
+    const method = instance[name] as (...args: unknown[]) => Promise<WarmEntries> | WarmEntries;
+    const run = (): Promise<WarmReport> =>
+      this.cache.warm(options.namespace, () => method.call(instance), { ...(ttl !== undefined ? { ttl } : {}), ...(options.once ? { once: where } : {}) });
+    this.warmers.push({ name: where, timeoutMs, run });
+    this.cache.registerWarmer(where, run);
   }
 
   private methodsOf(prototype: object): string[] {
@@ -66,6 +96,8 @@ export class CacheExplorer implements OnModuleInit {
     if (!proto) return;
     const instance = wrapper.instance as Record<string, unknown> | undefined;
     for (const name of this.methodsOf(proto)) {
+      const warm = this.accessor.warmUp((proto as Record<string, unknown>)[name]);
+      if (warm && instance && wrapper.isDependencyTreeStatic()) this.collectWarmer(`${wrapper.name}#${name}`, instance, name, warm);
       const meta = this.accessor.get((proto as Record<string, unknown>)[name]);
       if (!meta) continue;
       const where = `${wrapper.name}#${name}`;

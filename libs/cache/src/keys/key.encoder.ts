@@ -15,9 +15,9 @@ export const MAX_RAW_KEY_LENGTH = 200;
 /** How deep arguments may nest before the call bypasses the cache. */
 export const MAX_KEY_DEPTH = 64;
 
-/** Where the value being encoded came from, for error messages; `ancestors` detects cycles. */
+/** Which argument is being encoded (-1: a user-given key), for error messages; `ancestors` detects cycles. */
 interface EncodeState {
-  where: string;
+  argument: number;
   readonly ancestors: object[];
 }
 
@@ -46,10 +46,10 @@ export function encodeArgs(args: readonly unknown[]): string {
     if (typeof only === 'number') return encodeNumber(only);
     if (typeof only === 'string') return encodeString(only);
   }
-  const state: EncodeState = { where: '', ancestors: [] };
+  const state: EncodeState = { argument: 0, ancestors: [] };
   let out = '';
   for (let i = 0; i < args.length; i++) {
-    state.where = `argument ${i}`;
+    state.argument = i;
     out += i === 0 ? encode(args[i], state, 0) : `,${encode(args[i], state, 0)}`;
   }
   return out;
@@ -75,7 +75,7 @@ export function toKey(input: unknown): string {
       throw unserializable('an undefined key');
     default:
       if (input === null) throw unserializable('a null key');
-      return encode(input, { where: 'the key', ancestors: [] }, 0);
+      return encode(input, { argument: -1, ancestors: [] }, 0);
   }
 }
 
@@ -97,11 +97,12 @@ export function namespacePrefix(prefix: string, namespace: string): string {
   return `${prefix}:${namespace}:`;
 }
 
+const SURROGATE = /[\uD800-\uDFFF]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const HASH_MARK = 0x23; // '#'
 
 function keyPart(key: string): string {
-  if (key.length > MAX_RAW_KEY_LENGTH || LONE_SURROGATE.test(key)) {
+  if (key.length > MAX_RAW_KEY_LENGTH || (SURROGATE.test(key) && LONE_SURROGATE.test(key))) {
     // UTF-16LE is injective over every JS string; UTF-8 would map all lone surrogates to U+FFFD.
     return `#${createHash('sha256').update(key, 'utf16le').digest('base64url')}`;
   }
@@ -151,7 +152,8 @@ function encodeObject(value: object, state: EncodeState, depth: number): string 
 function encodeContainer(value: object, state: EncodeState, depth: number): string {
   if (Array.isArray(value)) {
     let out = '[';
-    for (let i = 0; i < value.length; i++) out += i === 0 ? encode(value[i], state, depth) : `,${encode(value[i], state, depth)}`;
+    for (let i = 0; i < value.length; i++)
+      out += i === 0 ? encode(value[i], state, depth) : `,${encode(value[i], state, depth)}`;
     return `${out}]`;
   }
   const proto: unknown = Object.getPrototypeOf(value);
@@ -188,7 +190,8 @@ function encodeProps(value: object, state: EncodeState, depth: number): string {
 
 function encodeMap(map: Map<unknown, unknown>, state: EncodeState, depth: number): string {
   const entries: string[] = [];
-  for (const [key, item] of Map.prototype.entries.call(map)) entries.push(`${encode(key, state, depth)}=${encode(item, state, depth)}`);
+  for (const [key, item] of Map.prototype.entries.call(map))
+    entries.push(`${encode(key, state, depth)}=${encode(item, state, depth)}`);
   return `M{${entries.sort().join(',')}}`;
 }
 
@@ -203,7 +206,10 @@ function encodeBytes(view: ArrayBufferView): string {
 }
 
 /** %TypedArray%.prototype[Symbol.toStringTag]: the real element type, whatever a subclass claims. */
-const typedArrayTag = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Int8Array.prototype) as object, Symbol.toStringTag)?.get;
+const typedArrayTag = Object.getOwnPropertyDescriptor(
+  Object.getPrototypeOf(Int8Array.prototype) as object,
+  Symbol.toStringTag,
+)?.get;
 
 function binaryName(view: ArrayBufferView): string {
   const tag: unknown = typedArrayTag?.call(view);
@@ -212,14 +218,16 @@ function binaryName(view: ArrayBufferView): string {
 
 function constructorName(proto: unknown): string {
   const ctor: unknown = (proto as { constructor?: unknown }).constructor;
-  return typeof ctor === 'function' ? ctor.name : '';
+  const name: unknown = typeof ctor === 'function' ? ctor.name : undefined;
+  return typeof name === 'string' ? name : '';
 }
 
 /** Built-ins whose state is not in their enumerable properties: encoding them as objects would collide. */
 function unsupportedKind(value: object): string | undefined {
   if (types.isPromise(value)) return 'a Promise';
   if (types.isRegExp(value)) return 'a RegExp';
-  if (types.isWeakMap(value) || types.isWeakSet(value) || value instanceof WeakRef) return 'a weak reference or collection';
+  if (types.isWeakMap(value) || types.isWeakSet(value) || value instanceof WeakRef)
+    return 'a weak reference or collection';
   if (types.isNativeError(value)) return 'an Error';
   if (types.isBoxedPrimitive(value)) return 'a boxed primitive';
   if (types.isGeneratorObject(value) || types.isMapIterator(value) || types.isSetIterator(value)) return 'an iterator';
@@ -228,7 +236,7 @@ function unsupportedKind(value: object): string | undefined {
 }
 
 function fail(what: string, state: EncodeState): CacheError {
-  return unserializable(`${what} in ${state.where}`);
+  return unserializable(`${what} in ${state.argument < 0 ? 'the key' : `argument ${state.argument}`}`);
 }
 
 function unserializable(what: string): CacheError {

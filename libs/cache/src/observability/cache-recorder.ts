@@ -2,7 +2,7 @@
 export type CacheTier = 'memory' | 'redis' | 'source';
 
 /** What was attempted. */
-export type CacheOperation = 'get' | 'set' | 'delete' | 'invalidate' | 'clear' | 'update' | 'append' | 'load' | 'lease';
+export type CacheOperation = 'get' | 'set' | 'delete' | 'invalidate' | 'clear' | 'update' | 'append' | 'load' | 'lease' | 'warm';
 
 /** How it ended. */
 export type CacheOutcome =

@@ -116,6 +116,8 @@ export interface CacheModuleOptions {
   lease?: boolean | LeaseOptions;
   /** Circuit breaker per Redis connection. @default { threshold: 3, probeInterval: '1s' } */
   breaker?: { threshold?: number; probeInterval?: Duration };
+  /** Identifies this deploy (e.g. a git SHA or image tag): `@WarmUp({ once: true })` runs once per deployId across instances. @default 'default' */
+  deployId?: string;
   /** Invalidations kept while Redis is unreachable, redone on recovery; past it, namespaces are cleared whole. @default 10000 */
   maxPendingInvalidations?: number;
 }

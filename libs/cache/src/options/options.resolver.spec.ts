@@ -42,10 +42,20 @@ describe('resolveOptions: bad options fail at boot, naming the option and the va
     ['redis.port not a number', { redis: { port: '6379' } }, '"redis.port"', '"6379"'],
     ['redis.db negative', { redis: { db: -1 } }, '"redis.db"', '-1'],
     ['sentinels without a name', { redis: { sentinels: [{ host: 'h', port: 26379 }] } }, '"redis.name"', 'undefined'],
-    ['sentinel node without a port', { redis: { sentinels: [{ host: 'h' }], name: 'm' } }, '"redis.sentinels[0]"', 'an object'],
+    [
+      'sentinel node without a port',
+      { redis: { sentinels: [{ host: 'h' }], name: 'm' } },
+      '"redis.sentinels[0]"',
+      'an object',
+    ],
     ['cluster with no nodes', { redis: { cluster: { nodes: [] } } }, '"redis.cluster.nodes"', 'an array'],
     ['cluster without nodes', { redis: { cluster: {} } }, '"redis.cluster.nodes"', 'undefined'],
-    ['cluster and sentinels together', { redis: { cluster: { nodes: [{ host: 'h', port: 1 }] }, sentinels: [] } }, '"redis.sentinels"', 'an array'],
+    [
+      'cluster and sentinels together',
+      { redis: { cluster: { nodes: [{ host: 'h', port: 1 }] }, sentinels: [] } },
+      '"redis.sentinels"',
+      'an array',
+    ],
     ['commandTimeout garbage', { commandTimeout: 'fast' }, '"commandTimeout"', '"fast"'],
     ['commandTimeout zero', { commandTimeout: 0 }, '"commandTimeout"', '0'],
     ['memory.maxEntries zero', { memory: { maxEntries: 0 } }, '"memory.maxEntries"', '0'],
@@ -75,9 +85,17 @@ describe('resolveOptions: bad options fail at boot, naming the option and the va
       ['unparseable URL in redis.url', { redis: { url: `redis://u:${PASSWORD}@host:99999` } }, '"redis.url"'],
       ['wrong scheme', { redis: `https://u:${PASSWORD}@host:6379` }, '"redis"'],
       ['bad database in the path', { redis: `redis://u:${PASSWORD}@host:6379/zero` }, '"redis (database)"'],
-      ['bad option next to the URL', { redis: { url: `redis://u:${PASSWORD}@host:6379`, port: 70000 } }, '"redis.port"'],
+      [
+        'bad option next to the URL',
+        { redis: { url: `redis://u:${PASSWORD}@host:6379`, port: 70000 } },
+        '"redis.port"',
+      ],
       ['password of the wrong type', { redis: { password: { secret: PASSWORD } } }, '"redis.password"'],
-      ['sentinelPassword of the wrong type', { redis: { sentinels: [{ host: 'h', port: 1 }], name: 'm', sentinelPassword: 42 } }, '"redis.sentinelPassword"'],
+      [
+        'sentinelPassword of the wrong type',
+        { redis: { sentinels: [{ host: 'h', port: 1 }], name: 'm', sentinelPassword: 42 } },
+        '"redis.sentinelPassword"',
+      ],
     ];
 
     it.each(leaks)('%s: the message names the option, not the password', (_name, options, path) => {
@@ -129,8 +147,16 @@ describe('resolveOptions: good options resolve once, with every default', () => 
   it('with Redis and no memory option there is no memory tier; memory: {} turns it on with defaults', () => {
     expect(resolveOptions({ redis: 'redis://127.0.0.1:6379' }).memory).toBeUndefined();
     expect(resolveOptions({ redis: 'redis://127.0.0.1:6379', memory: false }).memory).toBeUndefined();
-    expect(resolveOptions({ redis: 'redis://127.0.0.1:6379', memory: {} }).memory).toEqual({ maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, maxTtlMs: undefined });
-    expect(resolveOptions({ memory: false }).memory).toEqual({ maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, maxTtlMs: undefined });
+    expect(resolveOptions({ redis: 'redis://127.0.0.1:6379', memory: {} }).memory).toEqual({
+      maxEntries: 10_000,
+      maxBytes: 64 * 1024 * 1024,
+      maxTtlMs: undefined,
+    });
+    expect(resolveOptions({ memory: false }).memory).toEqual({
+      maxEntries: 10_000,
+      maxBytes: 64 * 1024 * 1024,
+      maxTtlMs: undefined,
+    });
   });
 
   it('parses durations in one place: numbers are milliseconds, strings carry a unit', () => {
@@ -145,7 +171,12 @@ describe('resolveOptions: good options resolve once, with every default', () => 
     expect(o.commandTimeoutMs).toBe(150);
     expect(o.logThrottleMs).toBe(1_500);
     expect(o.memory?.maxTtlMs).toBe(7_200_000);
-    expect(o.namespaces.get('user')).toMatchObject({ ttl: 90_000, jitter: 0, maxValueBytes: 5 * 1024 * 1024, memory: true });
+    expect(o.namespaces.get('user')).toMatchObject({
+      ttl: 90_000,
+      jitter: 0,
+      maxValueBytes: 5 * 1024 * 1024,
+      memory: true,
+    });
     expect(o.namespaces.get('daily')).toMatchObject({ ttl: 86_400_000, jitter: 0.1 });
     expect(o.namespaces.get('plain')).toEqual(o.defaultNamespace);
   });
@@ -182,7 +213,9 @@ describe('resolveOptions: good options resolve once, with every default', () => 
   });
 
   it('options next to a URL override it', () => {
-    expect(resolveOptions({ redis: { url: 'redis://h:1/2', port: 7000, db: 5, connectTimeout: '500ms' } }).redis).toEqual({
+    expect(
+      resolveOptions({ redis: { url: 'redis://h:1/2', port: 7000, db: 5, connectTimeout: '500ms' } }).redis,
+    ).toEqual({
       mode: 'standalone',
       host: 'h',
       port: 7000,
@@ -192,7 +225,10 @@ describe('resolveOptions: good options resolve once, with every default', () => 
   });
 
   it('resolves Sentinel and Cluster connections', () => {
-    expect(resolveOptions({ redis: { sentinels: [{ host: 's1', port: 26379 }], name: 'mymaster', sentinelPassword: 'sp' } }).redis).toEqual({
+    expect(
+      resolveOptions({ redis: { sentinels: [{ host: 's1', port: 26379 }], name: 'mymaster', sentinelPassword: 'sp' } })
+        .redis,
+    ).toEqual({
       mode: 'sentinel',
       sentinels: [{ host: 's1', port: 26379 }],
       name: 'mymaster',
@@ -200,7 +236,18 @@ describe('resolveOptions: good options resolve once, with every default', () => 
       db: 0,
       connectTimeoutMs: 2_000,
     });
-    expect(resolveOptions({ redis: { cluster: { nodes: [{ host: 'c1', port: 7000 }, { host: 'c2', port: 7001 }] } } }).redis).toEqual({
+    expect(
+      resolveOptions({
+        redis: {
+          cluster: {
+            nodes: [
+              { host: 'c1', port: 7000 },
+              { host: 'c2', port: 7001 },
+            ],
+          },
+        },
+      }).redis,
+    ).toEqual({
       mode: 'cluster',
       nodes: [
         { host: 'c1', port: 7000 },
@@ -211,7 +258,15 @@ describe('resolveOptions: good options resolve once, with every default', () => 
   });
 
   it('accepts the edge values of each range', () => {
-    const o = resolveOptions({ prefix: 'a.b-c_D9', jitter: 1, maxValueBytes: 1, commandTimeout: 1, redis: { port: 65535 }, enabled: false, cacheNull: false });
+    const o = resolveOptions({
+      prefix: 'a.b-c_D9',
+      jitter: 1,
+      maxValueBytes: 1,
+      commandTimeout: 1,
+      redis: { port: 65535 },
+      enabled: false,
+      cacheNull: false,
+    });
     expect(o).toMatchObject({ prefix: 'a.b-c_D9', enabled: false, cacheNull: false, commandTimeoutMs: 1 });
     expect(o.defaultNamespace).toMatchObject({ jitter: 1, maxValueBytes: 1 });
     expect(o.redis).toMatchObject({ port: 65535 });

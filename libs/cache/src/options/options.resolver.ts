@@ -8,7 +8,7 @@ import type { ResolvedCacheOptions, ResolvedLease, ResolvedNamespace, ResolvedRe
 /** Prefixes and namespaces: no ':' (the separator) and no glob characters, so a scan pattern built from them is exact. */
 export const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
-const TOP_KEYS = ['enabled', 'prefix', 'defaultTtl', 'jitter', 'maxValueBytes', 'namespaces', 'redis', 'memory', 'commandTimeout', 'cacheNull', 'logThrottle', 'grace', 'softTimeout', 'hardTimeout', 'eagerRefresh', 'lease', 'breaker', 'maxPendingInvalidations'];
+const TOP_KEYS = ['enabled', 'prefix', 'defaultTtl', 'jitter', 'maxValueBytes', 'namespaces', 'redis', 'memory', 'commandTimeout', 'cacheNull', 'logThrottle', 'grace', 'softTimeout', 'hardTimeout', 'eagerRefresh', 'lease', 'breaker', 'maxPendingInvalidations', 'deployId'];
 const NAMESPACE_KEYS = ['ttl', 'jitter', 'maxValueBytes', 'memory', 'grace', 'softTimeout', 'hardTimeout', 'eagerRefresh', 'lease'];
 const REDIS_KEYS = ['url', 'host', 'port', 'username', 'password', 'db', 'tls', 'sentinels', 'name', 'sentinelUsername', 'sentinelPassword', 'cluster', 'connectTimeout'];
 const MEMORY_KEYS = ['maxEntries', 'maxBytes', 'maxTtl'];
@@ -256,5 +256,6 @@ export function resolveOptions(input: CacheModuleOptions | undefined): ResolvedC
     logThrottleMs: opts.logThrottle === undefined ? 30_000 : parseDuration(opts.logThrottle, 'logThrottle'),
     breaker: breaker(opts.breaker),
     maxPendingInvalidations: positiveInt(opts.maxPendingInvalidations, 'maxPendingInvalidations', 10_000),
+    deployId: opts.deployId === undefined ? 'default' : isString(opts.deployId) && /^[\x21-\x7e]{1,128}$/.test(opts.deployId) ? opts.deployId : fail('deployId', opts.deployId, 'a printable string of 1-128 characters'),
   };
 }

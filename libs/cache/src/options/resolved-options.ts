@@ -39,4 +39,5 @@ export interface ResolvedCacheOptions {
   logThrottleMs: number;
   breaker: { threshold: number; probeIntervalMs: number };
   maxPendingInvalidations: number;
+  deployId: string;
 }

@@ -13,7 +13,16 @@ export class ThrottledLogger {
     private readonly intervalMs: number,
   ) {}
 
+  /** Logs at info level, throttled like warnings. */
+  log(topic: string, message: string): void {
+    this.emit(topic, message, (m) => this.logger.log(m));
+  }
+
   warn(topic: string, message: string): void {
+    this.emit(topic, message, (m) => this.logger.warn(m));
+  }
+
+  private emit(topic: string, message: string, write: (m: string) => void): void {
     const now = Date.now();
     const seen = this.last.get(topic);
     if (seen && now - seen.at < this.intervalMs) {
@@ -22,6 +31,6 @@ export class ThrottledLogger {
     }
     const suffix = seen && seen.suppressed > 0 ? ` (${seen.suppressed} similar suppressed)` : '';
     this.last.set(topic, { at: now, suppressed: 0 });
-    this.logger.warn(redact(message) + suffix);
+    write(redact(message) + suffix);
   }
 }
