@@ -33,3 +33,21 @@ export interface Miss {
 export type ListReadResult<T = unknown> = { hit: true; items: T[] } | Miss;
 
 export const MISS: Miss = Object.freeze({ hit: false, token: null });
+
+const LIVE_TOKEN = /^live:(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?):(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)$/;
+
+/**
+ * The guard token naming a stored entry by its envelope times: a guarded write with it lands only if the key still
+ * holds that very entry (fresh or stale in grace), so a refresh never overwrites a newer value or an invalidation.
+ * @example liveToken({ createdAt: 1, expiresAt: 2 }) // 'live:1:2'
+ */
+export function liveToken(entry: Pick<CacheEntry, 'createdAt' | 'expiresAt'>): string {
+  return `live:${entry.createdAt}:${entry.expiresAt}`;
+}
+
+/** The times a {@link liveToken} names, or undefined when `token` is not one (then it is a tombstone id). */
+export function parseLiveToken(token: string): { createdAt: number; expiresAt: number } | undefined {
+  const match = LIVE_TOKEN.exec(token);
+  if (!match?.[1] || !match[2]) return undefined;
+  return { createdAt: Number(match[1]), expiresAt: Number(match[2]) };
+}

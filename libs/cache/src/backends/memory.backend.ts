@@ -1,12 +1,18 @@
 import { LRUCache } from 'lru-cache';
 import type { CacheBackend, WriteOptions } from './cache-backend.interface.js';
-import type { CacheEntry, ListReadResult, ReadResult } from './cache-entry.js';
-import { MISS } from './cache-entry.js';
+import type { CacheEntry, ListReadResult, Miss, ReadResult } from './cache-entry.js';
+import { liveToken, MISS } from './cache-entry.js';
 
 interface Slot {
   entry: CacheEntry;
   size: number;
   tags: readonly string[] | undefined;
+}
+
+/** A read of another tier in flight for `key`; an invalidation of the key meanwhile makes it stale. */
+export interface FillTicket {
+  readonly key: string;
+  stale: boolean;
 }
 
 /** Options of the memory backend (resolved: numbers only). */
@@ -17,6 +23,8 @@ export interface MemoryBackendOptions {
   maxTtlMs?: number | undefined;
   /** Called with the number of entries evicted for space (not expiry). */
   onEvict?: (count: number) => void;
+  /** How long a deletion's tombstone makes guarded writes of in-flight loaders skip. @default 60000 */
+  tombstoneTtlMs?: number;
 }
 
 /**
@@ -28,8 +36,15 @@ export class MemoryBackend implements CacheBackend {
   readonly kind = 'memory' as const;
   private readonly lru: LRUCache<string, Slot>;
   private readonly tagIndex = new Map<string, Set<string>>();
+  /** Keys deleted recently → tombstone id: the state a miss reports, so a guarded write can tell it changed. */
+  private readonly tombstones: LRUCache<string, string>;
+  private tombstoneSeq = 0;
+  /** Keys filled from another tier, whose tags this tier does not know: any tag invalidation drops them. */
+  private readonly untagged = new Set<string>();
+  private readonly tickets = new Set<FillTicket>();
 
   constructor(private readonly options: MemoryBackendOptions) {
+    this.tombstones = new LRUCache<string, string>({ max: options.maxEntries, ttl: options.tombstoneTtlMs ?? 60_000, ttlAutopurge: false });
     this.lru = new LRUCache<string, Slot>({
       max: options.maxEntries,
       maxSize: options.maxBytes,
@@ -38,20 +53,18 @@ export class MemoryBackend implements CacheBackend {
       allowStale: false,
       dispose: (slot, key, reason) => {
         this.unindex(key, slot.tags);
+        this.untagged.delete(key);
         if (reason === 'evict') options.onEvict?.(1);
       },
     });
   }
 
-  /** Synchronous lookup for the hot path; undefined on a miss or an expired entry. */
+  /**
+   * Synchronous lookup for the hot path; undefined once the entry's stored TTL is over. The entry may be past its
+   * `expiresAt` (kept for fail-safe grace): callers check freshness.
+   */
   peek<T>(key: string): CacheEntry<T> | undefined {
-    const slot = this.lru.get(key);
-    if (slot === undefined) return undefined;
-    if (slot.entry.expiresAt <= Date.now()) {
-      this.lru.delete(key);
-      return undefined;
-    }
-    return slot.entry as CacheEntry<T>;
+    return this.lru.get(key)?.entry as CacheEntry<T> | undefined;
   }
 
   /** Number of entries and bytes held now. */
@@ -61,49 +74,77 @@ export class MemoryBackend implements CacheBackend {
 
   async read<T>(key: string): Promise<ReadResult<T>> {
     const entry = this.peek<T>(key);
-    return entry === undefined ? MISS : { hit: true, entry };
+    return entry === undefined ? this.miss(key) : { hit: true, entry, token: liveToken(entry) };
   }
 
   async write(key: string, entry: CacheEntry, encoded: Buffer, ttlMs: number, options?: WriteOptions): Promise<boolean> {
-    this.put(key, entry, encoded.length, ttlMs, options?.tags);
+    if (!this.guardHolds(key, options?.ifToken)) return false;
+    return this.put(key, entry, encoded.length, ttlMs, options?.tags);
+  }
+
+  /** Stores an entry; false when it is larger than the whole tier (then no older value of the key is left). */
+  put(key: string, entry: CacheEntry, size: number, ttlMs: number, tags?: readonly string[]): boolean {
+    const ttl = Math.max(1, Math.min(ttlMs, this.options.maxTtlMs ?? ttlMs));
+    this.tombstones.delete(key);
+    // A fill in flight read the key before this write: it must not overwrite it.
+    this.staleTickets((k) => k === key);
+    if (size > this.options.maxBytes) {
+      this.lru.delete(key);
+      return false;
+    }
+    this.lru.set(key, { entry, size, tags }, { ttl });
+    this.index(key, tags);
     return true;
   }
 
-  /** Stores an entry (also used by the tiered backend to fill this tier after a remote hit). */
-  put(key: string, entry: CacheEntry, size: number, ttlMs: number, tags?: readonly string[]): void {
-    const ttl = Math.max(1, Math.min(ttlMs, this.options.maxTtlMs ?? ttlMs));
-    if (size > this.options.maxBytes) return;
-    this.lru.set(key, { entry, size, tags }, { ttl });
-    if (tags) {
-      for (const tag of tags) {
-        let keys = this.tagIndex.get(tag);
-        if (!keys) this.tagIndex.set(tag, (keys = new Set()));
-        keys.add(key);
-      }
+  /**
+   * Starts a read of another tier for `key` (the tiered backend's fill after a remote hit); pass the ticket to
+   * {@link fill} or {@link release}. An invalidation of the key in between makes the fill a no-op.
+   */
+  watch(key: string): FillTicket {
+    const ticket: FillTicket = { key, stale: false };
+    this.tickets.add(ticket);
+    return ticket;
+  }
+
+  /**
+   * Stores an entry that another tier answered unless the key was invalidated or written since {@link watch}.
+   * `tags: 'unknown'` (an entry read back from Redis) makes any tag invalidation drop it.
+   */
+  fill(ticket: FillTicket, entry: CacheEntry, size: number, ttlMs: number, tags: readonly string[] | 'unknown' | undefined): void {
+    this.tickets.delete(ticket);
+    if (ticket.stale) {
+      // The key changed while the other tier answered: which value is newer is unknown, so keep neither.
+      this.lru.delete(ticket.key);
+      return;
     }
+    if (!this.put(ticket.key, entry, size, ttlMs, tags === 'unknown' ? undefined : tags)) return;
+    if (tags === 'unknown') this.untagged.add(ticket.key);
+  }
+
+  /** Ends a {@link watch} without storing anything. */
+  release(ticket: FillTicket): void {
+    this.tickets.delete(ticket);
   }
 
   async delete(keys: readonly string[]): Promise<void> {
     this.deleteSync(keys);
+    this.tombstone(keys);
   }
 
   deleteSync(keys: readonly string[]): void {
     for (const key of keys) this.lru.delete(key);
+    this.staleTickets((key) => keys.includes(key));
   }
 
-  async invalidateTags(prefix: string, tags: readonly string[]): Promise<number> {
-    return this.invalidateTagsSync(prefix, tags);
+  async invalidateTags(_prefix: string, tags: readonly string[]): Promise<number> {
+    const keys = this.takeTagged(tags);
+    this.tombstone(keys);
+    return keys.length;
   }
 
   invalidateTagsSync(_prefix: string, tags: readonly string[]): number {
-    let count = 0;
-    for (const tag of tags) {
-      const keys = this.tagIndex.get(tag);
-      if (!keys) continue;
-      for (const key of [...keys]) if (this.lru.delete(key)) count++;
-      this.tagIndex.delete(tag);
-    }
-    return count;
+    return this.takeTagged(tags).length;
   }
 
   async clearPrefix(keyPrefix: string): Promise<number> {
@@ -115,6 +156,7 @@ export class MemoryBackend implements CacheBackend {
     for (const key of [...this.lru.keys()]) {
       if (key.startsWith(keyPrefix) && this.lru.delete(key)) count++;
     }
+    this.staleTickets((key) => key.startsWith(keyPrefix));
     return count;
   }
 
@@ -122,6 +164,9 @@ export class MemoryBackend implements CacheBackend {
   clear(): void {
     this.lru.clear();
     this.tagIndex.clear();
+    this.untagged.clear();
+    this.tombstones.clear();
+    this.staleTickets(() => true);
   }
 
   async update<T>(key: string, fn: (current: T) => T | undefined): Promise<T | undefined> {
@@ -129,24 +174,26 @@ export class MemoryBackend implements CacheBackend {
     if (slot === undefined || slot.entry.expiresAt <= Date.now()) return undefined;
     const next = fn(slot.entry.value as T);
     if (next === undefined) {
-      this.lru.delete(key);
+      await this.delete([key]);
       return undefined;
     }
     const remaining = Math.max(1, this.lru.getRemainingTTL(key));
+    // Replacing a value disposes the old slot, which unindexes its tags: index them again.
     this.lru.set(key, { ...slot, entry: { ...slot.entry, value: next } }, { ttl: remaining });
+    this.index(key, slot.tags);
     return next;
   }
 
   async readList<T>(key: string): Promise<ListReadResult<T>> {
     const entry = this.peek<T[]>(key);
-    return entry === undefined ? MISS : { hit: true, items: entry.value };
+    return entry === undefined ? this.miss(key) : { hit: true, items: entry.value };
   }
 
   async writeList(key: string, items: readonly unknown[], maxLength: number, ttlMs: number, options?: WriteOptions): Promise<boolean> {
+    if (!this.guardHolds(key, options?.ifToken)) return false;
     const kept = items.slice(-maxLength);
     const now = Date.now();
-    this.put(key, { value: kept, createdAt: now, expiresAt: now + ttlMs }, estimateSize(kept), ttlMs, options?.tags);
-    return true;
+    return this.put(key, { value: kept, createdAt: now, expiresAt: now + ttlMs }, estimateSize(kept), ttlMs, options?.tags);
   }
 
   async append(key: string, items: readonly unknown[], maxLength: number, ttlMs: number): Promise<boolean> {
@@ -161,6 +208,53 @@ export class MemoryBackend implements CacheBackend {
 
   async close(): Promise<void> {
     this.clear();
+  }
+
+  /** The state of an absent key: its tombstone if it was deleted recently. */
+  private miss(key: string): Miss {
+    const token = this.tombstones.get(key);
+    return token === undefined ? MISS : { hit: false, token };
+  }
+
+  /** A guarded write holds only if the key is still in the state the read saw (as the Redis script checks). */
+  private guardHolds(key: string, ifToken: string | null | undefined): boolean {
+    if (ifToken === undefined) return true;
+    const entry = this.peek(key);
+    if (entry !== undefined) return ifToken === liveToken(entry);
+    return (this.tombstones.get(key) ?? null) === ifToken;
+  }
+
+  private tombstone(keys: readonly string[]): void {
+    for (const key of keys) this.tombstones.set(key, `m${++this.tombstoneSeq}`);
+  }
+
+  /** Removes the entries of these tags, and every entry whose tags are unknown here; returns the keys removed. */
+  private takeTagged(tags: readonly string[]): string[] {
+    const removed: string[] = [];
+    for (const tag of tags) {
+      const keys = this.tagIndex.get(tag);
+      if (!keys) continue;
+      for (const key of [...keys]) if (this.lru.delete(key)) removed.push(key);
+      this.tagIndex.delete(tag);
+    }
+    for (const key of [...this.untagged]) this.lru.delete(key);
+    this.untagged.clear();
+    // A fill in flight may carry any tag.
+    this.staleTickets(() => true);
+    return removed;
+  }
+
+  private staleTickets(match: (key: string) => boolean): void {
+    for (const ticket of this.tickets) if (match(ticket.key)) ticket.stale = true;
+  }
+
+  private index(key: string, tags: readonly string[] | undefined): void {
+    if (!tags) return;
+    for (const tag of tags) {
+      let keys = this.tagIndex.get(tag);
+      if (!keys) this.tagIndex.set(tag, (keys = new Set()));
+      keys.add(key);
+    }
   }
 
   private unindex(key: string, tags: readonly string[] | undefined): void {

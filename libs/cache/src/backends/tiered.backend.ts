@@ -1,5 +1,6 @@
 import type { CacheBackend, WriteOptions } from './cache-backend.interface.js';
 import type { CacheEntry, ListReadResult, ReadResult } from './cache-entry.js';
+import { liveToken } from './cache-entry.js';
 import type { MemoryBackend } from './memory.backend.js';
 
 /**
@@ -24,18 +25,39 @@ export class TieredBackend implements CacheBackend {
 
   async read<T>(key: string): Promise<ReadResult<T>> {
     const local = this.peek<T>(key);
-    if (local !== undefined) return { hit: true, entry: local, tier: 'memory' };
-    const result = await this.remote.read<T>(key);
+    if (local !== undefined) return { hit: true, entry: local, tier: 'memory', token: liveToken(local) };
+    // Watched: an invalidation (local, or from the bus) while Redis answers must not let the old value in.
+    const ticket = this.memory.watch(key);
+    let result: ReadResult<T>;
+    try {
+      result = await this.remote.read<T>(key);
+    } catch (err) {
+      this.memory.release(ticket);
+      throw err;
+    }
     if (result.hit && this.trusted()) {
-      this.memory.put(key, result.entry, result.size ?? 0, result.entry.expiresAt - Date.now());
+      // Redis does not say which tags the entry has: 'unknown' makes any tag invalidation drop this copy.
+      this.memory.fill(ticket, result.entry, result.size ?? 0, result.entry.expiresAt - Date.now(), 'unknown');
+    } else {
+      this.memory.release(ticket);
     }
     return result.hit ? { ...result, tier: 'redis' } : result;
   }
 
   async write(key: string, entry: CacheEntry, encoded: Buffer, ttlMs: number, options?: WriteOptions): Promise<boolean> {
-    const written = await this.remote.write(key, entry, encoded, ttlMs, options);
+    const ticket = this.memory.watch(key);
+    let written: boolean;
+    try {
+      written = await this.remote.write(key, entry, encoded, ttlMs, options);
+    } catch (err) {
+      this.memory.release(ticket);
+      // The write may or may not have landed: whatever this tier holds for the key can no longer be trusted.
+      this.memory.deleteSync([key]);
+      throw err;
+    }
     // A snapshot decoded from the bytes: later mutation of the caller's object cannot change the cached value.
-    if (written && this.trusted()) this.memory.put(key, this.decode(encoded), encoded.length, ttlMs, options?.tags);
+    if (written && this.trusted()) this.memory.fill(ticket, this.decode(encoded), encoded.length, ttlMs, options?.tags);
+    else this.memory.release(ticket);
     return written;
   }
 

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Cluster } from 'ioredis';
 import type { Redis } from 'ioredis';
-import { decodeEntry, encodeEntry, encodeTombstone, tombstoneId, TOMBSTONE_MAGIC } from '../../codec/entry.codec.js';
+import { decodeEntry, encodeEntry, encodeTombstone, ENTRY_LAYOUT, ENTRY_MAGIC, tombstoneId, TOMBSTONE_MAGIC } from '../../codec/entry.codec.js';
 import { decodeValue, encodeValue } from '../../codec/value.codec.js';
 import type { CacheBackend, WriteOptions } from '../cache-backend.interface.js';
 import type { CacheEntry, ListReadResult, ReadResult } from '../cache-entry.js';
-import { MISS } from '../cache-entry.js';
+import { liveToken, MISS, parseLiveToken } from '../cache-entry.js';
 import type { RedisClient } from './redis-client.factory.js';
 import type { CacheScripts } from './redis.scripts.js';
 import { defineScripts } from './redis.scripts.js';
@@ -60,7 +60,9 @@ export class RedisBackend implements CacheBackend {
     } catch {
       return this.discard(key);
     }
-    return entry.expiresAt <= Date.now() ? MISS : { hit: true, entry, size: raw.length };
+    // Past `expiresAt` but still stored (fail-safe grace, or the few ms before PX ends): a stale hit, named by its
+    // token, so a reload can replace exactly this entry. The caller decides whether it is fresh.
+    return { hit: true, entry, size: raw.length, token: liveToken(entry) };
   }
 
   async write(key: string, _entry: CacheEntry, encoded: Buffer, ttlMs: number, options?: WriteOptions): Promise<boolean> {
@@ -71,8 +73,10 @@ export class RedisBackend implements CacheBackend {
       await this.client.set(key, encoded, 'PX', ttl);
       return true;
     }
+    const live = options.ifToken === null ? undefined : parseLiveToken(options.ifToken);
+    if (live) return (await this.client.tcGuardedSet(key, encoded, ttl, entryHeader(live), MAGIC, 'live')) === 1;
     const expected = options.ifToken === null ? '' : encodeTombstone(options.ifToken);
-    return (await this.client.tcGuardedSet(key, encoded, ttl, expected, MAGIC)) === 1;
+    return (await this.client.tcGuardedSet(key, encoded, ttl, expected, MAGIC, '')) === 1;
   }
 
   async delete(keys: readonly string[]): Promise<void> {
@@ -189,6 +193,15 @@ export class RedisBackend implements CacheBackend {
     } while (cursor !== '0');
     return count;
   }
+}
+
+/** The first bytes of the envelope of an entry with these times (what a live token names). */
+function entryHeader(times: { createdAt: number; expiresAt: number }): Buffer {
+  const header = Buffer.alloc(ENTRY_LAYOUT.valueLength);
+  header.write(ENTRY_MAGIC, 0, 'latin1');
+  header.writeDoubleBE(times.createdAt, ENTRY_LAYOUT.createdAt);
+  header.writeDoubleBE(times.expiresAt, ENTRY_LAYOUT.expiresAt);
+  return header;
 }
 
 /** The key of a tag's index set. Tags are hashed by the caller if needed; they never reach a pattern. */

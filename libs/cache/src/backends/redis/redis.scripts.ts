@@ -2,10 +2,15 @@ import type { RedisClient } from './redis-client.factory.js';
 
 // The Lua scripts: each touches exactly one key (KEYS[1]), so every one of them is Cluster-safe.
 
-/** SET only if the key is still in the state a read saw: absent (ARGV[3] = '') or the same tombstone. */
+/**
+ * SET only if the key is still in the state a read saw: absent (ARGV[3] = ''), the same tombstone, or — with
+ * ARGV[5] = 'live' — the same entry, named by its envelope header (magic, version, createdAt, expiresAt).
+ */
 const GUARDED_SET = `
 local cur = redis.call('GET', KEYS[1])
-if cur then
+if ARGV[5] == 'live' then
+  if not cur or string.sub(cur, 1, string.len(ARGV[3])) ~= ARGV[3] then return 0 end
+elseif cur then
   if string.sub(cur, 1, 2) ~= ARGV[4] or cur ~= ARGV[3] then return 0 end
 elseif ARGV[3] ~= '' then
   return 0
@@ -79,7 +84,7 @@ type Arg = string | number | Buffer;
 
 /** The scripts as typed methods (ioredis defineCommand adds them at runtime, EVALSHA with EVAL fallback). */
 export interface CacheScripts {
-  tcGuardedSet(key: string, value: Buffer, ttlMs: number, expected: Arg, magic: Buffer): Promise<number>;
+  tcGuardedSet(key: string, value: Buffer, ttlMs: number, expected: Arg, magic: Buffer, mode: '' | 'live'): Promise<number>;
   tcCompareAndSet(key: string, expected: Buffer, next: Buffer): Promise<number>;
   tcTagAdd(tagKey: string, member: string, ttlMs: number): Promise<number>;
   tcTagTake(tagKey: string): Promise<string[]>;

@@ -1,0 +1,153 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { CacheBackend } from '../../libs/cache/src/backends/cache-backend.interface.js';
+import type { CacheEntry, ReadResult } from '../../libs/cache/src/backends/cache-entry.js';
+import { MemoryBackend } from '../../libs/cache/src/backends/memory.backend.js';
+import { createRedisClient } from '../../libs/cache/src/backends/redis/redis-client.factory.js';
+import type { RedisClient } from '../../libs/cache/src/backends/redis/redis-client.factory.js';
+import { RedisBackend } from '../../libs/cache/src/backends/redis/redis.backend.js';
+import { TieredBackend } from '../../libs/cache/src/backends/tiered.backend.js';
+import { decodeEntry, encodeEntry } from '../../libs/cache/src/codec/entry.codec.js';
+import { resolveOptions } from '../../libs/cache/src/options/options.resolver.js';
+import { RedisServer } from '../harness/redis-server.js';
+import { backendContract } from './backend.contract.js';
+import type { BackendFixture } from './backend.contract.js';
+
+let server: RedisServer;
+let client: RedisClient;
+let runs = 0;
+
+beforeAll(async () => {
+  server = await RedisServer.start();
+  const redis = resolveOptions({ redis: server.url }).redis;
+  if (!redis) throw new Error('expected Redis options');
+  client = createRedisClient(redis, { commandTimeoutMs: 2_000, connectionName: 'backends-spec' });
+  client.on('error', () => undefined);
+  await client.connect();
+});
+
+afterAll(async () => {
+  await client.quit();
+  await server.stop();
+});
+
+const memory = (): MemoryBackend => new MemoryBackend({ maxEntries: 10_000, maxBytes: 16 * 1024 * 1024 });
+const raw = (): BackendFixture['raw'] => ({
+  set: async (key, value) => void (await client.set(key, value)),
+  exists: async (key) => (await client.exists(key)) === 1,
+});
+const tiered = (prefix: string, mem = memory()): TieredBackend =>
+  new TieredBackend(
+    mem,
+    new RedisBackend(client, { prefix }),
+    () => true,
+    (b) => decodeEntry(b),
+  );
+
+backendContract('MemoryBackend', async () => {
+  const backend = memory();
+  return { backend, prefix: `bk-mem-${++runs}`, cleanup: () => backend.close() };
+});
+
+backendContract('RedisBackend', async () => {
+  const prefix = `bk-redis-${++runs}`;
+  return { backend: new RedisBackend(client, { prefix }), prefix, cleanup: async () => undefined, raw: raw() };
+});
+
+backendContract('TieredBackend (memory + Redis)', async () => {
+  const prefix = `bk-tier-${++runs}`;
+  const backend = tiered(prefix);
+  return { backend, prefix, cleanup: () => backend.close(), raw: raw() };
+});
+
+function entryOf<T>(value: T): { entry: CacheEntry<T>; encoded: Buffer } {
+  const now = Date.now();
+  const entry = { value, createdAt: now, expiresAt: now + 60_000 };
+  return { entry, encoded: encodeEntry(entry) };
+}
+
+async function put(backend: CacheBackend, key: string, value: unknown, tags?: string[]): Promise<boolean> {
+  const { entry, encoded } = entryOf(value);
+  return backend.write(key, entry, encoded, 60_000, tags ? { tags } : undefined);
+}
+
+/** A chaos wrapper: holds remote reads after Redis answered, until released. */
+function gatedReads(inner: CacheBackend): { backend: CacheBackend; read: Promise<void>; release(): void } {
+  let release!: () => void;
+  let arrived!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const read = new Promise<void>((resolve) => (arrived = resolve));
+  const backend = new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop !== 'read') return Reflect.get(target, prop, receiver) as unknown;
+      return async (key: string): Promise<ReadResult> => {
+        const result = await target.read(key);
+        arrived();
+        await gate;
+        return result;
+      };
+    },
+  });
+  return { backend, read, release };
+}
+
+describe('TieredBackend: the memory tier never outlives an invalidation', () => {
+  it('a remote read racing an invalidation does not fill memory with the old value', async () => {
+    const prefix = `bk-race-${++runs}`;
+    const key = `${prefix}:user:1`;
+    const remote = new RedisBackend(client, { prefix });
+    await put(remote, key, 'v1');
+    const mem = memory();
+    const chaos = gatedReads(remote);
+    const backend = new TieredBackend(
+      mem,
+      chaos.backend,
+      () => true,
+      (b) => decodeEntry(b),
+    );
+    const reading = backend.read(key);
+    await chaos.read;
+    // Another instance deletes the key and its bus message reaches us while our Redis answer is in flight.
+    await remote.delete([key]);
+    mem.deleteSync([key]);
+    chaos.release();
+    const first = await reading;
+    expect(first.hit && first.entry.value).toBe('v1');
+    const next = await backend.read(key);
+    expect(next.hit).toBe(false);
+    expect(mem.peek(key)).toBeUndefined();
+  });
+
+  it('a memory copy filled from Redis goes with a tag invalidation, on the invalidating instance too', async () => {
+    const prefix = `bk-tagfill-${++runs}`;
+    const key = `${prefix}:user:1`;
+    const writer = tiered(prefix);
+    const reader = tiered(prefix);
+    await put(writer, key, 'v1', ['user:1']);
+    expect((await reader.read(key)).hit).toBe(true);
+    expect(reader.memory.peek(key)).toBeDefined();
+
+    expect(await reader.invalidateTags(prefix, ['user:1'])).toBe(1);
+    expect((await reader.read(key)).hit).toBe(false);
+
+    // The other instance only learns the tag from the bus (applied with invalidateTagsSync).
+    await put(writer, key, 'v2', ['user:1']);
+    expect((await reader.read(key)).hit).toBe(true);
+    writer.memory.invalidateTagsSync(prefix, ['user:1']);
+    reader.memory.invalidateTagsSync(prefix, ['user:1']);
+    await writer.remote.invalidateTags(prefix, ['user:1']);
+    expect((await reader.read(key)).hit).toBe(false);
+    expect((await writer.read(key)).hit).toBe(false);
+  });
+
+  it('a value too big for the memory tier does not leave the previous one there', async () => {
+    const prefix = `bk-big-${++runs}`;
+    const key = `${prefix}:file:1`;
+    const backend = tiered(prefix, new MemoryBackend({ maxEntries: 100, maxBytes: 256 }));
+    await put(backend, key, 'small');
+    expect(backend.memory.peek(key)?.value).toBe('small');
+    const big = 'x'.repeat(1024);
+    expect(await put(backend, key, big)).toBe(true);
+    const read = await backend.read(key);
+    expect(read.hit && read.entry.value).toBe(big);
+  });
+});
