@@ -4,6 +4,7 @@ import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { OnModuleDestroy } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import type { CacheEntry, ListReadResult, Miss, ReadResult } from './backends/cache-entry.js';
+import { liveToken } from './backends/cache-entry.js';
 import { CacheStore } from './backends/cache-store.js';
 import { isLeaseBackend } from './backends/lease-backend.interface.js';
 import { CACHE_BACKEND, CACHE_OPTIONS } from './cache.constants.js';
@@ -456,7 +457,8 @@ export class CacheService implements OnModuleDestroy {
       if (read.entry.expiresAt > now) {
         if (policy.eagerRefresh !== undefined && isDueForRefresh(read.entry, policy.eagerRefresh, now)) {
           // The refresh needs this flight's slot: start it once this flight has settled.
-          queueMicrotask(() => this.refresh(namespace, k, loader, policy, tags));
+          const go = (): void => this.refresh(namespace, k, loader, policy, tags);
+          self.promise.then(go, go);
         }
         return read.entry.value;
       }
@@ -709,11 +711,6 @@ export class CacheService implements OnModuleDestroy {
 
 function isDueForRefresh(entry: CacheEntry, fraction: number, now: number): boolean {
   return now - entry.createdAt >= (entry.expiresAt - entry.createdAt) * fraction;
-}
-
-/** The guard token that names a live entry (its envelope header), for a refresh that must not overwrite a newer one. */
-function liveToken(entry: CacheEntry): string {
-  return `live:${entry.createdAt}:${entry.expiresAt}`;
 }
 
 function isOom(message: string): boolean {

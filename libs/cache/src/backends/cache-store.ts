@@ -15,6 +15,9 @@ import { createRedisClient, redact } from './redis/redis-client.factory.js';
 import { RedisBackend } from './redis/redis.backend.js';
 import { TieredBackend } from './tiered.backend.js';
 
+/** Slack added to a write's deadline beyond the command timeout (clock measurement error, scheduling). */
+const LATE_WRITE_MARGIN_MS = 500;
+
 /** Hooks the store calls; the service wires them to logging, metrics and events. */
 export interface CacheStoreHooks {
   onRemoteInvalidation?(message: InvalidationMessage): void;
@@ -44,6 +47,8 @@ export class CacheStore {
   private readonly logger = new Logger('CacheStore');
   private hooks: CacheStoreHooks = {};
   private redisUp = false;
+  /** Redis server time minus local time, measured on every (re)connect (TIME), for write deadlines. */
+  private clockOffsetMs = 0;
   private evicted = 0;
 
   constructor(readonly options: ResolvedCacheOptions) {
@@ -64,7 +69,11 @@ export class CacheStore {
       else this.hooks.onBreakerClosed?.();
     });
     this.watch(this.redis, 'main');
-    const remote = new RedisBackend(this.redis, { prefix: options.prefix });
+    const remote = new RedisBackend(this.redis, {
+      prefix: options.prefix,
+      // Late writes are refused by Redis itself: the deadline is in server time, corrected by the measured offset.
+      notAfter: () => Date.now() + this.clockOffsetMs + options.commandTimeoutMs + LATE_WRITE_MARGIN_MS,
+    });
     if (!this.memory) {
       this.backend = remote;
       return;
@@ -79,7 +88,9 @@ export class CacheStore {
         memory.clear();
       },
     });
-    this.backend = new TieredBackend(memory, remote, () => this.bus?.trusted ?? false, (b) => decodeEntry(b) as CacheEntry);
+    const noMemory = [...options.namespaces].filter(([, ns]) => !ns.memory).map(([name]) => `${options.prefix}:${name}:`);
+    const useMemory = noMemory.length === 0 ? () => true : (key: string) => !noMemory.some((p) => key.startsWith(p));
+    this.backend = new TieredBackend(memory, remote, () => this.bus?.trusted ?? false, (b) => decodeEntry(b) as CacheEntry, useMemory);
   }
 
   /** Connects (bounded by redis.connectTimeout); never throws: an unreachable Redis leaves the cache degraded. */
@@ -166,6 +177,21 @@ export class CacheStore {
     this.hooks.onRemoteInvalidation?.(msg);
   }
 
+  private async measureClock(client: RedisClient): Promise<void> {
+    try {
+      const sent = Date.now();
+      const [seconds, micros] = await client.time();
+      const received = Date.now();
+      const server = Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
+      this.clockOffsetMs = server - (sent + received) / 2;
+      if (Math.abs(this.clockOffsetMs) > 1_000) {
+        this.logger.warn(`Redis clock differs from this host's by ${Math.round(this.clockOffsetMs)} ms; write deadlines are corrected for it.`);
+      }
+    } catch (err) {
+      this.logger.debug(redact(`TIME failed: ${(err as Error).message}`));
+    }
+  }
+
   private hygieneChecked = false;
 
   /** Warns once when Redis may refuse writes when full (no maxmemory, or the noeviction policy). Uses INFO only. */
@@ -196,6 +222,7 @@ export class CacheStore {
       this.breaker?.reset();
       this.hooks.onConnectionChange?.(true);
       void this.checkHygiene(client);
+      void this.measureClock(client);
     });
     client.on('close', () => {
       if (!this.redisUp) return;

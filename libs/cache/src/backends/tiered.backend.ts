@@ -1,6 +1,8 @@
 import type { CacheBackend, WriteOptions } from './cache-backend.interface.js';
 import type { CacheEntry, ListReadResult, ReadResult } from './cache-entry.js';
 import { liveToken } from './cache-entry.js';
+import type { LeaseBackend } from './lease-backend.interface.js';
+import { isLeaseBackend } from './lease-backend.interface.js';
 import type { MemoryBackend } from './memory.backend.js';
 
 /**
@@ -8,7 +10,7 @@ import type { MemoryBackend } from './memory.backend.js';
  * invalidations clear memory first, then Redis. The memory tier is used only while `trusted()` says the
  * cross-instance bus is live; otherwise it is bypassed (and was flushed), so a missed message never serves stale data.
  */
-export class TieredBackend implements CacheBackend {
+export class TieredBackend implements CacheBackend, LeaseBackend {
   readonly kind = 'tiered' as const;
 
   constructor(
@@ -16,11 +18,25 @@ export class TieredBackend implements CacheBackend {
     readonly remote: CacheBackend,
     private readonly trusted: () => boolean,
     private readonly decode: (encoded: Buffer) => CacheEntry,
+    /** Whether a key's namespace uses the memory tier (`namespaces.x.memory`). */
+    private readonly useMemory: (key: string) => boolean = () => true,
   ) {}
+
+  async acquireLease(leaseKey: string, holder: string, ttlMs: number): Promise<boolean> {
+    return isLeaseBackend(this.remote) ? this.remote.acquireLease(leaseKey, holder, ttlMs) : true;
+  }
+
+  async releaseLease(leaseKey: string, holder: string): Promise<void> {
+    if (isLeaseBackend(this.remote)) await this.remote.releaseLease(leaseKey, holder);
+  }
+
+  async leaseHeld(leaseKey: string): Promise<boolean> {
+    return isLeaseBackend(this.remote) ? this.remote.leaseHeld(leaseKey) : false;
+  }
 
   /** Synchronous memory-tier lookup for the hot path. */
   peek<T>(key: string): CacheEntry<T> | undefined {
-    return this.trusted() ? this.memory.peek<T>(key) : undefined;
+    return this.trusted() && this.useMemory(key) ? this.memory.peek<T>(key) : undefined;
   }
 
   async read<T>(key: string): Promise<ReadResult<T>> {
@@ -35,7 +51,7 @@ export class TieredBackend implements CacheBackend {
       this.memory.release(ticket);
       throw err;
     }
-    if (result.hit && this.trusted()) {
+    if (result.hit && this.trusted() && this.useMemory(key)) {
       // Redis does not say which tags the entry has: 'unknown' makes any tag invalidation drop this copy.
       this.memory.fill(ticket, result.entry, result.size ?? 0, result.entry.expiresAt - Date.now(), 'unknown');
     } else {
@@ -56,7 +72,7 @@ export class TieredBackend implements CacheBackend {
       throw err;
     }
     // A snapshot decoded from the bytes: later mutation of the caller's object cannot change the cached value.
-    if (written && this.trusted()) this.memory.fill(ticket, this.decode(encoded), encoded.length, ttlMs, options?.tags);
+    if (written && this.trusted() && this.useMemory(key)) this.memory.fill(ticket, this.decode(encoded), encoded.length, ttlMs, options?.tags);
     else this.memory.release(ticket);
     return written;
   }

@@ -19,7 +19,8 @@ function fail(path: string, value: unknown, expected: string): never {
 
 function checkKeys(obj: object, allowed: string[], path: string): void {
   for (const key of Object.keys(obj)) {
-    if (!allowed.includes(key)) fail(path ? `${path}.${key}` : key, (obj as Record<string, unknown>)[key], `one of the known options (${allowed.join(', ')})`);
+    // The value is not echoed: a misspelt option may well hold a secret (`pasword: '…'`).
+    if (!allowed.includes(key)) fail(path ? `${path}.${key}` : key, '(unknown option)', `one of the known options (${allowed.join(', ')})`);
   }
 }
 
@@ -104,9 +105,9 @@ function parseUrl(url: string, path: string): RedisConnectionOptions {
   let parsed: URL;
   try {
     parsed = new URL(url);
-  } catch (cause) {
-    // Never echo the URL: it may carry a password.
-    throw new CacheError('E_INVALID_OPTION', ErrorMessages.invalidOption(path, '(hidden)', 'a URL like redis://[user:password@]host:port/db'), { cause });
+  } catch {
+    // Never echo the URL, nor attach the parser's error as cause: both carry the input, password included.
+    throw new CacheError('E_INVALID_OPTION', ErrorMessages.invalidOption(path, '(hidden)', 'a URL like redis://[user:password@]host:port/db'));
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
     fail(path, `${parsed.protocol}//…`, "a redis:// or rediss:// URL");

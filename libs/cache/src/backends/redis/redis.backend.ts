@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster } from 'ioredis';
 import type { Redis } from 'ioredis';
 import { decodeEntry, encodeEntry, encodeTombstone, ENTRY_LAYOUT, ENTRY_MAGIC, tombstoneId, TOMBSTONE_MAGIC } from '../../codec/entry.codec.js';
 import { decodeValue, encodeValue } from '../../codec/value.codec.js';
 import type { CacheBackend, WriteOptions } from '../cache-backend.interface.js';
+import type { LeaseBackend } from '../lease-backend.interface.js';
 import type { CacheEntry, ListReadResult, ReadResult } from '../cache-entry.js';
 import { liveToken, MISS, parseLiveToken } from '../cache-entry.js';
 import type { RedisClient } from './redis-client.factory.js';
@@ -18,17 +20,22 @@ export interface RedisBackendOptions {
   tombstoneTtlMs?: number;
   /** SCAN COUNT and UNLINK batch size for prefix clears. @default 500 */
   scanBatch?: number;
+  /**
+   * The deadline, in Redis server time (epoch ms), after which a write sent now must be refused by the server.
+   * @default () => Date.now() + 1500 (the store passes one corrected for the measured clock offset)
+   */
+  notAfter?: () => number;
 }
 
 const MAGIC = Buffer.from(TOMBSTONE_MAGIC, 'latin1');
-const CAS_ATTEMPTS = 5;
+const CAS_ATTEMPTS = 10;
 
 /**
  * The Redis driver: moves envelopes as bytes. Never sends KEYS, FLUSHDB or FLUSHALL; clears scan inside the
  * prefix and UNLINK in batches on every master. Every script touches one key, so Cluster needs no hash tags.
  * Errors (timeouts, disconnects) propagate; the facade turns them into misses.
  */
-export class RedisBackend implements CacheBackend {
+export class RedisBackend implements CacheBackend, LeaseBackend {
   readonly kind = 'redis' as const;
   private readonly client: RedisClient & CacheScripts;
   private readonly tombstoneTtlMs: number;
@@ -41,6 +48,21 @@ export class RedisBackend implements CacheBackend {
     this.client = defineScripts(client);
     this.tombstoneTtlMs = options.tombstoneTtlMs ?? 60_000;
     this.scanBatch = options.scanBatch ?? 500;
+    this.notAfter = options.notAfter ?? (() => Date.now() + 1_500);
+  }
+
+  private readonly notAfter: () => number;
+
+  async acquireLease(leaseKey: string, holder: string, ttlMs: number): Promise<boolean> {
+    return (await this.client.set(leaseKey, holder, 'PX', Math.max(1, Math.round(ttlMs)), 'NX')) === 'OK';
+  }
+
+  async releaseLease(leaseKey: string, holder: string): Promise<void> {
+    await this.client.tcLeaseRelease(leaseKey, holder);
+  }
+
+  async leaseHeld(leaseKey: string): Promise<boolean> {
+    return (await this.client.exists(leaseKey)) === 1;
   }
 
   async read<T>(key: string): Promise<ReadResult<T>> {
@@ -69,20 +91,23 @@ export class RedisBackend implements CacheBackend {
     // Index before writing: an invalidation that runs in between then tombstones the key and the guarded SET skips.
     if (options?.tags?.length) await this.indexTags(key, options.tags, ttlMs);
     const ttl = Math.max(1, Math.round(ttlMs));
-    if (options?.ifToken === undefined) {
-      await this.client.set(key, encoded, 'PX', ttl);
-      return true;
-    }
+    if (options?.ifToken === undefined) return (await this.client.tcSetFresh(key, encoded, ttl, this.notAfter())) === 1;
     const live = options.ifToken === null ? undefined : parseLiveToken(options.ifToken);
-    if (live) return (await this.client.tcGuardedSet(key, encoded, ttl, entryHeader(live), MAGIC, 'live')) === 1;
+    if (live) return (await this.client.tcGuardedSet(key, encoded, ttl, entryHeader(live), MAGIC, 'live', this.notAfter())) === 1;
     const expected = options.ifToken === null ? '' : encodeTombstone(options.ifToken);
-    return (await this.client.tcGuardedSet(key, encoded, ttl, expected, MAGIC, '')) === 1;
+    return (await this.client.tcGuardedSet(key, encoded, ttl, expected, MAGIC, '', this.notAfter())) === 1;
   }
 
   async delete(keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
     const tomb = encodeTombstone(randomUUID());
-    await Promise.all(keys.map((key) => this.client.set(key, tomb, 'PX', this.tombstoneTtlMs)));
+    try {
+      await Promise.all(keys.map((key) => this.client.set(key, tomb, 'PX', this.tombstoneTtlMs)));
+    } catch (err) {
+      // A full Redis (noeviction) refuses the tombstone SET but still takes UNLINK: invalidation must work anyway.
+      if (!(err instanceof Error) || !err.message.startsWith('OOM')) throw err;
+      await Promise.all(keys.map((key) => this.client.unlink(key)));
+    }
   }
 
   async invalidateTags(prefix: string, tags: readonly string[]): Promise<number> {
@@ -121,7 +146,11 @@ export class RedisBackend implements CacheBackend {
         return undefined;
       }
       const encoded = encodeEntry({ ...entry, value: next });
-      if ((await this.client.tcCompareAndSet(key, raw, encoded)) === 1) return next;
+      const result = await this.client.tcCompareAndSet(key, raw, encoded, this.notAfter());
+      if (result === 1) return next;
+      if (result === -1) break;
+      // Contention: back off a little (with jitter) before reading again.
+      await sleep(1 + Math.floor(Math.random() * 2 * (attempt + 1)));
     }
     // Persistent contention: dropping the entry is always safe; the next read reloads from the source.
     await this.delete([key]);
@@ -153,13 +182,13 @@ export class RedisBackend implements CacheBackend {
     const header = encodeEntry({ value: null, createdAt: now, expiresAt: now + ttlMs });
     const encoded = items.slice(-maxLength).map((item) => encodeValue(item));
     const guard = options?.ifToken === undefined ? '*' : options.ifToken === null ? '' : encodeTombstone(options.ifToken);
-    return (await this.client.tcListWrite(key, Math.max(1, Math.round(ttlMs)), guard, MAGIC, header, ...encoded)) === 1;
+    return (await this.client.tcListWrite(key, Math.max(1, Math.round(ttlMs)), guard, MAGIC, this.notAfter(), header, ...encoded)) === 1;
   }
 
   async append(key: string, items: readonly unknown[], maxLength: number, ttlMs: number): Promise<boolean> {
     if (items.length === 0) return true;
     const encoded = items.map((item) => encodeValue(item));
-    return (await this.client.tcListAppend(key, maxLength, Math.max(1, Math.round(ttlMs)), ...encoded)) === 1;
+    return (await this.client.tcListAppend(key, maxLength, Math.max(1, Math.round(ttlMs)), this.notAfter(), ...encoded)) === 1;
   }
 
   async close(): Promise<void> {

@@ -1,12 +1,27 @@
 import type { RedisClient } from './redis-client.factory.js';
 
 // The Lua scripts: each touches exactly one key (KEYS[1]), so every one of them is Cluster-safe.
+// Writes carry a deadline (`notAfter`, in Redis server time): a write that reaches Redis late — it sat in a socket
+// while the server was frozen, and its caller has long given up — is refused instead of executed.
+const LATE = `
+local function late(notAfter)
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(notAfter)
+end
+`;
+
+/** Unconditional SET (write-through) with a deadline: ARGV = value, ttl, notAfter. */
+const SET_FRESH = `${LATE}
+if late(ARGV[3]) then return -1 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`;
 
 /**
  * SET only if the key is still in the state a read saw: absent (ARGV[3] = ''), the same tombstone, or — with
  * ARGV[5] = 'live' — the same entry, named by its envelope header (magic, version, createdAt, expiresAt).
  */
-const GUARDED_SET = `
+const GUARDED_SET = `${LATE}
+if late(ARGV[6]) then return -1 end
 local cur = redis.call('GET', KEYS[1])
 if ARGV[5] == 'live' then
   if not cur or string.sub(cur, 1, string.len(ARGV[3])) ~= ARGV[3] then return 0 end
@@ -19,7 +34,8 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1`;
 
 /** Compare-and-set for update-in-place: replace only if the bytes are those we read; keep the TTL. */
-const COMPARE_AND_SET = `
+const COMPARE_AND_SET = `${LATE}
+if late(ARGV[3]) then return -1 end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
 return 1`;
@@ -45,10 +61,11 @@ if t == 'none' then return {0} end
 return {2}`;
 
 /**
- * Replaces a list: ARGV = ttl, guard ('' absent | tombstone | '*' unconditional), tombstone magic, header, items…
- * The header (index 0) marks the list as ours and lets an empty history be a hit.
+ * Replaces a list: ARGV = ttl, guard ('' absent | tombstone | '*' unconditional), tombstone magic, notAfter,
+ * header, items… The header (index 0) marks the list as ours and lets an empty history be a hit.
  */
-const LIST_WRITE = `
+const LIST_WRITE = `${LATE}
+if late(ARGV[4]) then return -1 end
 local guard = ARGV[2]
 if guard ~= '*' then
   local t = redis.call('TYPE', KEYS[1]).ok
@@ -62,14 +79,18 @@ if guard ~= '*' then
   end
 end
 redis.call('DEL', KEYS[1])
-redis.call('RPUSH', KEYS[1], unpack(ARGV, 4))
+redis.call('RPUSH', KEYS[1], unpack(ARGV, 5))
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1`;
 
-/** Appends to a cached list only; trims to the last ARGV[1] items while keeping the header; slides the TTL. */
-const LIST_APPEND = `
+/**
+ * Appends to a cached list only; trims to the last ARGV[1] items while keeping the header; slides the TTL.
+ * ARGV = maxLength, ttl, notAfter, items…
+ */
+const LIST_APPEND = `${LATE}
+if late(ARGV[3]) then return -1 end
 if redis.call('TYPE', KEYS[1]).ok ~= 'list' then return 0 end
-redis.call('RPUSH', KEYS[1], unpack(ARGV, 3))
+redis.call('RPUSH', KEYS[1], unpack(ARGV, 4))
 local n = redis.call('LLEN', KEYS[1])
 local max = tonumber(ARGV[1])
 if n - 1 > max then
@@ -80,22 +101,31 @@ end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1`;
 
+/** Releases a lease only if the caller still holds it. */
+const LEASE_RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
 type Arg = string | number | Buffer;
 
 /** The scripts as typed methods (ioredis defineCommand adds them at runtime, EVALSHA with EVAL fallback). */
 export interface CacheScripts {
-  tcGuardedSet(key: string, value: Buffer, ttlMs: number, expected: Arg, magic: Buffer, mode: '' | 'live'): Promise<number>;
-  tcCompareAndSet(key: string, expected: Buffer, next: Buffer): Promise<number>;
+  tcSetFresh(key: string, value: Buffer, ttlMs: number, notAfter: number): Promise<number>;
+  tcGuardedSet(key: string, value: Buffer, ttlMs: number, expected: Arg, magic: Buffer, mode: '' | 'live', notAfter: number): Promise<number>;
+  tcCompareAndSet(key: string, expected: Buffer, next: Buffer, notAfter: number): Promise<number>;
+  tcLeaseRelease(key: string, holder: string): Promise<number>;
   tcTagAdd(tagKey: string, member: string, ttlMs: number): Promise<number>;
   tcTagTake(tagKey: string): Promise<string[]>;
   tcListReadBuffer(key: string): Promise<[number, ...unknown[]]>;
-  tcListWrite(key: string, ttlMs: number, guard: Arg, magic: Buffer, ...items: Buffer[]): Promise<number>;
-  tcListAppend(key: string, maxLength: number, ttlMs: number, ...items: Buffer[]): Promise<number>;
+  tcListWrite(key: string, ttlMs: number, guard: Arg, magic: Buffer, notAfter: number, ...items: Buffer[]): Promise<number>;
+  tcListAppend(key: string, maxLength: number, ttlMs: number, notAfter: number, ...items: Buffer[]): Promise<number>;
 }
 
 /** Registers the scripts on a client (Cluster included) and returns it typed. */
 export function defineScripts(client: RedisClient): RedisClient & CacheScripts {
   const scripts: Record<string, string> = {
+    tcSetFresh: SET_FRESH,
+    tcLeaseRelease: LEASE_RELEASE,
     tcGuardedSet: GUARDED_SET,
     tcCompareAndSet: COMPARE_AND_SET,
     tcTagAdd: TAG_ADD,

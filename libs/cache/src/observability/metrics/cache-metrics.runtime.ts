@@ -1,0 +1,100 @@
+import { Logger } from '@nestjs/common';
+import type { OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { register } from 'prom-client';
+import type { Counter, Gauge, Registry } from 'prom-client';
+import type { CacheStore } from '../../backends/cache-store.js';
+import type { CacheService } from '../../cache.service.js';
+import { CacheError } from '../../errors/cache.error.js';
+import { ErrorMessages } from '../../errors/error-messages.js';
+import type { ResolvedCacheOptions } from '../../options/resolved-options.js';
+import { CacheGaugesCollector } from './cache-gauges.collector.js';
+import type { CacheMetrics } from './cache-metrics.interface.js';
+import type { ResolvedMetricsOptions } from './cache-metrics.options.js';
+import { CacheMetricsRecorder } from './cache-metrics.recorder.js';
+import type { LatencyHistogram } from './latency.histogram.js';
+import { cacheMetricNames } from './metric-names.js';
+import type { CacheMetricNames } from './metric-names.js';
+
+type OwnMetric = Counter<string> | Gauge<string> | LatencyHistogram;
+
+/**
+ * The metrics of one CacheModule on one registry: registers the recorder's counters and histogram and the gauges,
+ * feeds the recorder from CacheService, refreshes the Redis gauges on an unref'd timer, and unregisters everything
+ * on shutdown (so an app, or a test, can boot again on the same registry). Loaded lazily by CacheMetricsModule, so
+ * prom-client is only required when metrics are used.
+ * @example
+ * const metrics = new CacheMetricsRuntime(resolveMetricsOptions({}), cacheService, store, cacheOptions);
+ */
+export class CacheMetricsRuntime implements CacheMetrics, OnApplicationBootstrap, OnModuleDestroy {
+  readonly names: CacheMetricNames;
+  readonly registry: Registry;
+  private readonly logger = new Logger('CacheMetrics');
+  private readonly gauges: CacheGaugesCollector;
+  private readonly owned: { name: string; metric: OwnMetric }[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly options: ResolvedMetricsOptions,
+    cache: CacheService,
+    store: CacheStore,
+    cacheOptions: ResolvedCacheOptions,
+  ) {
+    this.registry = options.registry ?? register;
+    this.names = cacheMetricNames(options.prefix);
+    const recorder = new CacheMetricsRecorder(
+      this.names,
+      options.namespaceLabel,
+      options.maxNamespaces,
+      options.buckets,
+      () => store.evictions,
+    );
+    this.gauges = new CacheGaugesCollector(this.names, store, cacheOptions, options.refreshTimeoutMs);
+    for (const { name, metric } of [...recorder.metrics, ...this.gauges.metrics]) this.register(name, metric);
+    cache.addRecorder(recorder);
+  }
+
+  refresh(): Promise<void> {
+    return this.gauges.refresh();
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.refresh();
+    if (this.options.refreshIntervalMs > 0) {
+      this.timer = setInterval(() => {
+        this.refresh().catch((err: unknown) =>
+          this.logger.warn(`Redis gauges refresh failed: ${(err as Error).message}`),
+        );
+      }, this.options.refreshIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.unregister();
+  }
+
+  private register(name: string, metric: OwnMetric): void {
+    if (this.registry.getSingleMetric(name) !== undefined) {
+      this.unregister();
+      throw new CacheError(
+        'E_INVALID_OPTION',
+        ErrorMessages.invalidOption(
+          'metrics.prefix',
+          JSON.stringify(this.options.prefix),
+          `a prefix whose metric names are free in the registry ("${name}" is already registered); or pass metrics.registry`,
+        ),
+      );
+    }
+    this.registry.registerMetric(metric);
+    this.owned.push({ name, metric });
+  }
+
+  private unregister(): void {
+    for (const { name, metric } of this.owned.splice(0)) {
+      // Only remove what is still ours: another module may have registered the name since.
+      if (this.registry.getSingleMetric(name) === metric) this.registry.removeSingleMetric(name);
+    }
+  }
+}
