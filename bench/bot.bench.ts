@@ -40,14 +40,22 @@ interface AutocannonResult {
   duration: number;
 }
 interface AutocannonInstance {
-  on(event: 'response', listener: (client: unknown, statusCode: number, bytes: number, responseTime: number) => void): void;
+  on(
+    event: 'response',
+    listener: (client: unknown, statusCode: number, bytes: number, responseTime: number) => void,
+  ): void;
   then: Promise<AutocannonResult>['then'];
 }
 type Autocannon = (options: {
   url: string;
   connections: number;
   duration: number;
-  requests: { method: string; path: string; headers: Record<string, string>; setupRequest: (req: Record<string, unknown>) => Record<string, unknown> }[];
+  requests: {
+    method: string;
+    path: string;
+    headers: Record<string, string>;
+    setupRequest: (req: Record<string, unknown>) => Record<string, unknown>;
+  }[];
 }) => AutocannonInstance;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
@@ -55,6 +63,8 @@ type Workload = 'files' | 'text';
 type Variant = 'on' | 'off';
 
 interface Tally {
+  /** Database round trips by statement kind. */
+  byKind: Map<string, number>;
   requests: number;
   ms: number;
   latencies: number[];
@@ -77,14 +87,24 @@ class Bot {
   static async start(variant: Variant, env: Record<string, string>): Promise<Bot> {
     const port = await freePort();
     const child = spawn(process.execPath, ['--import', './bench/register.js', 'apps/bot/src/main.ts'], {
-      env: { PATH: process.env['PATH'] ?? '', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', CACHE_ENABLED: String(variant === 'on'), ...env },
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'warn',
+        CACHE_ENABLED: String(variant === 'on'),
+        ...env,
+      },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     const bot = new Bot(variant, `http://127.0.0.1:${port}`, child);
     const deadline = Date.now() + 120_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`bot (cache ${variant}) exited with code ${child.exitCode}`);
-      const ok = await fetch(`${bot.url}/health`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${bot.url}/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) return bot;
       if (Date.now() > deadline) throw new Error(`bot (cache ${variant}) not healthy after 120 s`);
       await sleep(200);
@@ -92,27 +112,34 @@ class Bot {
   }
 
   async post(update: object): Promise<{ text?: string }> {
-    const res = await fetch(`${this.url}/telegram/webhook`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(update) });
+    const res = await fetch(`${this.url}/telegram/webhook`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(update),
+    });
     if (res.status !== 200) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);
     const body = await res.text();
     return body === '' ? {} : (JSON.parse(body) as { text?: string });
   }
 
   /** The bot's own counters from /metrics. */
-  async counters(): Promise<{ answered: number; dbTotal: number; dbReads: number }> {
+  async counters(): Promise<{ answered: number; dbTotal: number; dbReads: number; byKind: Map<string, number> }> {
     const text = await (await fetch(`${this.url}/metrics`)).text();
     let answered = 0;
     let dbTotal = 0;
     let dbReads = 0;
+    const byKind = new Map<string, number>();
     for (const line of text.split('\n')) {
       const value = Number(line.slice(line.lastIndexOf(' ') + 1));
       if (line.startsWith('bot_replies_total{') && line.includes('outcome="answered"')) answered += value;
-      if (line.startsWith('bot_db_queries_total{')) {
+      const kind = /^bot_db_queries_total\{kind="(\w+)"\}/.exec(line)?.[1];
+      if (kind !== undefined) {
         dbTotal += value;
-        if (line.includes('kind="select"')) dbReads += value;
+        byKind.set(kind, value);
+        if (kind === 'select') dbReads += value;
       }
     }
-    return { answered, dbTotal, dbReads };
+    return { answered, dbTotal, dbReads, byKind };
   }
 
   async stop(): Promise<void> {
@@ -143,12 +170,26 @@ class Audience {
     this.nextMessageId.set(userId, messageId);
     return {
       update_id: ++this.updateId,
-      message: { message_id: messageId, from: { id: userId, is_bot: false, first_name: `Bench${userId}` }, chat: { id: userId, type: 'private' }, date: 1_795_000_000 + messageId, ...fields },
+      message: {
+        message_id: messageId,
+        from: { id: userId, is_bot: false, first_name: `Bench${userId}` },
+        chat: { id: userId, type: 'private' },
+        date: 1_795_000_000 + messageId,
+        ...fields,
+      },
     };
   }
 
   document(userId: number): object {
-    return this.message(userId, { document: { file_id: `bench-doc-${userId}`, file_unique_id: `u-bench-doc-${userId}`, file_name: 'brief.pdf', file_size: DOC_SIZE }, caption: 'please read' });
+    return this.message(userId, {
+      document: {
+        file_id: `bench-doc-${userId}`,
+        file_unique_id: `u-bench-doc-${userId}`,
+        file_name: 'brief.pdf',
+        file_size: DOC_SIZE,
+      },
+      caption: 'please read',
+    });
   }
 
   /** The next text update, round-robin over the users. */
@@ -165,12 +206,30 @@ async function round(bot: Bot, audience: Audience, ms: number): Promise<Tally> {
     url: bot.url,
     connections: CONNECTIONS,
     duration: ms / 1000,
-    requests: [{ method: 'POST', path: '/telegram/webhook', headers: { 'content-type': 'application/json' }, setupRequest: (req) => ({ ...req, body: JSON.stringify(audience.nextText()) }) }],
+    requests: [
+      {
+        method: 'POST',
+        path: '/telegram/webhook',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (req) => ({ ...req, body: JSON.stringify(audience.nextText()) }),
+      },
+    ],
   });
   instance.on('response', (_client, _status, _bytes, responseTime) => latencies.push(responseTime));
   const result = await instance;
-  const after = await bot.counters();
+  // autocannon stops sending at the deadline, but the bot still finishes the requests in flight: count them in.
+  let after = await bot.counters();
+  for (let settled = false; !settled;) {
+    await sleep(150);
+    const next = await bot.counters();
+    settled = next.answered === after.answered && next.dbTotal === after.dbTotal;
+    after = next;
+  }
+  const byKind = new Map<string, number>();
+  for (const [kind, value] of after.byKind)
+    if (value - (before.byKind.get(kind) ?? 0) > 0) byKind.set(kind, value - (before.byKind.get(kind) ?? 0));
   return {
+    byKind,
     requests: result.requests.total,
     ms: result.duration * 1000,
     latencies,
@@ -188,6 +247,12 @@ function percentile(values: number[], p: number): number {
 
 function merge(tallies: Tally[]): Tally {
   return tallies.reduce((a, b) => ({
+    byKind: new Map(
+      [...new Set([...a.byKind.keys(), ...b.byKind.keys()])].map((k) => [
+        k,
+        (a.byKind.get(k) ?? 0) + (b.byKind.get(k) ?? 0),
+      ]),
+    ),
     requests: a.requests + b.requests,
     ms: a.ms + b.ms,
     latencies: a.latencies.concat(b.latencies),
@@ -199,11 +264,24 @@ function merge(tallies: Tally[]): Tally {
 }
 
 async function main(): Promise<void> {
-  write(`bot bench: ${cpus().length} cores, load ${loadavg()[0]?.toFixed(1)}, ${ROUNDS} rounds x ${ROUND_MS} ms per variant and workload, ${CONNECTIONS} connections, ${USERS} users per workload, files latency ${FILES_LATENCY_MS} ms`);
-  const [redis, db] = await Promise.all([RedisServer.start({ args: ['--maxmemory', '512mb', '--maxmemory-policy', 'allkeys-lru'] }), TestDatabase.create()]);
+  write(
+    `bot bench: ${cpus().length} cores, load ${loadavg()[0]?.toFixed(1)}, ${ROUNDS} rounds x ${ROUND_MS} ms per variant and workload, ${CONNECTIONS} connections, ${USERS} users per workload, files latency ${FILES_LATENCY_MS} ms`,
+  );
+  const [redis, db] = await Promise.all([
+    RedisServer.start({ args: ['--maxmemory', '512mb', '--maxmemory-policy', 'allkeys-lru'] }),
+    TestDatabase.create(),
+  ]);
   const bots: Bot[] = [];
   try {
-    const env = { DATABASE_URL: db.url, REDIS_URL: redis.url, CACHE_PREFIX: 'bench', MESSAGE_PRICE: '0.0001', INITIAL_BALANCE: '100000', HISTORY_LIMIT: '20', FILES_LATENCY_MS };
+    const env = {
+      DATABASE_URL: db.url,
+      REDIS_URL: redis.url,
+      CACHE_PREFIX: 'bench',
+      MESSAGE_PRICE: '0.0001',
+      INITIAL_BALANCE: '100000',
+      HISTORY_LIMIT: '20',
+      FILES_LATENCY_MS,
+    };
     // One after the other: both run the migrations at boot (serialized by an advisory lock anyway).
     bots.push(await Bot.start('on', env));
     bots.push(await Bot.start('off', env));
@@ -218,30 +296,49 @@ async function main(): Promise<void> {
     for (const bot of bots) {
       const a = audiences[bot.variant];
       await Promise.all(a.files.userIds.map(async (id) => assertAnswered(await bot.post(a.files.document(id)))));
-      await Promise.all(a.text.userIds.map(async (id) => assertAnswered(await bot.post(a.text.nextText()).then((r) => r, () => ({ text: `failed ${id}` })))));
+      await Promise.all(
+        a.text.userIds.map(async (id) =>
+          assertAnswered(
+            await bot.post(a.text.nextText()).then(
+              (r) => r,
+              () => ({ text: `failed ${id}` }),
+            ),
+          ),
+        ),
+      );
       for (const workload of ['files', 'text'] as const) await round(bot, a[workload], 1000);
     }
 
-    const results: Record<Workload, Record<Variant, Tally[]>> = { files: { on: [], off: [] }, text: { on: [], off: [] } };
+    const results: Record<Workload, Record<Variant, Tally[]>> = {
+      files: { on: [], off: [] },
+      text: { on: [], off: [] },
+    };
     for (const workload of ['files', 'text'] as const) {
       for (let i = 0; i < ROUNDS; i++) {
         const order: Bot[] = i % 2 === 0 ? [on, off] : [off, on];
-        for (const bot of order) results[workload][bot.variant].push(await round(bot, audiences[bot.variant][workload], ROUND_MS));
+        for (const bot of order)
+          results[workload][bot.variant].push(await round(bot, audiences[bot.variant][workload], ROUND_MS));
       }
     }
 
     write();
-    write('| workload | cache | req/s | p95 ms | DB round trips / msg | DB reads / msg | failed |');
-    write('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
+    write(
+      '| workload | cache | req/s | p95 ms | DB round trips / msg | DB reads / msg | by statement kind / msg | failed |',
+    );
+    write('| --- | --- | ---: | ---: | ---: | ---: | --- | ---: |');
     const summary: string[] = [];
     for (const workload of ['files', 'text'] as const) {
       const rows = { on: merge(results[workload].on), off: merge(results[workload].off) };
       for (const variant of ['on', 'off'] as const) {
         const t = rows[variant];
-        write(`| ${workload} | ${variant} | ${((t.requests / t.ms) * 1000).toFixed(0)} | ${percentile(t.latencies, 95).toFixed(1)} | ${(t.dbTotal / t.answered).toFixed(2)} | ${(t.dbReads / t.answered).toFixed(2)} | ${t.failures} |`);
+        write(
+          `| ${workload} | ${variant} | ${((t.requests / t.ms) * 1000).toFixed(0)} | ${percentile(t.latencies, 95).toFixed(1)} | ${(t.dbTotal / t.answered).toFixed(2)} | ${(t.dbReads / t.answered).toFixed(2)} | ${[...t.byKind].map(([k, v]) => `${k} ${(v / t.answered).toFixed(2)}`).join(', ')} | ${t.failures} |`,
+        );
       }
       const ratio = rows.on.requests / rows.on.ms / (rows.off.requests / rows.off.ms);
-      summary.push(`${workload}: throughput with cache ${ratio.toFixed(1)}x without (target >= 3x); p95 ${percentile(rows.on.latencies, 95).toFixed(1)} vs ${percentile(rows.off.latencies, 95).toFixed(1)} ms; warm DB reads/msg ${(rows.on.dbReads / rows.on.answered).toFixed(2)} (target 0), round trips/msg ${(rows.on.dbTotal / rows.on.answered).toFixed(2)} (target <= 2)`);
+      summary.push(
+        `${workload}: throughput with cache ${ratio.toFixed(1)}x without (target >= 3x); p95 ${percentile(rows.on.latencies, 95).toFixed(1)} vs ${percentile(rows.off.latencies, 95).toFixed(1)} ms; warm DB reads/msg ${(rows.on.dbReads / rows.on.answered).toFixed(2)} (target 0), round trips/msg ${(rows.on.dbTotal / rows.on.answered).toFixed(2)} (target <= 2)`,
+      );
       if (rows.on.failures + rows.off.failures > 0) process.exitCode = 1;
     }
     write();

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { CacheStore } from './backends/cache-store.js';
+import { loadClassTransformer } from './codec/class-transformer.adapter.js';
 import { CACHE_BACKEND, CACHE_OPTIONS } from './cache.constants.js';
 import { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN } from './cache-module.definition.js';
 import { CacheService } from './cache.service.js';
@@ -28,6 +29,7 @@ import type { ResolvedCacheOptions } from './options/resolved-options.js';
       provide: CACHE_BACKEND,
       inject: [CACHE_OPTIONS],
       useFactory: async (options: ResolvedCacheOptions): Promise<CacheStore> => {
+        await loadClassTransformer();
         const store = new CacheStore(options);
         if (options.enabled) await store.connect();
         return store;

@@ -8,6 +8,7 @@ import { liveToken } from './backends/cache-entry.js';
 import { CacheStore } from './backends/cache-store.js';
 import { isLeaseBackend } from './backends/lease-backend.interface.js';
 import { CACHE_BACKEND, CACHE_OPTIONS } from './cache.constants.js';
+import { toStorable } from './codec/class-transformer.adapter.js';
 import { encodeEntry } from './codec/entry.codec.js';
 import { CacheError } from './errors/cache.error.js';
 import { ErrorMessages } from './errors/error-messages.js';
@@ -580,7 +581,7 @@ export class CacheService implements OnModuleDestroy {
   ): Promise<boolean> {
     const ttlMs = this.ttl(policy, value);
     const now = Date.now();
-    const entry: CacheEntry<T> = { value, createdAt: now, expiresAt: now + ttlMs };
+    const entry: CacheEntry<T> = { value: toStorable(value), createdAt: now, expiresAt: now + ttlMs };
     let encoded: Buffer;
     try {
       encoded = encodeEntry(entry);

@@ -42,6 +42,11 @@ export interface CachedOptions<A extends unknown[] = never[]> extends CacheTarge
   /** Distributed stampede lease across instances. @default the namespace's */
   lease?: boolean | LeaseOptions;
   /**
+   * The class of the result: hits are restored as instances of it (class-transformer `plainToInstance`), so a
+   * `ClassSerializerInterceptor` treats hits like misses. @default none (hits are plain objects)
+   */
+  type?: new (...args: never[]) => unknown;
+  /**
    * Events (through @nestjs/event-emitter) that invalidate entries of this method: event name → the key(s) the
    * payload invalidates (same key space as `key`). Return `undefined` to invalidate nothing.
    * @example invalidateOn: { 'payment.completed': (e: PaymentCompleted) => e.userId }

@@ -1,5 +1,6 @@
 import type { CacheService } from '../cache.service.js';
 import type { CachedOptions, CacheInvalidateOptions, CachePutOptions } from '../decorators/cache-decorator.options.js';
+import { fromStored } from '../codec/class-transformer.adapter.js';
 import { CacheError } from '../errors/cache.error.js';
 import { encodeArgs, fullKey, toKey } from '../keys/key.encoder.js';
 
@@ -45,7 +46,7 @@ export function wrapMethod(
     const namespace = cached.namespace;
     const tagsOf = cached.tags;
     // Resolved once at boot: a bad duration in the decorator fails boot, and the hot path parses nothing.
-    const { ttl, cacheNull, grace, softTimeout, hardTimeout, eagerRefresh, lease } = cached;
+    const { ttl, cacheNull, grace, softTimeout, hardTimeout, eagerRefresh, lease, type } = cached;
     const policy = cache.policy(namespace, {
       ...(ttl !== undefined ? { ttl } : {}),
       ...(cacheNull !== undefined ? { cacheNull } : {}),
@@ -66,7 +67,8 @@ export function wrapMethod(
         bypass(namespace, err);
         return original.apply(this, args);
       }
-      return cache.getOrLoad(namespace, k, () => original.apply(this, args), policy, tags);
+      const result = cache.getOrLoad(namespace, k, () => original.apply(this, args), policy, tags);
+      return type ? result.then((v) => fromStored(type, v)) : result;
     };
   } else {
     wrapper = original;

@@ -1,0 +1,78 @@
+import { Module } from '@nestjs/common';
+import type { DynamicModule } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { EventEmitterModule } from '@nestjs/event-emitter';
+import { CacheModule } from 'nestjs-tiercache';
+import type { CacheModuleOptions } from 'nestjs-tiercache';
+import { BotConfig } from './config/bot-config.js';
+import { BotConfigModule } from './config/bot-config.module.js';
+import { validateEnv } from './config/env.validation.js';
+import { DatabaseModule } from './database/database.module.js';
+import { FILE_CACHE_MAX_BYTES } from './files/files.service.js';
+import { HealthModule } from './health/health.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
+import { PaymentsModule } from './payments/payments.module.js';
+import { TelegramModule } from './telegram/telegram.module.js';
+import { UsersModule } from './users/users.module.js';
+
+/** Bytes the cache's entry envelope adds to a value (header + kind byte), so a 20 MiB file still fits. */
+const ENVELOPE_BYTES = 64;
+
+/** Options of {@link AppModule.forRoot}. */
+export interface AppModuleOptions {
+  /** Environment to configure from instead of process.env and .env (tests, the bench). */
+  env?: Record<string, string | undefined>;
+}
+
+/** The cache settings of the bot, from its config. */
+export function cacheOptions(config: BotConfig): CacheModuleOptions {
+  return {
+    enabled: config.cacheEnabled,
+    ...(config.redisUrl ? { redis: config.redisUrl } : {}),
+    prefix: config.cachePrefix,
+    defaultTtl: config.cacheTtl,
+    commandTimeout: config.cacheCommandTimeout,
+    namespaces: {
+      user: { ttl: config.cacheTtl },
+      thread: { ttl: config.cacheTtl },
+      messages: { ttl: config.cacheTtl },
+      // Files up to 20 MiB are cached; a bigger one is refused by the cache (counted) and fetched again next time.
+      file: { ttl: config.cacheTtl, maxValueBytes: FILE_CACHE_MAX_BYTES + ENVELOPE_BYTES },
+    },
+    // The in-process tier (in front of Redis, or alone without it) is bounded by bytes too, so a few big files
+    // evict each other rather than every user.
+    memory: { maxEntries: config.cacheMemoryMaxEntries, maxBytes: 256 * 1024 * 1024 },
+  };
+}
+
+/**
+ * The bot. Configured from the environment (validated at boot: a bad variable stops it with a message naming
+ * the variable), or from `options.env`.
+ * @example NestFactory.create(AppModule.forRoot())
+ */
+@Module({})
+export class AppModule {
+  static forRoot(options: AppModuleOptions = {}): DynamicModule {
+    const source = options.env;
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot({
+          isGlobal: true,
+          cache: true,
+          ...(source ? { ignoreEnvFile: true, ignoreEnvVars: true } : {}),
+          load: [() => ({ bot: validateEnv(source ?? process.env) })],
+        }),
+        BotConfigModule,
+        EventEmitterModule.forRoot(),
+        CacheModule.forRootAsync({ isGlobal: true, inject: [BotConfig], useFactory: cacheOptions }),
+        MetricsModule,
+        DatabaseModule,
+        UsersModule,
+        PaymentsModule,
+        TelegramModule,
+        HealthModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,60 @@
+import type { StatementKind } from './statement-kind.js';
+import { statementKind } from './statement-kind.js';
+
+/** Rows of one statement. */
+export interface QueryResult<R> {
+  rows: R[];
+  rowCount: number;
+}
+
+/** Something SQL runs on: the database itself or an open transaction. */
+export interface Queryable {
+  query<R extends object = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+}
+
+/** Called once per round trip to the database, for metrics. */
+export type QueryObserver = (kind: StatementKind) => void;
+
+/**
+ * The bot's database: PostgreSQL through `pg`, or the embedded PGlite, behind one small interface so the same SQL and
+ * migrations run on both. Type parsing is the same on both: int8 → number, numeric → string (exact decimals).
+ */
+export abstract class Database implements Queryable {
+  /** Which driver is in use. */
+  abstract readonly driver: 'pg' | 'pglite';
+  private observer: QueryObserver | undefined;
+
+  /** Sets the per-round-trip observer (the metrics module does). */
+  observe(observer: QueryObserver): void {
+    this.observer = observer;
+  }
+
+  /** Runs one parameterized statement. */
+  query<R extends object = Record<string, unknown>>(
+    sql: string,
+    params: readonly unknown[] = [],
+  ): Promise<QueryResult<R>> {
+    this.count(sql);
+    return this.run<R>(sql, params);
+  }
+
+  /** Runs `fn` in a transaction: COMMIT when it resolves, ROLLBACK when it throws. */
+  abstract transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+
+  /** Runs a script of several statements without parameters (migrations). */
+  abstract exec(sql: string): Promise<void>;
+
+  /** Closes connections (or the embedded instance). */
+  abstract close(): Promise<void>;
+
+  protected abstract run<R extends object>(sql: string, params: readonly unknown[]): Promise<QueryResult<R>>;
+
+  protected count(sql: string): void {
+    this.observer?.(statementKind(sql));
+  }
+}
+
+/** Whether `err` is PostgreSQL's unique_violation (SQLSTATE 23505), on either driver. */
+export function isUniqueViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
+}

@@ -1,0 +1,5 @@
+import type { Migration } from '../migration.js';
+import { initialMigration } from './0001-initial.migration.js';
+
+/** Every migration, in the order they apply. Append new ones; never edit an applied one. */
+export const MIGRATIONS: readonly Migration[] = [initialMigration];

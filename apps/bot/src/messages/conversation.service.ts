@@ -1,0 +1,141 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { BotConfig } from '../config/bot-config.js';
+import { isUniqueViolation } from '../database/database.js';
+import type { Attachment } from '../files/attachment.js';
+import { mergeFilesContext } from '../files/attachment.js';
+import { FilesService } from '../files/files.service.js';
+import { FileTooLargeError } from '../files/telegram-files.client.js';
+import { BotMetrics } from '../metrics/bot-metrics.js';
+import { Responder } from '../responder/responder.js';
+import type { ThreadRef } from '../threads/thread.js';
+import { threadKey } from '../threads/thread.js';
+import { ThreadsService } from '../threads/threads.service.js';
+import { Money } from '../users/money.js';
+import type { UserProfile } from '../users/user.js';
+import { UsersService } from '../users/users.service.js';
+import { KeyedLock } from './keyed-lock.js';
+import { MessageHistoryService } from './message-history.service.js';
+import { MessagesRepository } from './messages.repository.js';
+
+/** A user's message to answer. */
+export interface IncomingChatMessage {
+  from: UserProfile;
+  where: ThreadRef;
+  telegramMessageId: number;
+  /** Unix seconds (Telegram's `date`). */
+  date: number;
+  /** Text or caption ('' for a file alone). */
+  text: string;
+  attachments: Attachment[];
+  /** Title for a thread this message opens. */
+  title: string;
+}
+
+/** How a message was dealt with. */
+export type ConversationOutcome =
+  { kind: 'answered'; text: string; balance: string } | { kind: 'refused'; text: string } | { kind: 'duplicate' };
+
+/**
+ * The paid exchange, every read through the cache: the balance check comes first (cached user), then the thread,
+ * its history and files, the responder, and one atomic SQL statement that charges and stores; the caches are then
+ * updated in place (balance, history append, files context) rather than reloaded.
+ */
+@Injectable()
+export class ConversationService {
+  private readonly logger = new Logger(ConversationService.name);
+  private readonly threadLock = new KeyedLock();
+
+  constructor(
+    private readonly config: BotConfig,
+    private readonly users: UsersService,
+    private readonly threads: ThreadsService,
+    private readonly history: MessageHistoryService,
+    private readonly messages: MessagesRepository,
+    private readonly files: FilesService,
+    private readonly responder: Responder,
+    private readonly metrics: BotMetrics,
+  ) {}
+
+  async handle(message: IncomingChatMessage): Promise<ConversationOutcome> {
+    const price = this.config.messagePrice;
+    const user = await this.users.ensure(message.from);
+    if (Money.lessThan(user.balance, price)) return this.refuseForBalance(user.firstName, user.balance);
+    return this.threadLock.run(threadKey(message.where), async () => {
+      const thread = await this.threads.ensure(message.where, user.id, message.title);
+      const [history, files] = await Promise.all([
+        this.history.recent(thread.id),
+        this.fileSummaries(mergeFilesContext(thread.filesContext, message.attachments)),
+      ]);
+      if (files.kind === 'too-large') {
+        return {
+          kind: 'refused',
+          text: `Sorry, ${files.name} is too large for me to read (limit ${files.limit} bytes). You have not been charged.`,
+        };
+      }
+      const answer = await this.responder.respond({
+        user: { id: user.id, firstName: user.firstName, modelId: user.modelId },
+        thread: { id: thread.id, title: thread.title },
+        history,
+        message: { text: message.text, attachmentCount: message.attachments.length },
+        files: files.summaries,
+      });
+      let result;
+      try {
+        result = await this.messages.recordExchange({
+          userId: user.id,
+          price,
+          threadId: thread.id,
+          telegramMessageId: message.telegramMessageId,
+          question: { text: message.text, attachments: message.attachments, date: message.date },
+          answer: { text: answer, date: Math.floor(Date.now() / 1000) },
+        });
+      } catch (err) {
+        // Telegram re-delivered an update we already answered: the statement rolled back whole, nothing charged twice.
+        if (isUniqueViolation(err)) return { kind: 'duplicate' };
+        throw err;
+      }
+      if (!result) {
+        // The cached balance looked sufficient but a concurrent charge (or another instance) spent it first.
+        const fresh = await this.users.getUser(user.id);
+        return this.refuseForBalance(user.firstName, fresh?.balance ?? user.balance);
+      }
+      await Promise.all([
+        this.users.balanceChanged(user.id, result.balance, result.balanceVersion),
+        this.history.appended(thread.id, [result.question, result.answer]),
+        result.files ? this.threads.filesChanged(message.where, result.files.context, result.files.version) : undefined,
+      ]);
+      this.metrics.charge(price);
+      return { kind: 'answered', text: answer, balance: result.balance };
+    });
+  }
+
+  /** An edit of a stored user message: the text changes, the cached history is dropped. No charge, no reply. */
+  async edit(where: ThreadRef, telegramMessageId: number, text: string): Promise<boolean> {
+    const thread = await this.threads.find(where);
+    if (!thread) return false;
+    return this.threadLock.run(threadKey(where), async () => {
+      const changed = await this.messages.editText(thread.id, telegramMessageId, text);
+      if (changed) await this.history.changed(thread.id);
+      return changed;
+    });
+  }
+
+  private refuseForBalance(firstName: string, balance: string): ConversationOutcome {
+    const price = Money.format(this.config.messagePrice);
+    return {
+      kind: 'refused',
+      text: `Sorry, ${firstName}, your balance (${Money.format(balance)}) does not cover a message (${price}). Please top up to continue; you have not been charged.`,
+    };
+  }
+
+  private async fileSummaries(files: Attachment[]) {
+    try {
+      return { kind: 'ok' as const, summaries: await Promise.all(files.map((file) => this.files.summarize(file))) };
+    } catch (err) {
+      if (!(err instanceof FileTooLargeError)) throw err;
+      this.logger.warn(err.message);
+      const file = files.find((f) => f.fileId === err.fileId);
+      return { kind: 'too-large' as const, name: file?.fileName ?? 'this file', limit: err.limit };
+    }
+  }
+}

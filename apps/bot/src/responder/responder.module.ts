@@ -1,0 +1,7 @@
+import { Module } from '@nestjs/common';
+import { LocalResponder } from './local.responder.js';
+import { Responder } from './responder.js';
+
+/** Binds {@link Responder} to the deterministic {@link LocalResponder}; override the provider to plug in another. */
+@Module({ providers: [{ provide: Responder, useClass: LocalResponder }], exports: [Responder] })
+export class ResponderModule {}

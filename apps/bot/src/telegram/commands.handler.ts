@@ -1,0 +1,68 @@
+import { Injectable } from '@nestjs/common';
+import { BotConfig } from '../config/bot-config.js';
+import { Responder } from '../responder/responder.js';
+import { Money } from '../users/money.js';
+import type { UserProfile } from '../users/user.js';
+import { UsersService } from '../users/users.service.js';
+
+/** A command's answer: text and, for /model, a keyboard of models. */
+export interface CommandAnswer {
+  text: string;
+  keyboard?: { text: string; callback_data: string }[][];
+}
+
+/** The free commands: /start, /help, /balance, /model. */
+@Injectable()
+export class CommandsHandler {
+  constructor(
+    private readonly users: UsersService,
+    private readonly responder: Responder,
+    private readonly config: BotConfig,
+  ) {}
+
+  /** Whether `text` is a command (`/name`, `/name@bot`, with arguments). */
+  static isCommand(text: string | undefined): text is string {
+    return text !== undefined && /^\/[A-Za-z0-9_]+(@\w+)?(\s|$)/.test(text);
+  }
+
+  async handle(from: UserProfile, text: string): Promise<CommandAnswer> {
+    const [head = '', ...args] = text.trim().split(/\s+/);
+    const command = head.slice(1).replace(/@\w+$/, '').toLowerCase();
+    const user = await this.users.ensure(from);
+    const price = Money.format(this.config.messagePrice);
+    switch (command) {
+      case 'start':
+        return {
+          text: `Hi ${user.firstName}! Send me a message, a document, a photo or a voice note and I will answer. Each answer costs ${price}; your balance is ${Money.format(user.balance)}. /help lists the commands.`,
+        };
+      case 'help':
+        return {
+          text: '/balance — your balance\n/model — choose a model\n/model <id> — switch to a model\nAnything else I answer, for a price per message.',
+        };
+      case 'balance':
+        return { text: `Your balance is ${Money.format(user.balance)}. A message costs ${price}.` };
+      case 'model':
+        return this.model(user.id, user.modelId, args[0]);
+      default:
+        return { text: `I don't know /${command}. /help lists the commands.` };
+    }
+  }
+
+  /** Sets a model (from /model <id> or a keyboard button); returns the confirmation. */
+  async setModel(userId: number, modelId: string): Promise<string> {
+    if (!this.responder.models.includes(modelId))
+      return `Unknown model "${modelId}". Available: ${this.responder.models.join(', ')}.`;
+    await this.users.setModel(userId, modelId);
+    return `Model set to ${modelId}.`;
+  }
+
+  private async model(userId: number, current: string, requested: string | undefined): Promise<CommandAnswer> {
+    if (requested !== undefined) return { text: await this.setModel(userId, requested) };
+    return {
+      text: `Your model is ${current}. Choose one:`,
+      keyboard: [
+        this.responder.models.map((id) => ({ text: id === current ? `• ${id}` : id, callback_data: `model:${id}` })),
+      ],
+    };
+  }
+}
