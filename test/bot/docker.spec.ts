@@ -96,7 +96,7 @@ describe('docker/ and the environment documentation', () => {
   });
 
   it('.env.example documents every variable the bot reads', () => {
-    const example = read('apps/bot/.env.example');
+    const example = read('.env.example');
     for (const name of variablesRead()) expect(example).toMatch(new RegExp(`^# ${name}=`, 'm'));
   });
 });
