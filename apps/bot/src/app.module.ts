@@ -38,6 +38,8 @@ export function cacheOptions(config: BotConfig): CacheModuleOptions {
       messages: { ttl: config.cacheTtl },
       // Files up to 20 MiB are cached; a bigger one is refused by the cache (counted) and fetched again next time.
       file: { ttl: config.cacheTtl, maxValueBytes: FILE_CACHE_MAX_BYTES + ENVELOPE_BYTES },
+      // The responder's answers, keyed by the normalized question, model and context (see ResponseCache).
+      response: { ttl: '24h' },
     },
     // The in-process tier (in front of Redis, or alone without it) is bounded by bytes too, so a few big files
     // evict each other rather than every user.

@@ -6,7 +6,7 @@ import { mergeFilesContext } from '../files/attachment.js';
 import { FilesService } from '../files/files.service.js';
 import { FileTooLargeError } from '../files/telegram-files.client.js';
 import { BotMetrics } from '../metrics/bot-metrics.js';
-import { Responder } from '../responder/responder.js';
+import { ResponseCache } from '../responder/response-cache.service.js';
 import type { ThreadRef } from '../threads/thread.js';
 import { threadKey } from '../threads/thread.js';
 import { ThreadsService } from '../threads/threads.service.js';
@@ -52,7 +52,7 @@ export class ConversationService {
     private readonly history: MessageHistoryService,
     private readonly messages: MessagesRepository,
     private readonly files: FilesService,
-    private readonly responder: Responder,
+    private readonly responses: ResponseCache,
     private readonly metrics: BotMetrics,
   ) {}
 
@@ -72,7 +72,7 @@ export class ConversationService {
           text: `Sorry, ${files.name} is too large for me to read (limit ${files.limit} bytes). You have not been charged.`,
         };
       }
-      const answer = await this.responder.respond({
+      const answer = await this.responses.answer({
         user: { id: user.id, firstName: user.firstName, modelId: user.modelId },
         thread: { id: thread.id, title: thread.title },
         history,

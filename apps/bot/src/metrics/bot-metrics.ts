@@ -11,6 +11,7 @@ export const BotMetricNames = {
   dbQueries: 'bot_db_queries_total',
   charges: 'bot_charges_total',
   chargedAmount: 'bot_charged_amount_total',
+  responseCache: 'bot_response_cache_total',
 } as const;
 
 /** The app's own counters (the cache's metrics come from the cache library). Labels are bounded sets. */
@@ -22,7 +23,13 @@ export class BotMetrics {
     @InjectMetric(BotMetricNames.dbQueries) private readonly dbQueries: Counter<'kind'>,
     @InjectMetric(BotMetricNames.charges) private readonly charges: Counter,
     @InjectMetric(BotMetricNames.chargedAmount) private readonly chargedAmount: Counter,
+    @InjectMetric(BotMetricNames.responseCache) private readonly responseCache: Counter<'result'>,
   ) {}
+
+  /** One responder answer looked up in the response cache (`hit`: served without calling the responder). */
+  responseLookup(result: 'hit' | 'miss' | 'bypass'): void {
+    this.responseCache.inc({ result });
+  }
 
   /** One webhook update, by type (`message`, `callback_query`, …, `ignored`, `malformed`). */
   update(type: string): void {

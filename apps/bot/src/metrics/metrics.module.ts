@@ -36,6 +36,11 @@ import { BotMetricNames, BotMetrics } from './bot-metrics.js';
     }),
     makeCounterProvider({ name: BotMetricNames.charges, help: 'Messages charged' }),
     makeCounterProvider({ name: BotMetricNames.chargedAmount, help: 'Sum of the amounts charged for messages' }),
+    makeCounterProvider({
+      name: BotMetricNames.responseCache,
+      help: 'Responder answers looked up in the response cache, by result (hit, miss, bypass)',
+      labelNames: ['result'],
+    }),
     BotMetrics,
   ],
   exports: [BotMetrics],

@@ -21,4 +21,18 @@ export abstract class Responder {
   /** Model ids this responder accepts (the /model menu). */
   abstract readonly models: readonly string[];
   abstract respond(context: ResponderContext): Promise<string>;
+
+  /**
+   * The part of the context (besides the normalized question and the model) that the answer depends on, for the
+   * response cache key; `null` means "never cache this answer". The default is conservative: the user's name, the
+   * thread's history and its files — so a cached answer is only reused where the responder would answer the same.
+   */
+  cacheContext(context: ResponderContext): string | null {
+    return JSON.stringify([
+      context.user.firstName,
+      context.history.map((m) => [m.role, m.text]),
+      context.files.map((f) => [f.name, f.size, f.head]),
+      context.message.attachmentCount,
+    ]);
+  }
 }

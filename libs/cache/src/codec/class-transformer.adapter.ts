@@ -23,7 +23,16 @@ export async function loadClassTransformer(): Promise<void> {
 function isClassInstance(value: unknown): value is object {
   if (typeof value !== 'object' || value === null || Array.isArray(value) || Buffer.isBuffer(value)) return false;
   const proto = Object.getPrototypeOf(value) as object | null;
-  return proto !== null && proto !== Object.prototype && !(value instanceof Date) && !(value instanceof Map) && !(value instanceof Set);
+  // Instances of the app's own classes only: built-ins (dates, collections, binary views) are the codec's business.
+  return (
+    proto !== null &&
+    proto !== Object.prototype &&
+    !(value instanceof Date) &&
+    !(value instanceof Map) &&
+    !(value instanceof Set) &&
+    !ArrayBuffer.isView(value) &&
+    !(value instanceof ArrayBuffer)
+  );
 }
 
 /**
