@@ -356,7 +356,10 @@ export class CacheService implements OnModuleDestroy {
     let failed = 0;
     const batch: Promise<boolean>[] = [];
     const flush = async (): Promise<void> => {
-      for (const ok of await Promise.all(batch.splice(0))) ok ? written++ : failed++;
+      for (const ok of await Promise.all(batch.splice(0))) {
+        if (ok) written++;
+        else failed++;
+      }
     };
     const setOptions = { ...(options.ttl !== undefined ? { ttl: options.ttl } : {}), ...(options.tags ? { tags: options.tags } : {}) };
     for (const [key, value] of entries) {

@@ -1,4 +1,5 @@
 export { CacheModule } from './cache.module.js';
+export type { CacheOptionsFactory } from './cache-module.definition.js';
 export { CacheService } from './cache.service.js';
 export type { CacheSetOptions, CacheStatsSnapshot, GetOrSetOptions, ListOptions } from './cache.service.js';
 export { Cached } from './decorators/cached.decorator.js';
