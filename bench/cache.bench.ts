@@ -71,7 +71,7 @@ class ProfileService {
   }
 
   @Cached({ namespace: 'slow', key: (id: string) => id })
-  async slowProfile(id: string): Promise<Profile> {
+  async slowProfile(_id: string): Promise<Profile> {
     this.loads++;
     await sleep(LOADER_MS);
     return profile(7);
@@ -83,7 +83,11 @@ class BenchModule {}
 
 async function boot(options: CacheModuleOptions): Promise<INestApplicationContext> {
   return NestFactory.createApplicationContext(
-    { module: BenchModule, imports: [CacheModule.forRoot({ ...options, isGlobal: true })], providers: [ProfileService] },
+    {
+      module: BenchModule,
+      imports: [CacheModule.forRoot({ ...options, isGlobal: true })],
+      providers: [ProfileService],
+    },
     { logger: false },
   );
 }
@@ -159,13 +163,16 @@ function summarize(samples: Sample[]): Figure {
   const ops = samples.reduce((a, s) => a + s.ops, 0);
   const ms = samples.reduce((a, s) => a + s.ms, 0);
   const lat = samples.flatMap((s) => s.latencies).sort((a, b) => a - b);
-  const pct = (p: number): number | null => (lat.length === 0 ? null : (lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0) * 1000);
+  const pct = (p: number): number | null =>
+    lat.length === 0 ? null : (lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0) * 1000;
   const cpu = samples.reduce((a, s) => a + s.cpuUs, 0);
   return { opsPerSec: (ops / ms) * 1000, cpuUsPerOp: cpu / ops, p50Us: pct(0.5), p99Us: pct(0.99) };
 }
 
 /** Warms every variant, then runs ROUNDS interleaved rounds of each. */
-async function sideBySide(variants: Record<string, (ms: number) => Promise<Sample>>): Promise<Record<string, Sample[]>> {
+async function sideBySide(
+  variants: Record<string, (ms: number) => Promise<Sample>>,
+): Promise<Record<string, Sample[]>> {
   const names = Object.keys(variants);
   for (const name of names) await variants[name]!(WARMUP_MS);
   const samples: Record<string, Sample[]> = Object.fromEntries(names.map((n) => [n, []]));
@@ -214,8 +221,15 @@ function hitsOf(app: INestApplicationContext): { memoryHits: number; redisHits: 
 }
 
 /** Fails loudly if a "hit" benchmark hit the source or the wrong tier: the numbers would be meaningless. */
-function expectHits(app: INestApplicationContext, svc: ProfileService, loadsBefore: number, tier: 'memoryHits' | 'redisHits', before: number): void {
-  if (svc.loads !== loadsBefore) throw new Error(`bench invalid: the source was called ${svc.loads - loadsBefore} times during a hit benchmark`);
+function expectHits(
+  app: INestApplicationContext,
+  svc: ProfileService,
+  loadsBefore: number,
+  tier: 'memoryHits' | 'redisHits',
+  before: number,
+): void {
+  if (svc.loads !== loadsBefore)
+    throw new Error(`bench invalid: the source was called ${svc.loads - loadsBefore} times during a hit benchmark`);
   if (hitsOf(app)[tier] <= before) throw new Error(`bench invalid: no ${tier} recorded`);
 }
 
@@ -232,7 +246,8 @@ async function redisHit(server: RedisServer, app: INestApplicationContext, raw: 
   for (const concurrency of [1, 64]) {
     const f = await sideBySide({
       lib: (ms) => timedLoop((i) => svc.getProfile(i), concurrency, ms),
-      raw: (ms) => timedLoop(async (i) => JSON.parse((await raw.get(`raw:profile:${i}`)) as string) as Profile, concurrency, ms),
+      raw: (ms) =>
+        timedLoop(async (i) => JSON.parse((await raw.get(`raw:profile:${i}`)) as string) as Profile, concurrency, ms),
     });
     const { ratio, min, max } = pairedRatio(f['lib']!, f['raw']!);
     rows.push({
@@ -300,30 +315,78 @@ async function stampede(setup: string, app: INestApplicationContext): Promise<St
 
 // ---------------------------------------------------------------------------------------------------- output
 
-const fmtOps = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0));
+const fmtOps = (n: number): string =>
+  n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0);
 const fmtCpu = (n: number): string => (n >= 10 ? n.toFixed(1) : n.toFixed(2));
-const fmtUs = (n: number | null): string => (n === null ? '—' : n >= 1000 ? `${(n / 1000).toFixed(2)}ms` : `${n.toFixed(1)}µs`);
+const fmtUs = (n: number | null): string =>
+  n === null ? '—' : n >= 1000 ? `${(n / 1000).toFixed(2)}ms` : `${n.toFixed(1)}µs`;
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
+  const line = (cells: string[]): string =>
+    cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
 function print(rows: Row[], stampedes: Stampede[]): void {
   const body: string[][] = [];
   for (const r of rows) {
-    body.push([r.scenario, fmtOps(r.lib.opsPerSec), fmtUs(r.lib.p50Us), fmtUs(r.lib.p99Us), fmtCpu(r.lib.cpuUsPerOp), fmtOps(r.raw.opsPerSec), fmtUs(r.raw.p50Us), fmtUs(r.raw.p99Us), fmtCpu(r.raw.cpuUsPerOp), `${r.ratio.toFixed(2)}× (${r.ratioRange[0].toFixed(2)}–${r.ratioRange[1].toFixed(2)})`, `${r.cpuRatio.toFixed(2)}×`, `≥${r.target}× ${r.ratio >= r.target ? 'ok' : 'MISS'}`]);
-    for (const [name, f] of Object.entries(r.extra ?? {})) body.push([`  ${name}`, '', '', '', '', fmtOps(f.opsPerSec), '', '', fmtCpu(f.cpuUsPerOp), '', '', '']);
+    body.push([
+      r.scenario,
+      fmtOps(r.lib.opsPerSec),
+      fmtUs(r.lib.p50Us),
+      fmtUs(r.lib.p99Us),
+      fmtCpu(r.lib.cpuUsPerOp),
+      fmtOps(r.raw.opsPerSec),
+      fmtUs(r.raw.p50Us),
+      fmtUs(r.raw.p99Us),
+      fmtCpu(r.raw.cpuUsPerOp),
+      `${r.ratio.toFixed(2)}× (${r.ratioRange[0].toFixed(2)}–${r.ratioRange[1].toFixed(2)})`,
+      `${r.cpuRatio.toFixed(2)}×`,
+      `≥${r.target}× ${r.ratio >= r.target ? 'ok' : 'MISS'}`,
+    ]);
+    for (const [name, f] of Object.entries(r.extra ?? {}))
+      body.push([`  ${name}`, '', '', '', '', fmtOps(f.opsPerSec), '', '', fmtCpu(f.cpuUsPerOp), '', '', '']);
   }
   const load = loadavg()[0]!.toFixed(2);
-  console.log(`\ntiercache bench — node ${process.version}, ${cpus().length} CPUs, load ${load}, ${ROUNDS}×${ROUND_MS} ms per side, interleaved\n`);
-  console.log(table(['hit path', 'tiercache/s', 'p50', 'p99', 'cpu µs', 'floor/s', 'p50', 'p99', 'cpu µs', 'ratio (median, range)', 'cpu ratio', 'target'], body));
-  console.log(`floors: ${rows.map((r) => `${r.scenario.split(',')[0]} → ${r.floor}`).filter((v, i, a) => a.indexOf(v) === i).join('; ')}\n`);
+  console.log(
+    `\ntiercache bench — node ${process.version}, ${cpus().length} CPUs, load ${load}, ${ROUNDS}×${ROUND_MS} ms per side, interleaved\n`,
+  );
+  console.log(
+    table(
+      [
+        'hit path',
+        'tiercache/s',
+        'p50',
+        'p99',
+        'cpu µs',
+        'floor/s',
+        'p50',
+        'p99',
+        'cpu µs',
+        'ratio (median, range)',
+        'cpu ratio',
+        'target',
+      ],
+      body,
+    ),
+  );
+  console.log(
+    `floors: ${rows
+      .map((r) => `${r.scenario.split(',')[0]} → ${r.floor}`)
+      .filter((v, i, a) => a.indexOf(v) === i)
+      .join('; ')}\n`,
+  );
   console.log(
     table(
       ['stampede (1 cold key)', 'calls', 'loader calls', 'wall', 'loader'],
-      stampedes.map((s) => [s.setup, String(s.calls), String(s.loaderCalls), `${s.wallMs.toFixed(1)}ms`, `${s.loaderMs}ms`]),
+      stampedes.map((s) => [
+        s.setup,
+        String(s.calls),
+        String(s.loaderCalls),
+        `${s.wallMs.toFixed(1)}ms`,
+        `${s.loaderMs}ms`,
+      ]),
     ),
   );
 }

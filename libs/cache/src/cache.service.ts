@@ -100,6 +100,12 @@ export class CacheService implements OnModuleDestroy {
   private readonly statsRecorder = new CacheStatsRecorder();
   private readonly recorders: CacheRecorder[];
   private readonly policies = new Map<string, LoadPolicy>();
+  /** Keys whose flight is a background refresh: callers answer from the still-fresh entry instead of joining it. */
+  private readonly refreshing = new Set<string>();
+  /** Backend reads shared by the callers of a key while it refreshes. */
+  private readonly readsBehindRefresh = new Map<string, Promise<ReadResult<unknown> & { failed?: boolean }>>();
+  /** Loads that answered with a stale value (soft timeout) and still run: no second load of their key meanwhile. */
+  private readonly lateLoads = new Map<string, Promise<unknown>>();
   private readonly warmers = new Map<string, () => Promise<WarmReport>>();
   private replaying = false;
 
@@ -210,6 +216,7 @@ export class CacheService implements OnModuleDestroy {
       if (policy.eagerRefresh !== undefined && isDueForRefresh(local, policy.eagerRefresh, now)) this.refresh(namespace, k, loader, policy, tags);
       return Promise.resolve(local.value);
     }
+    if (this.refreshing.has(k)) return this.readBehindRefresh(namespace, k, loader, policy, tags);
     const { flight, joined } = this.store.flights.run<T>(k, (self) => this.load(namespace, k, loader, policy, tags, self, local));
     if (joined) this.count(namespace, 'source', 'load', 'wait');
     return flight.promise;
@@ -468,6 +475,11 @@ export class CacheService implements OnModuleDestroy {
       }
       stale = read.entry;
     }
+    if (stale && this.lateLoads.has(k)) {
+      // A load that outlived the soft timeout is still running: keep serving the stale value, never a second load.
+      this.count(namespace, 'source', 'load', 'stale');
+      return stale.value;
+    }
     const token = read.hit ? (read.token ?? null) : read.token;
     let lease: { key: string; holder: string } | undefined;
     if (policy.lease && !read.failed) {
@@ -483,10 +495,13 @@ export class CacheService implements OnModuleDestroy {
       }
       this.count(namespace, 'source', 'load', 'stale');
       this.logger.warn(`stale:${namespace}`, `served a stale value in namespace "${namespace}" (${outcome.reason}).`);
-      outcome.late?.then(
-        (value) => this.cacheLoaded(namespace, k, value, policy, tags, self, stale ? liveToken(stale) : token, new Budget(this.options.commandTimeoutMs)),
-        (err: unknown) => this.logger.warn(`late:${namespace}`, `a load that timed out failed later: ${(err as Error)?.message ?? String(err)}`),
-      );
+      if (outcome.late) {
+        const late = outcome.late.then(
+          (value) => this.cacheLoaded(namespace, k, value, policy, tags, self, stale ? liveToken(stale) : token, new Budget(this.options.commandTimeoutMs)),
+          (err: unknown) => this.logger.warn(`late:${namespace}`, `a load that timed out failed later: ${(err as Error)?.message ?? String(err)}`),
+        );
+        this.trackLateLoad(k, late, policy.hardTimeoutMs);
+      }
       return outcome.value;
     } catch (err) {
       if (err instanceof CacheError && err.code === 'E_TIMEOUT') this.count(namespace, 'source', 'load', 'timeout');
@@ -505,19 +520,60 @@ export class CacheService implements OnModuleDestroy {
     await this.write(namespace, k, value, policy, tags, token, budget, false);
   }
 
-  /** Refreshes a hot entry in the background (at most one refresh per key per process at a time). */
+  /** Remembers a late load (until it has cached its value, or the hard timeout passed) so the key is not loaded twice. */
+  private trackLateLoad(k: string, late: Promise<unknown>, boundMs: number | undefined): void {
+    this.lateLoads.set(k, late);
+    const done = (): void => {
+      if (timer) clearTimeout(timer);
+      if (this.lateLoads.get(k) === late) this.lateLoads.delete(k);
+    };
+    // A late load that hangs must not pin the stale value forever: past the hard timeout a new load may start.
+    const timer = boundMs === undefined ? undefined : setTimeout(done, boundMs).unref();
+    late.then(done, done);
+  }
+
+  /**
+   * Refreshes a hot entry in the background (at most one refresh per key per process at a time). The refresh holds
+   * the key's flight, so invalidations mark it and a miss meanwhile joins it; hits read past it (readBehindRefresh).
+   */
   private refresh<T>(namespace: string, k: string, loader: () => Promise<T> | T, policy: LoadPolicy, tags: CacheSetOptions<T>['tags']): void {
     if (this.store.flights.has(k)) return;
+    this.refreshing.add(k);
     const { flight } = this.store.flights.run<T>(k, async (self) => {
-      const budget = new Budget(this.options.commandTimeoutMs);
-      const read = await this.read<T>(namespace, k, budget);
-      const value = await loader();
-      const token = read.hit ? (read.token ?? liveToken(read.entry)) : read.token;
-      await this.cacheLoaded(namespace, k, value, policy, tags, self, token, budget);
-      this.count(namespace, 'source', 'load', 'refresh');
-      return value;
+      try {
+        const budget = new Budget(this.options.commandTimeoutMs);
+        const read = await this.read<T>(namespace, k, budget);
+        const value = await loader();
+        const token = read.hit ? (read.token ?? liveToken(read.entry)) : read.token;
+        await this.cacheLoaded(namespace, k, value, policy, tags, self, token, budget);
+        this.count(namespace, 'source', 'load', 'refresh');
+        return value;
+      } finally {
+        this.refreshing.delete(k);
+      }
     });
     flight.promise.catch((err: unknown) => this.logger.warn(`refresh:${namespace}`, `background refresh failed in "${namespace}": ${(err as Error)?.message ?? String(err)}`));
+  }
+
+  /**
+   * A call while the key refreshes in the background: the stored entry is still fresh (that is why it refreshes), so
+   * answer from it — one shared backend read — instead of waiting for the loader. Only a miss joins the refresh.
+   */
+  private async readBehindRefresh<T>(namespace: string, k: string, loader: () => Promise<T> | T, policy: LoadPolicy, tags: CacheSetOptions<T>['tags']): Promise<T> {
+    let reading = this.readsBehindRefresh.get(k) as Promise<ReadResult<T> & { failed?: boolean }> | undefined;
+    if (!reading) {
+      const started = this.read<T>(namespace, k, new Budget(this.options.commandTimeoutMs));
+      this.readsBehindRefresh.set(k, started);
+      const forget = (): void => {
+        if (this.readsBehindRefresh.get(k) === started) this.readsBehindRefresh.delete(k);
+      };
+      started.then(forget, forget);
+      reading = started;
+    }
+    const read = await reading;
+    if (read.hit && read.entry.expiresAt > Date.now()) return read.entry.value;
+    const { flight } = this.store.flights.run<T>(k, (self) => this.load(namespace, k, loader, policy, tags, self, read.hit ? read.entry : undefined));
+    return flight.promise;
   }
 
   /**
@@ -555,9 +611,29 @@ export class CacheService implements OnModuleDestroy {
   }
 
   private async read<T>(namespace: string, k: string, budget: Budget): Promise<ReadResult<T> & { failed?: boolean }> {
+    const breaker = this.store.breaker;
+    if (breaker && !breaker.allow()) {
+      this.count(namespace, this.tierOf(), 'get', 'open');
+      this.count(namespace, this.tierOf(), 'get', 'miss');
+      return FAILED_READ;
+    }
+    const backend = this.store.backend;
     const started = performance.now();
-    const result: ReadResult<T> & { failed?: boolean } = await this.guard(namespace, 'get', () => budget.run(this.store.backend.kind, 'get', () => this.store.backend.read<T>(k)), FAILED_READ);
+    let result: ReadResult<T>;
+    const fresh = budget.fresh;
+    try {
+      // With the whole budget left, the client's own command timeout is the deadline: no timer, no extra layer.
+      result = fresh ? await backend.read<T>(k) : await budget.run(backend.kind, 'get', () => backend.read<T>(k));
+      breaker?.success();
+    } catch (err) {
+      // A failed read spends its time too: the write after the load gets only what is left (no stacking).
+      if (fresh) budget.spend(performance.now() - started);
+      this.failure(namespace, 'get', err);
+      this.count(namespace, this.tierOf(), 'get', 'miss');
+      return FAILED_READ;
+    }
     const ms = performance.now() - started;
+    if (fresh) budget.spend(ms);
     if (result.hit) this.count(namespace, result.tier ?? this.tierOf(), 'get', 'hit', ms);
     else {
       if (result.corrupt) this.count(namespace, this.tierOf(), 'get', 'corrupt', ms);
@@ -582,6 +658,11 @@ export class CacheService implements OnModuleDestroy {
     budget: Budget,
     mustLand: boolean,
   ): Promise<boolean> {
+    if (!mustLand && this.store.breaker?.allow() === false) {
+      // Nothing would be sent: skip the encoding too.
+      this.count(namespace, this.tierOf(), 'set', 'open');
+      return false;
+    }
     const ttlMs = this.ttl(policy, value);
     const now = Date.now();
     const entry: CacheEntry<T> = { value: toStorable(value), createdAt: now, expiresAt: now + ttlMs };
@@ -632,21 +713,27 @@ export class CacheService implements OnModuleDestroy {
       if (MUTATIONS.has(operation)) this.count(namespace, this.tierOf(), operation, 'ok');
       return result;
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      if (isOom(message)) {
-        // Redis is full, not broken: count a refused write, keep the circuit closed.
-        breaker?.success();
-        this.count(namespace, this.tierOf(), operation, 'refused');
-        this.logger.warn(`oom:${operation}`, `Redis refused a ${operation} (out of memory); answered from the source.`);
-        return fallback;
-      }
-      breaker?.failure();
-      const timeout = err instanceof CacheError ? err.code === 'E_TIMEOUT' : /timed out/i.test(message);
-      this.count(namespace, this.tierOf(), operation, timeout ? 'timeout' : 'error');
-      this.logger.warn(`${operation}:${timeout ? 'timeout' : 'error'}`, `cache ${operation} failed in namespace "${namespace}" (${message}); answered from the source.`);
-      onFail?.();
+      this.failure(namespace, operation, err, onFail);
       return fallback;
     }
+  }
+
+  /** Counts, logs (throttled) and reports a failed backend operation to the breaker; queues what must be redone. */
+  private failure(namespace: string, operation: CacheOperation, err: unknown, onFail?: () => void): void {
+    const breaker = this.store.breaker;
+    const message = err instanceof Error ? err.message : String(err);
+    if (isOom(message)) {
+      // Redis is full, not broken: count a refused write, keep the circuit closed.
+      breaker?.success();
+      this.count(namespace, this.tierOf(), operation, 'refused');
+      this.logger.warn(`oom:${operation}`, `Redis refused a ${operation} (out of memory); answered from the source.`);
+      return;
+    }
+    breaker?.failure();
+    const timeout = err instanceof CacheError ? err.code === 'E_TIMEOUT' : /timed out/i.test(message);
+    this.count(namespace, this.tierOf(), operation, timeout ? 'timeout' : 'error');
+    this.logger.warn(`${operation}:${timeout ? 'timeout' : 'error'}`, `cache ${operation} failed in namespace "${namespace}" (${message}); answered from the source.`);
+    onFail?.();
   }
 
   private queueKeys(namespace: string, keys: readonly string[]): void {

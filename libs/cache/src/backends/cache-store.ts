@@ -23,7 +23,10 @@ export interface CacheStoreHooks {
   onRemoteInvalidation?(message: InvalidationMessage): void;
   onConnectionChange?(up: boolean, reason?: string): void;
   onEvict?(count: number): void;
-  /** The circuit breaker closed again (a probe succeeded): time to redo queued invalidations. */
+  /**
+   * Redis answered again after failures — the circuit breaker closed (a probe succeeded), or an operation succeeded
+   * after failures too few to open it: time to redo queued invalidations.
+   */
   onBreakerClosed?(): void;
   onWarning?(topic: string, message: string): void;
 }
@@ -64,10 +67,21 @@ export class CacheStore {
     }
     const name = `${options.prefix}:cache`;
     this.redis = createRedisClient(options.redis, { commandTimeoutMs: options.commandTimeoutMs, connectionName: name });
-    this.breaker = new CircuitBreaker({ threshold: options.breaker.threshold, probeIntervalMs: options.breaker.probeIntervalMs }, (state) => {
-      if (state === 'open') this.hooks.onWarning?.('breaker', `Redis circuit opened after ${options.breaker.threshold} consecutive failures; serving from the source, probing every ${options.breaker.probeIntervalMs} ms.`);
-      else this.hooks.onBreakerClosed?.();
-    });
+    this.breaker = new CircuitBreaker(
+      {
+        threshold: options.breaker.threshold,
+        // A write-through that failed in a blip too short to open the circuit is queued too: replay it on the next success.
+        onRecovered: () => this.hooks.onBreakerClosed?.(),
+      },
+      (state) => {
+        if (state === 'open') {
+          this.hooks.onWarning?.('breaker', `Redis circuit opened after ${options.breaker.threshold} consecutive failures; serving from the source, probing every ${options.breaker.probeIntervalMs} ms.`);
+          this.startProbing();
+        } else {
+          this.stopProbing();
+        }
+      },
+    );
     this.watch(this.redis, 'main');
     const remote = new RedisBackend(this.redis, {
       prefix: options.prefix,
@@ -148,6 +162,7 @@ export class CacheStore {
 
 
   async close(): Promise<void> {
+    this.stopProbing();
     this.bus?.stop();
     await this.backend.close();
     await Promise.all(
@@ -190,6 +205,32 @@ export class CacheStore {
     } catch (err) {
       this.logger.debug(redact(`TIME failed: ${(err as Error).message}`));
     }
+  }
+
+  private probe: NodeJS.Timeout | undefined;
+  private probing = false;
+
+  /** While the circuit is open, PING in the background about once per probeInterval; success closes it. */
+  private startProbing(): void {
+    if (this.probe || !this.redis) return;
+    const client = this.redis;
+    this.probe = setInterval(() => {
+      if (this.probing || client.status !== 'ready') return;
+      this.probing = true;
+      client
+        .ping()
+        .then(
+          () => this.breaker?.reset(),
+          (err: unknown) => this.logger.debug(redact(`probe failed: ${(err as Error).message}`)),
+        )
+        .finally(() => (this.probing = false));
+    }, this.options.breaker.probeIntervalMs);
+    this.probe.unref();
+  }
+
+  private stopProbing(): void {
+    if (this.probe) clearInterval(this.probe);
+    this.probe = undefined;
   }
 
   private hygieneChecked = false;

@@ -97,12 +97,11 @@ export function namespacePrefix(prefix: string, namespace: string): string {
   return `${prefix}:${namespace}:`;
 }
 
-const SURROGATE = /[\uD800-\uDFFF]/;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const HASH_MARK = 0x23; // '#'
 
 function keyPart(key: string): string {
-  if (key.length > MAX_RAW_KEY_LENGTH || (SURROGATE.test(key) && LONE_SURROGATE.test(key))) {
+  // isWellFormed (Node 20) is a native scan: false exactly when the key has a lone surrogate.
+  if (key.length > MAX_RAW_KEY_LENGTH || !(key as string & { isWellFormed(): boolean }).isWellFormed()) {
     // UTF-16LE is injective over every JS string; UTF-8 would map all lone surrogates to U+FFFD.
     return `#${createHash('sha256').update(key, 'utf16le').digest('base64url')}`;
   }

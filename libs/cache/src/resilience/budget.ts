@@ -15,6 +15,16 @@ export class Budget {
     return this.totalMs - this.spent;
   }
 
+  /** True while nothing has been spent: the client's own command timeout is then the whole deadline. */
+  get fresh(): boolean {
+    return this.spent === 0;
+  }
+
+  /** Records time spent outside {@link run} (an operation run directly while the budget was fresh). */
+  spend(ms: number): void {
+    this.spent += ms;
+  }
+
   /** Runs `op` within the remaining budget (racing a timer only when less than the full budget is left). */
   async run<R>(backend: string, operation: string, op: () => Promise<R>): Promise<R> {
     const remaining = this.remainingMs;

@@ -2,65 +2,56 @@
 export interface CircuitBreakerOptions {
   /** Consecutive failures that open the circuit. @default 3 */
   threshold?: number;
-  /** Time the circuit stays open before one probe may pass. @default 1000 */
-  probeIntervalMs?: number;
+  /** Called on a success that follows any failure (open or not): e.g. to redo work queued during a short blip. */
+  onRecovered?: () => void;
 }
 
 /** The breaker's state. */
-export type CircuitState = 'closed' | 'open' | 'half-open';
+export type CircuitState = 'closed' | 'open';
 
 /**
  * A circuit breaker per Redis connection: after `threshold` consecutive failures it opens and every cache operation
- * is answered from the source at once (no waiting on a dead or frozen server); about once per `probeIntervalMs` a
- * single operation is let through as a probe, and its success closes the circuit.
+ * is answered from the source at once — no caller waits on a dead or frozen server. Callers never probe: the owner
+ * of the connection probes in the background (a PING about once a second) and closes the circuit on success, so
+ * no user request ever pays for a probe.
  * @example if (!breaker.allow()) return fallback; try { ...; breaker.success(); } catch { breaker.failure(); }
  */
 export class CircuitBreaker {
   private failures = 0;
-  private openedAt = 0;
-  private probing = false;
   private readonly threshold: number;
-  private readonly probeIntervalMs: number;
+  private readonly onRecovered: (() => void) | undefined;
 
   constructor(
     options: CircuitBreakerOptions = {},
     private readonly onChange?: (state: CircuitState) => void,
-    private readonly now: () => number = Date.now,
   ) {
     this.threshold = options.threshold ?? 3;
-    this.probeIntervalMs = options.probeIntervalMs ?? 1_000;
+    this.onRecovered = options.onRecovered;
   }
 
   get state(): CircuitState {
-    if (this.failures < this.threshold) return 'closed';
-    return this.probing ? 'half-open' : 'open';
+    return this.failures < this.threshold ? 'closed' : 'open';
   }
 
-  /** Whether an operation may go to the backend now (true for at most one probe per interval while open). */
+  /** Whether an operation may go to the backend now. */
   allow(): boolean {
-    if (this.failures < this.threshold) return true;
-    if (this.probing || this.now() - this.openedAt < this.probeIntervalMs) return false;
-    this.probing = true;
-    return true;
+    return this.failures < this.threshold;
   }
 
   success(): void {
+    if (this.failures === 0) return;
     const wasOpen = this.failures >= this.threshold;
     this.failures = 0;
-    this.probing = false;
     if (wasOpen) this.onChange?.('closed');
+    this.onRecovered?.();
   }
 
   failure(): void {
     this.failures++;
-    if (this.probing || this.failures === this.threshold) {
-      this.probing = false;
-      this.openedAt = this.now();
-      if (this.failures === this.threshold) this.onChange?.('open');
-    }
+    if (this.failures === this.threshold) this.onChange?.('open');
   }
 
-  /** Closes the circuit at once (e.g. the connection reported ready again). */
+  /** Closes the circuit (a background probe succeeded, or the connection reported ready again). */
   reset(): void {
     this.success();
   }

@@ -10,7 +10,7 @@ export const reconnectDelay = (attempt: number): number => Math.min(attempt * 10
 
 /**
  * Creates an ioredis client tuned to fail fast, as a cache must: no offline queue (a command while disconnected
- * fails at once instead of waiting for a reconnect), a per-command timeout, one retry at most, a capped backoff and
+ * fails at once instead of waiting for a reconnect), a per-command timeout, no retry of a command, a capped backoff and
  * lazy connection (the module connects with a bounded wait at boot). The caller attaches the 'error' listener.
  * @example const client = createRedisClient(resolved.redis, { commandTimeoutMs: 250, connectionName: 'bot:cache' });
  */
@@ -18,7 +18,8 @@ export function createRedisClient(config: ResolvedRedis, options: { commandTimeo
   const failFast: RedisOptions = {
     enableOfflineQueue: false,
     commandTimeout: options.commandTimeoutMs,
-    maxRetriesPerRequest: 1,
+    // 0: a command in flight when the connection drops fails at once instead of waiting for a reconnect.
+    maxRetriesPerRequest: 0,
     lazyConnect: true,
     connectTimeout: config.connectTimeoutMs,
     disconnectTimeout: 200,
