@@ -78,6 +78,8 @@ export interface CacheStatsSnapshot {
   inFlight: number;
   /** Invalidations waiting for Redis to come back. */
   pendingInvalidations: number;
+  /** Invalidations that did not fit the queue since boot (their namespaces, or the whole prefix, were cleared instead). */
+  pendingInvalidationsDropped: number;
   namespaces: Record<string, NamespaceStats & { hitRate: number }>;
 }
 
@@ -86,6 +88,8 @@ const WARM_LEASE_TTL_MS = 24 * 3_600_000;
 const MUTATIONS = new Set<CacheOperation>(['delete', 'invalidate', 'clear']);
 /** The answer of a read that could not reach the backend: a miss with no usable state token. */
 const FAILED_READ: Miss & { failed: true } = Object.freeze({ hit: false, token: null, failed: true });
+/** A read while missed invalidations are being redone: a miss whose guard token matches nothing (no write lands). */
+const RECOVERING_MISS: Miss & { failed: true } = Object.freeze({ hit: false, token: 'recovering', failed: true });
 
 /**
  * The imperative API, and the engine behind the decorators. Fails open: a backend error or timeout is logged
@@ -108,6 +112,11 @@ export class CacheService implements OnModuleDestroy {
   private readonly lateLoads = new Map<string, Promise<unknown>>();
   private readonly warmers = new Map<string, () => Promise<WarmReport>>();
   private replaying = false;
+
+  /** True while invalidations missed during an outage are being redone: reads bypass the cache meanwhile. */
+  private get recovering(): boolean {
+    return this.replaying;
+  }
 
   constructor(
     @Inject(CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
@@ -245,11 +254,14 @@ export class CacheService implements OnModuleDestroy {
     const k = this.key(namespace, key);
     const ttlMs = this.listTtl(namespace, options);
     const { flight } = this.store.flights.run<T[]>(k, async (self) => {
-      const read = await this.readList<T>(namespace, k);
+      // One cache-I/O budget for the read and the write: a read that timed out leaves the write nothing to wait on.
+      const budget = new Budget(this.options.commandTimeoutMs);
+      const read = await this.readList<T>(namespace, k, budget);
       if (read.hit) return read.items;
       const items = (await loader()).slice(-options.maxLength);
       if (!self.invalidated) {
-        await this.guard(namespace, 'set', () => this.store.backend.writeList(k, items, options.maxLength, ttlMs, { ifToken: read.token }), false);
+        const backend = this.store.backend;
+        await this.guard(namespace, 'set', () => budget.run(backend.kind, 'set', () => backend.writeList(k, items, options.maxLength, ttlMs, { ifToken: read.token })), false);
       }
       return items;
     });
@@ -437,6 +449,7 @@ export class CacheService implements OnModuleDestroy {
       evictions: this.store.evictions,
       inFlight: this.store.flights.size,
       pendingInvalidations: this.store.replay.size,
+      pendingInvalidationsDropped: this.store.replay.dropped,
       namespaces,
     };
   }
@@ -612,6 +625,11 @@ export class CacheService implements OnModuleDestroy {
 
   private async read<T>(namespace: string, k: string, budget: Budget): Promise<ReadResult<T> & { failed?: boolean }> {
     const breaker = this.store.breaker;
+    if (this.recovering) {
+      // Redis is back but the invalidations it missed are still being redone: what it holds may be stale.
+      this.count(namespace, this.tierOf(), 'get', 'miss');
+      return RECOVERING_MISS;
+    }
     if (breaker && !breaker.allow()) {
       this.count(namespace, this.tierOf(), 'get', 'open');
       this.count(namespace, this.tierOf(), 'get', 'miss');
@@ -627,13 +645,24 @@ export class CacheService implements OnModuleDestroy {
       breaker?.success();
     } catch (err) {
       // A failed read spends its time too: the write after the load gets only what is left (no stacking).
-      if (fresh) budget.spend(performance.now() - started);
-      this.failure(namespace, 'get', err);
+      const ms = performance.now() - started;
+      if (fresh) budget.spend(ms);
+      this.failure(namespace, 'get', err, undefined, ms);
       this.count(namespace, this.tierOf(), 'get', 'miss');
       return FAILED_READ;
     }
     const ms = performance.now() - started;
     if (fresh) budget.spend(ms);
+    const maxBytes = this.namespaceOptions(namespace).maxValueBytes;
+    if (result.hit && result.size !== undefined && result.size > maxBytes) {
+      // Oversized entries are skipped on read as they are refused on write (written by another version, or not by
+      // us): a miss whose token names the entry, so the load replaces exactly it; the memory tier drops its copy.
+      this.store.memory?.deleteSync([k]);
+      this.logger.warn(`size-read:${namespace}`, ErrorMessages.valueTooLarge(namespace, result.size, maxBytes));
+      this.count(namespace, this.tierOf(), 'get', 'refused', ms);
+      this.count(namespace, this.tierOf(), 'get', 'miss', ms);
+      return { hit: false, token: liveToken(result.entry) };
+    }
     if (result.hit) this.count(namespace, result.tier ?? this.tierOf(), 'get', 'hit', ms);
     else {
       if (result.corrupt) this.count(namespace, this.tierOf(), 'get', 'corrupt', ms);
@@ -642,8 +671,10 @@ export class CacheService implements OnModuleDestroy {
     return result;
   }
 
-  private async readList<T>(namespace: string, k: string): Promise<ListReadResult<T>> {
-    const result = await this.guard<ListReadResult<T>>(namespace, 'get', () => this.store.backend.readList<T>(k), { hit: false, token: null });
+  private async readList<T>(namespace: string, k: string, budget = new Budget(this.options.commandTimeoutMs)): Promise<ListReadResult<T>> {
+    if (this.recovering) return RECOVERING_MISS;
+    const backend = this.store.backend;
+    const result = await this.guard<ListReadResult<T>>(namespace, 'get', () => budget.run(backend.kind, 'get', () => backend.readList<T>(k)), FAILED_READ);
     this.count(namespace, this.tierOf(), 'get', result.hit ? 'hit' : result.corrupt ? 'corrupt' : 'miss');
     return result;
   }
@@ -719,7 +750,7 @@ export class CacheService implements OnModuleDestroy {
   }
 
   /** Counts, logs (throttled) and reports a failed backend operation to the breaker; queues what must be redone. */
-  private failure(namespace: string, operation: CacheOperation, err: unknown, onFail?: () => void): void {
+  private failure(namespace: string, operation: CacheOperation, err: unknown, onFail?: () => void, ms?: number): void {
     const breaker = this.store.breaker;
     const message = err instanceof Error ? err.message : String(err);
     if (isOom(message)) {
@@ -731,7 +762,7 @@ export class CacheService implements OnModuleDestroy {
     }
     breaker?.failure();
     const timeout = err instanceof CacheError ? err.code === 'E_TIMEOUT' : /timed out/i.test(message);
-    this.count(namespace, this.tierOf(), operation, timeout ? 'timeout' : 'error');
+    this.count(namespace, this.tierOf(), operation, timeout ? 'timeout' : 'error', ms);
     this.logger.warn(`${operation}:${timeout ? 'timeout' : 'error'}`, `cache ${operation} failed in namespace "${namespace}" (${message}); answered from the source.`);
     onFail?.();
   }

@@ -11,7 +11,7 @@ import type { CacheBackend } from './cache-backend.interface.js';
 import type { CacheEntry } from './cache-entry.js';
 import { MemoryBackend } from './memory.backend.js';
 import type { RedisClient } from './redis/redis-client.factory.js';
-import { createRedisClient, redact } from './redis/redis-client.factory.js';
+import { createRedisClient, redact, scrubCredentials } from './redis/redis-client.factory.js';
 import { RedisBackend } from './redis/redis.backend.js';
 import { TieredBackend } from './tiered.backend.js';
 
@@ -192,7 +192,7 @@ export class CacheStore {
     this.hooks.onRemoteInvalidation?.(msg);
   }
 
-  private async measureClock(client: RedisClient): Promise<void> {
+  private async measureClock(client: RedisClient, attempt = 1): Promise<void> {
     try {
       const sent = Date.now();
       const [seconds, micros] = await client.time();
@@ -204,7 +204,19 @@ export class CacheStore {
       }
     } catch (err) {
       this.logger.debug(redact(`TIME failed: ${(err as Error).message}`));
+      this.retrySoon(client, attempt, () => this.measureClock(client, attempt + 1));
     }
+  }
+
+  /**
+   * Runs a boot-time check again a little later: at boot the event loop can be busy long enough for a command sent
+   * on 'ready' to hit its timeout although Redis answered. A few attempts, unref'd, none once the client has ended.
+   */
+  private retrySoon(client: RedisClient, attempt: number, again: () => Promise<void>): void {
+    if (attempt >= 3 || client.status === 'end') return;
+    setTimeout(() => {
+      if (client.status !== 'end') void again();
+    }, 1_000 * attempt).unref();
   }
 
   private probe: NodeJS.Timeout | undefined;
@@ -236,8 +248,8 @@ export class CacheStore {
   private hygieneChecked = false;
 
   /** Warns once when Redis may refuse writes when full (no maxmemory, or the noeviction policy). Uses INFO only. */
-  private async checkHygiene(client: RedisClient): Promise<void> {
-    if (this.hygieneChecked) return;
+  private async checkHygiene(client: RedisClient, attempt = 1): Promise<void> {
+    if (this.hygieneChecked && attempt === 1) return;
     this.hygieneChecked = true;
     try {
       const info = await client.info('memory');
@@ -250,12 +262,18 @@ export class CacheStore {
       }
     } catch (err) {
       this.logger.debug(redact(`INFO memory failed: ${(err as Error).message}`));
+      // Not checked after all: try again shortly; after the last attempt, on the next reconnect.
+      if (attempt >= 3) this.hygieneChecked = false;
+      this.retrySoon(client, attempt, () => this.checkHygiene(client, attempt + 1));
     }
   }
 
   private watch(client: RedisClient, role: string): void {
     // Without an 'error' listener ioredis would raise an unhandled 'error' event and crash the process.
-    client.on('error', (err: Error) => this.logger.debug(redact(`redis ${role}: ${err.message}`)));
+    client.on('error', (err: Error) => {
+      scrubCredentials(err);
+      this.logger.debug(redact(`redis ${role}: ${err.message}`));
+    });
     if (role !== 'main') return;
     client.on('ready', () => {
       if (this.redisUp) return;

@@ -77,19 +77,35 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
     return written;
   }
 
+  // Invalidations clear memory before Redis and again once Redis is done: a read that reached Redis while the
+  // invalidation was under way (e.g. the replay after an outage, over several round trips) may have filled this
+  // tier with the old value since — and this instance ignores its own bus message, so nothing else would drop it.
+
   async delete(keys: readonly string[]): Promise<void> {
     this.memory.deleteSync(keys);
-    await this.remote.delete(keys);
+    try {
+      await this.remote.delete(keys);
+    } finally {
+      this.memory.deleteSync(keys);
+    }
   }
 
   async invalidateTags(prefix: string, tags: readonly string[]): Promise<number> {
     this.memory.invalidateTagsSync(prefix, tags);
-    return this.remote.invalidateTags(prefix, tags);
+    try {
+      return await this.remote.invalidateTags(prefix, tags);
+    } finally {
+      this.memory.invalidateTagsSync(prefix, tags);
+    }
   }
 
   async clearPrefix(keyPrefix: string): Promise<number> {
     this.memory.clearPrefixSync(keyPrefix);
-    return this.remote.clearPrefix(keyPrefix);
+    try {
+      return await this.remote.clearPrefix(keyPrefix);
+    } finally {
+      this.memory.clearPrefixSync(keyPrefix);
+    }
   }
 
   async update<T>(key: string, fn: (current: T) => T | undefined): Promise<T | undefined> {

@@ -1,3 +1,6 @@
+import { types } from 'node:util';
+import { MAX_VALUE_DEPTH } from './value.codec.js';
+
 /** The two class-transformer functions tiercache uses, when the app has class-transformer installed. */
 interface ClassTransformer {
   instanceToPlain(value: unknown): unknown;
@@ -31,20 +34,64 @@ function isClassInstance(value: unknown): value is object {
     !(value instanceof Map) &&
     !(value instanceof Set) &&
     !ArrayBuffer.isView(value) &&
-    !(value instanceof ArrayBuffer)
+    !(value instanceof ArrayBuffer) &&
+    // Built-ins the codec refuses (it says so): never turn them into `{}` behind its back.
+    !types.isRegExp(value) &&
+    !types.isNativeError(value) &&
+    !types.isPromise(value) &&
+    !types.isWeakMap(value) &&
+    !types.isWeakSet(value) &&
+    !types.isBoxedPrimitive(value)
   );
 }
 
 /**
- * What gets stored for a value: a class instance (or an array of them) goes through class-transformer's
- * `instanceToPlain`, so `@Exclude()` fields are never written to the cache and cannot reappear on a hit.
- * @example toStorable(userEntity) // plain object without the @Exclude()d passwordHash
+ * What gets stored for a value: every class instance in it — at the top, or nested in arrays, plain objects, maps
+ * and sets — goes through class-transformer's `instanceToPlain`, so `@Exclude()` fields are never written to the
+ * cache and cannot reappear on a hit. Containers are copied only where something changed.
+ * @example toStorable({ owner: userEntity }) // { owner: plain object without the @Exclude()d passwordHash }
  */
 export function toStorable<T>(value: T): T {
   if (!transformer) return value;
-  if (isClassInstance(value)) return transformer.instanceToPlain(value) as T;
-  if (Array.isArray(value) && value.some(isClassInstance)) return value.map((v) => (isClassInstance(v) ? transformer!.instanceToPlain(v) : v)) as T;
-  return value;
+  return storable(value, transformer, new Set(), 0) as T;
+}
+
+function storable(value: unknown, t: ClassTransformer, ancestors: Set<object>, depth: number): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  const obj: object = value;
+  if (isClassInstance(value)) return t.instanceToPlain(value);
+  // Cycles and extreme nesting are the codec's to refuse: hand them over unchanged.
+  if (ancestors.has(obj) || depth >= MAX_VALUE_DEPTH) return obj;
+  const proto = Object.getPrototypeOf(obj) as object | null;
+  const plainObject = proto === Object.prototype || proto === null;
+  if (!Array.isArray(obj) && !(obj instanceof Map) && !(obj instanceof Set) && !plainObject) return obj;
+  ancestors.add(obj);
+  const inner = (v: unknown): unknown => storable(v, t, ancestors, depth + 1);
+  let out: unknown = obj;
+  if (Array.isArray(obj)) {
+    const items = obj.map(inner);
+    if (items.some((v, i) => v !== obj[i])) out = items;
+  } else if (obj instanceof Map) {
+    const before = [...obj];
+    const after = before.map(([k, v]) => [inner(k), inner(v)] as [unknown, unknown]);
+    if (after.some(([k, v], i) => k !== before[i]?.[0] || v !== before[i]?.[1])) out = new Map(after);
+  } else if (obj instanceof Set) {
+    const before = [...obj];
+    const after = before.map(inner);
+    if (after.some((v, i) => v !== before[i])) out = new Set(after);
+  } else {
+    const record = obj as Record<string, unknown>;
+    const keys = Object.keys(record);
+    const values = keys.map((k) => inner(record[k]));
+    if (values.some((v, i) => v !== record[keys[i] as string])) {
+      const copy = Object.create(proto) as Record<string, unknown>;
+      // defineProperty: an own "__proto__" key stays data, never a prototype.
+      keys.forEach((k, i) => Object.defineProperty(copy, k, { value: values[i], enumerable: true, writable: true, configurable: true }));
+      out = copy;
+    }
+  }
+  ancestors.delete(obj);
+  return out;
 }
 
 /**

@@ -101,7 +101,9 @@ export class CacheExplorer implements OnModuleInit, OnApplicationBootstrap {
       const meta = this.accessor.get((proto as Record<string, unknown>)[name]);
       if (!meta) continue;
       const where = `${wrapper.name}#${name}`;
-      if (!wrapper.isDependencyTreeStatic()) {
+      // Transient providers count as static for Nest, but every consumer gets its own instance and only one of them
+      // could be wrapped here: the others would silently not cache.
+      if (!wrapper.isDependencyTreeStatic() || wrapper.isTransient) {
         throw misuse(where, 'the provider is request- or transient-scoped, so the identity it serves does not come from the method arguments and would leak between requests', 'put everything the result depends on in the arguments (and the key) of a singleton provider method');
       }
       if (!instance) continue;

@@ -23,4 +23,18 @@ describe('CircuitBreaker', () => {
     expect(breaker.allow()).toBe(true);
     expect(changes).toEqual(['open', 'closed']);
   });
+
+  it('reports every success that follows failures, opened or not (so work queued by a short blip is redone)', () => {
+    let recovered = 0;
+    const breaker = new CircuitBreaker({ threshold: 3, onRecovered: () => recovered++ });
+    breaker.success();
+    expect(recovered).toBe(0);
+    breaker.failure();
+    breaker.success();
+    breaker.success();
+    expect(recovered).toBe(1);
+    for (let i = 0; i < 3; i++) breaker.failure();
+    breaker.reset();
+    expect(recovered).toBe(2);
+  });
 });

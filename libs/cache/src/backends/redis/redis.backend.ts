@@ -88,10 +88,16 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
   }
 
   async write(key: string, _entry: CacheEntry, encoded: Buffer, ttlMs: number, options?: WriteOptions): Promise<boolean> {
-    // Index before writing: an invalidation that runs in between then tombstones the key and the guarded SET skips.
-    if (options?.tags?.length) await this.indexTags(key, options.tags, ttlMs);
     const ttl = Math.max(1, Math.round(ttlMs));
-    if (options?.ifToken === undefined) return (await this.client.tcSetFresh(key, encoded, ttl, this.notAfter())) === 1;
+    if (options?.ifToken === undefined) {
+      // A write-through replaces the value: if a full Redis refuses it, the previous value must not stay behind.
+      return this.replacingOrDrop(key, async () => {
+        if (options?.tags?.length) await this.indexTags(key, options.tags, ttlMs);
+        return (await this.client.tcSetFresh(key, encoded, ttl, this.notAfter())) === 1;
+      });
+    }
+    // Index before writing: an invalidation that runs in between then tombstones the key and the guarded SET skips.
+    if (options.tags?.length) await this.indexTags(key, options.tags, ttlMs);
     const live = options.ifToken === null ? undefined : parseLiveToken(options.ifToken);
     if (live) return (await this.client.tcGuardedSet(key, encoded, ttl, entryHeader(live), MAGIC, 'live', this.notAfter())) === 1;
     const expected = options.ifToken === null ? '' : encodeTombstone(options.ifToken);
@@ -105,7 +111,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
       await Promise.all(keys.map((key) => this.client.set(key, tomb, 'PX', this.tombstoneTtlMs)));
     } catch (err) {
       // A full Redis (noeviction) refuses the tombstone SET but still takes UNLINK: invalidation must work anyway.
-      if (!(err instanceof Error) || !err.message.startsWith('OOM')) throw err;
+      if (!isOom(err)) throw err;
       await Promise.all(keys.map((key) => this.client.unlink(key)));
     }
   }
@@ -146,7 +152,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
         return undefined;
       }
       const encoded = encodeEntry({ ...entry, value: next });
-      const result = await this.client.tcCompareAndSet(key, raw, encoded, this.notAfter());
+      const result = await this.replacingOrDrop(key, () => this.client.tcCompareAndSet(key, raw, encoded, this.notAfter()));
       if (result === 1) return next;
       if (result === -1) break;
       // Contention: back off a little (with jitter) before reading again.
@@ -182,17 +188,32 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     const header = encodeEntry({ value: null, createdAt: now, expiresAt: now + ttlMs });
     const encoded = items.slice(-maxLength).map((item) => encodeValue(item));
     const guard = options?.ifToken === undefined ? '*' : options.ifToken === null ? '' : encodeTombstone(options.ifToken);
-    return (await this.client.tcListWrite(key, Math.max(1, Math.round(ttlMs)), guard, MAGIC, this.notAfter(), header, ...encoded)) === 1;
+    const write = async (): Promise<boolean> => (await this.client.tcListWrite(key, Math.max(1, Math.round(ttlMs)), guard, MAGIC, this.notAfter(), header, ...encoded)) === 1;
+    return guard === '*' ? this.replacingOrDrop(key, write) : write();
   }
 
   async append(key: string, items: readonly unknown[], maxLength: number, ttlMs: number): Promise<boolean> {
     if (items.length === 0) return true;
     const encoded = items.map((item) => encodeValue(item));
-    return (await this.client.tcListAppend(key, maxLength, Math.max(1, Math.round(ttlMs)), this.notAfter(), ...encoded)) === 1;
+    // A refused append would leave the cached list without the new items: drop it (the next read reloads it).
+    return this.replacingOrDrop(key, async () => (await this.client.tcListAppend(key, maxLength, Math.max(1, Math.round(ttlMs)), this.notAfter(), ...encoded)) === 1);
   }
 
   async close(): Promise<void> {
     // The connection belongs to the module, which closes it; nothing is held here.
+  }
+
+  /**
+   * Runs a write that replaces what `key` holds. When a full Redis (noeviction) refuses it, UNLINKs the key — UNLINK is
+   * allowed under OOM — so the value it was meant to replace is not served any more, then rethrows (counted refused).
+   */
+  private async replacingOrDrop<R>(key: string, write: () => Promise<R>): Promise<R> {
+    try {
+      return await write();
+    } catch (err) {
+      if (isOom(err)) await this.client.unlink(key).catch(() => undefined);
+      throw err;
+    }
   }
 
   private async indexTags(key: string, tags: readonly string[], ttlMs: number): Promise<void> {
@@ -241,6 +262,11 @@ export function tagKey(prefix: string, tag: string): string {
 /** Escapes Redis glob metacharacters so a server-built prefix matches only itself. */
 export function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\^-]/g, (c) => `\\${c}`);
+}
+
+/** Redis refused a write because maxmemory is reached under noeviction (scripts' errors start the same way). */
+function isOom(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('OOM');
 }
 
 function isWrongType(err: unknown): boolean {
