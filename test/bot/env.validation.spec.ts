@@ -13,6 +13,7 @@ describe('bot environment validation', () => {
       redisUrl: undefined,
       cacheEnabled: true,
       cachePrefix: 'bot',
+      deployId: 'default',
       cacheTtl: '1h',
       cacheCommandTimeout: '1s',
       cacheMemoryMaxEntries: 10_000,

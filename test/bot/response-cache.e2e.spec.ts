@@ -70,4 +70,11 @@ describe('the bot response cache (Redis + PostgreSQL)', () => {
     }
     expect(cache.stats().namespaces.response?.hits).toBeGreaterThanOrEqual(1);
   });
+
+  it('the model catalogue (price list) is warmed into the cache at boot, once per deploy', async () => {
+    expect(await redis.command('EXISTS', 'bot-rc:catalogue:all')).toBe(1);
+    expect(await redis.command('GET', 'bot-rc:__warm:ModelCatalogue#warm:default')).toEqual(expect.any(String));
+    const res = await bot.webhook(textUpdate(ada, { chat: group, topic: 13 }, 4, '/model')).expect(200);
+    expect(JSON.stringify(res.body)).toContain('model:reverse-1');
+  });
 });

@@ -30,6 +30,7 @@ export function cacheOptions(config: BotConfig): CacheModuleOptions {
     enabled: config.cacheEnabled,
     ...(config.redisUrl ? { redis: config.redisUrl } : {}),
     prefix: config.cachePrefix,
+    deployId: config.deployId,
     defaultTtl: config.cacheTtl,
     commandTimeout: config.cacheCommandTimeout,
     namespaces: {
@@ -38,6 +39,8 @@ export function cacheOptions(config: BotConfig): CacheModuleOptions {
       messages: { ttl: config.cacheTtl },
       // Files up to 20 MiB are cached; a bigger one is refused by the cache (counted) and fetched again next time.
       file: { ttl: config.cacheTtl, maxValueBytes: FILE_CACHE_MAX_BYTES + ENVELOPE_BYTES },
+      // The model catalogue (price list), warmed once per deploy.
+      catalogue: { ttl: config.cacheTtl },
       // The responder's answers, keyed by the normalized question, model and context (see ResponseCache).
       response: { ttl: '24h' },
     },

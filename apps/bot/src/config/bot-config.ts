@@ -21,6 +21,8 @@ export class BotConfig {
   readonly cacheEnabled!: boolean;
   /** Key prefix of every cache entry. @default 'bot' */
   readonly cachePrefix!: string;
+  /** Identifies this deploy (e.g. the image tag): the model catalogue is warmed once per deploy. @default 'default' */
+  readonly deployId!: string;
   /** Default TTL of cache entries. @default '1h' */
   readonly cacheTtl!: string;
   /** Deadline of one Redis command; past it the cache answers from the source. @default '1s' (a 20 MiB file takes ~150 ms on loopback) */

@@ -96,6 +96,13 @@ function logLevels(env: Env): LogLevel[] {
  * bad variable (boot stops there).
  * @example validateEnv({ PORT: '8080', MESSAGE_PRICE: '0.10' }).port // 8080
  */
+function deployId(env: Env): string {
+  const value = read(env, 'DEPLOY_ID') ?? 'default';
+  if (!/^[\x21-\x7e]{1,128}$/.test(value))
+    throw new EnvValidationError('DEPLOY_ID', `expected 1-128 printable characters without spaces, got ${JSON.stringify(value)}`);
+  return value;
+}
+
 export function validateEnv(env: Env): BotConfig {
   const cachePrefix = read(env, 'CACHE_PREFIX') ?? 'bot';
   if (!NAME.test(cachePrefix))
@@ -130,6 +137,7 @@ export function validateEnv(env: Env): BotConfig {
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     cacheEnabled: bool(env, 'CACHE_ENABLED', true),
     cachePrefix,
+    deployId: deployId(env),
     cacheTtl,
     cacheCommandTimeout,
     cacheMemoryMaxEntries: int(env, 'CACHE_MEMORY_MAX_ENTRIES', 10_000, 1),

@@ -1,8 +1,12 @@
 import { Module } from '@nestjs/common';
 import { LocalResponder } from './local.responder.js';
+import { ModelCatalogue } from './model-catalogue.service.js';
 import { ResponseCache } from './response-cache.service.js';
 import { Responder } from './responder.js';
 
 /** Binds {@link Responder} to the deterministic {@link LocalResponder}; override the provider to plug in another. */
-@Module({ providers: [{ provide: Responder, useClass: LocalResponder }, ResponseCache], exports: [Responder, ResponseCache] })
+@Module({
+  providers: [{ provide: Responder, useClass: LocalResponder }, ResponseCache, ModelCatalogue],
+  exports: [Responder, ResponseCache, ModelCatalogue],
+})
 export class ResponderModule {}

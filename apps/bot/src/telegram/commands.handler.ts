@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { BotConfig } from '../config/bot-config.js';
-import { Responder } from '../responder/responder.js';
+import { ModelCatalogue } from '../responder/model-catalogue.service.js';
 import { Money } from '../users/money.js';
 import type { UserProfile } from '../users/user.js';
 import { UsersService } from '../users/users.service.js';
@@ -16,7 +16,7 @@ export interface CommandAnswer {
 export class CommandsHandler {
   constructor(
     private readonly users: UsersService,
-    private readonly responder: Responder,
+    private readonly catalogue: ModelCatalogue,
     private readonly config: BotConfig,
   ) {}
 
@@ -50,19 +50,18 @@ export class CommandsHandler {
 
   /** Sets a model (from /model <id> or a keyboard button); returns the confirmation. */
   async setModel(userId: number, modelId: string): Promise<string> {
-    if (!this.responder.models.includes(modelId))
-      return `Unknown model "${modelId}". Available: ${this.responder.models.join(', ')}.`;
+    const models = (await this.catalogue.list()).map((m) => m.id);
+    if (!models.includes(modelId)) return `Unknown model "${modelId}". Available: ${models.join(', ')}.`;
     await this.users.setModel(userId, modelId);
     return `Model set to ${modelId}.`;
   }
 
   private async model(userId: number, current: string, requested: string | undefined): Promise<CommandAnswer> {
     if (requested !== undefined) return { text: await this.setModel(userId, requested) };
+    const models = await this.catalogue.list();
     return {
       text: `Your model is ${current}. Choose one:`,
-      keyboard: [
-        this.responder.models.map((id) => ({ text: id === current ? `• ${id}` : id, callback_data: `model:${id}` })),
-      ],
+      keyboard: [models.map(({ id }) => ({ text: id === current ? `• ${id}` : id, callback_data: `model:${id}` }))],
     };
   }
 }
