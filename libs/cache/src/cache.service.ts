@@ -113,9 +113,16 @@ export class CacheService implements OnModuleDestroy {
   private readonly warmers = new Map<string, () => Promise<WarmReport>>();
   private replaying = false;
 
-  /** True while invalidations missed during an outage are being redone: reads bypass the cache meanwhile. */
+  /** The retry of a replay that failed (or was never triggered) while Redis is reachable. */
+  private replayRetry: NodeJS.Timeout | undefined;
+
+  /**
+   * True while invalidations missed during an outage are being redone — or are still queued while Redis is reachable
+   * (a replay failed, e.g. timed out, and waits for its retry): reads bypass the cache meanwhile, since Redis may
+   * still hold what those invalidations remove.
+   */
   private get recovering(): boolean {
-    return this.replaying;
+    return this.replaying || (this.store.replay.size > 0 && this.store.redisConnected);
   }
 
   constructor(
@@ -135,7 +142,14 @@ export class CacheService implements OnModuleDestroy {
         } satisfies CacheInvalidatedEvent),
       onConnectionChange: (up, reason) => {
         if (!up) this.logger.warn('redis-down', `Redis connection lost (${reason ?? 'unknown'}); serving from the source.`);
-        else void this.replay();
+        else {
+          // A reconnect may be a failover to a replica that missed acknowledged invalidations: redo the recent ones.
+          const recent = this.store.recent.take();
+          for (const p of recent.prefixes) this.store.replay.addPrefix(p);
+          this.store.replay.addKeys(recent.keys, `${this.options.prefix}:`);
+          this.store.replay.addTags(recent.tags, this.options.prefix);
+          void this.replay();
+        }
         this.emit(up ? CacheEvents.backendUp : CacheEvents.backendDown, {
           backend: 'redis',
           ...(reason ? { reason } : {}),
@@ -236,6 +250,7 @@ export class CacheService implements OnModuleDestroy {
     if (!this.options.enabled) return undefined;
     const k = this.key(namespace, key);
     this.store.flights.invalidate([k]);
+    this.store.dropLocal({ keys: [k] });
     const result = await this.guard(namespace, 'update', () => this.store.backend.update<T>(k, fn), undefined, () => this.queueKeys(namespace, [k]));
     void this.store.publish({ keys: [k] });
     return result;
@@ -273,6 +288,7 @@ export class CacheService implements OnModuleDestroy {
     if (!this.options.enabled) return false;
     const k = this.key(namespace, key);
     this.store.flights.invalidate([k]);
+    this.store.dropLocal({ keys: [k] });
     const ttlMs = this.listTtl(namespace, options);
     const ok = await this.guard(namespace, 'set', () => this.store.backend.writeList(k, items, options.maxLength, ttlMs), false, () => this.queueKeys(namespace, [k]));
     void this.store.publish({ keys: [k] });
@@ -287,6 +303,7 @@ export class CacheService implements OnModuleDestroy {
     if (!this.options.enabled) return false;
     const k = this.key(namespace, key);
     this.store.flights.invalidate([k]);
+    this.store.dropLocal({ keys: [k] });
     const list = Array.isArray(items) ? (items as readonly T[]) : [items as T];
     const ttlMs = this.listTtl(namespace, options);
     // A failed append leaves the cached list behind the source: drop it when Redis is back.
@@ -300,6 +317,8 @@ export class CacheService implements OnModuleDestroy {
     if (!this.options.enabled || tags.length === 0) return 0;
     const list = tags.map((tag) => checkTag(tag));
     this.store.flights.invalidatePrefix('');
+    this.store.dropLocal({ tags: list });
+    this.store.recent.add('tags', list);
     const count = await this.guard('_tags', 'invalidate', () => this.store.backend.invalidateTags(this.options.prefix, list), 0, () =>
       this.store.replay.addTags(list, this.options.prefix),
     );
@@ -312,11 +331,7 @@ export class CacheService implements OnModuleDestroy {
   async clearNamespace(namespace: string): Promise<number> {
     if (!this.options.enabled) return 0;
     const keyPrefix = namespacePrefix(this.options.prefix, checkNamespace(namespace));
-    this.store.flights.invalidatePrefix(keyPrefix);
-    const count = await this.guard(namespace, 'clear', () => this.store.backend.clearPrefix(keyPrefix), 0, () => this.store.replay.addPrefix(keyPrefix));
-    void this.store.publish({ clear: keyPrefix });
-    this.emit(CacheEvents.invalidated, { namespace, origin: 'local' } satisfies CacheInvalidatedEvent);
-    return count;
+    return this.clearKeyPrefix(namespace, keyPrefix);
   }
 
   /**
@@ -332,11 +347,7 @@ export class CacheService implements OnModuleDestroy {
     // Mirror fullKey: a key starting with '#' is stored with the '#' doubled (composed keys over 200 characters are
     // hashed whole and reachable only by their exact key or a tag).
     const keyPrefix = namespacePrefix(this.options.prefix, checkNamespace(namespace)) + (parts_.startsWith('#') ? `#${parts_}` : parts_);
-    this.store.flights.invalidatePrefix(keyPrefix);
-    const count = await this.guard(namespace, 'clear', () => this.store.backend.clearPrefix(keyPrefix), 0, () => this.store.replay.addPrefix(keyPrefix));
-    void this.store.publish({ clear: keyPrefix });
-    this.emit(CacheEvents.invalidated, { namespace, origin: 'local' } satisfies CacheInvalidatedEvent);
-    return count;
+    return this.clearKeyPrefix(namespace, keyPrefix);
   }
 
   /**
@@ -411,6 +422,17 @@ export class CacheService implements OnModuleDestroy {
     );
   }
 
+  /** Clears everything under a server-built key prefix, here and on every instance (replayed if Redis is down). */
+  private async clearKeyPrefix(namespace: string, keyPrefix: string): Promise<number> {
+    this.store.flights.invalidatePrefix(keyPrefix);
+    this.store.dropLocal({ prefix: keyPrefix });
+    this.store.recent.add('prefixes', [keyPrefix]);
+    const count = await this.guard(namespace, 'clear', () => this.store.backend.clearPrefix(keyPrefix), 0, () => this.store.replay.addPrefix(keyPrefix));
+    void this.store.publish({ clear: keyPrefix });
+    this.emit(CacheEvents.invalidated, { namespace, origin: 'local' } satisfies CacheInvalidatedEvent);
+    return count;
+  }
+
   /** The full key (`<prefix>:<namespace>:<key>`) an entry is stored under. */
   key(namespace: string, key: unknown): string {
     return fullKey(this.options.prefix, checkNamespace(namespace), toKey(key));
@@ -420,6 +442,8 @@ export class CacheService implements OnModuleDestroy {
   async deleteKeys(namespace: string, keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
     this.store.flights.invalidate(keys);
+    this.store.dropLocal({ keys });
+    this.store.recent.add('keys', keys);
     await this.guard(namespace, 'delete', () => this.store.backend.delete(keys), undefined, () => this.queueKeys(namespace, keys));
     void this.store.publish({ keys: [...keys] });
     this.emit(CacheEvents.invalidated, { namespace, keys: [...keys], origin: 'local' } satisfies CacheInvalidatedEvent);
@@ -429,6 +453,7 @@ export class CacheService implements OnModuleDestroy {
   async put<T>(namespace: string, k: string, value: T, options?: CacheSetOptions<T>): Promise<boolean> {
     if (value === undefined) return false;
     this.store.flights.invalidate([k]);
+    this.store.dropLocal({ keys: [k] });
     const policy = this.policy(namespace, options?.ttl === undefined ? undefined : { ttl: options.ttl as Ttl });
     const written = await this.write(namespace, k, value, policy, options?.tags, undefined, new Budget(this.options.commandTimeoutMs), true);
     void this.store.publish({ keys: [k] });
@@ -455,6 +480,7 @@ export class CacheService implements OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    if (this.replayRetry) clearTimeout(this.replayRetry);
     await this.store.close();
   }
 
@@ -627,6 +653,7 @@ export class CacheService implements OnModuleDestroy {
     const breaker = this.store.breaker;
     if (this.recovering) {
       // Redis is back but the invalidations it missed are still being redone: what it holds may be stale.
+      if (!this.replaying) this.scheduleReplay();
       this.count(namespace, this.tierOf(), 'get', 'miss');
       return RECOVERING_MISS;
     }
@@ -735,6 +762,17 @@ export class CacheService implements OnModuleDestroy {
     const breaker = this.store.breaker;
     if (breaker && !breaker.allow()) {
       this.count(namespace, this.tierOf(), operation, 'open');
+      if (MUTATIONS.has(operation) && onFail) {
+        // An invalidation is still attempted (bounded by the command timeout; a dead server fails it at once): on
+        // Cluster the breaker is shared by every master, and the healthy ones must drop the key now. The outcome
+        // does not move the breaker (the probe does); a failure is replayed.
+        try {
+          return await op();
+        } catch {
+          onFail();
+          return fallback;
+        }
+      }
       onFail?.();
       return fallback;
     }
@@ -788,6 +826,8 @@ export class CacheService implements OnModuleDestroy {
         this.store.replay.addKeys(pending.keys, `${prefix}:`);
         this.store.replay.addTags(pending.tags, prefix);
         this.logger.warn('replay', `replaying invalidations failed (${(err as Error).message}); will retry when Redis is back.`);
+        // Redis may be up (the replay only timed out): nothing else may trigger a retry, so schedule one.
+        this.scheduleReplay();
         return;
       }
       for (const p of pending.prefixes) await this.store.publish({ clear: p });
@@ -797,6 +837,18 @@ export class CacheService implements OnModuleDestroy {
     } finally {
       this.replaying = false;
     }
+    // Invalidations queued while this replay ran (e.g. the recent ones a reconnect adds) get their own pass.
+    if (this.store.replay.size > 0 && !this.replayRetry) await this.replay();
+  }
+
+  /** Retries the replay after the breaker's probe interval, if Redis is connected then (a reconnect replays anyway). */
+  private scheduleReplay(): void {
+    if (this.replayRetry) return;
+    this.replayRetry = setTimeout(() => {
+      this.replayRetry = undefined;
+      if (this.store.redisConnected) void this.replay();
+    }, this.options.breaker.probeIntervalMs);
+    this.replayRetry.unref();
   }
 
   private ttl(policy: LoadPolicy, value: unknown): number {

@@ -4,6 +4,7 @@ import { decodeEntry } from '../codec/entry.codec.js';
 import type { InvalidationMessage } from '../invalidation/invalidation-message.js';
 import { InvalidationBus } from '../invalidation/invalidation.bus.js';
 import type { ResolvedCacheOptions } from '../options/resolved-options.js';
+import { RecentInvalidations } from '../invalidation/recent-invalidations.js';
 import { ReplayQueue } from '../invalidation/replay-queue.js';
 import { CircuitBreaker } from '../resilience/circuit-breaker.js';
 import { SingleFlight } from '../resilience/single-flight.js';
@@ -143,6 +144,21 @@ export class CacheStore {
   /** Tells other instances what changed (keys, tags or a cleared prefix); a no-op without the bus. */
   async publish(change: Omit<InvalidationMessage, 'v' | 'p' | 'o'>): Promise<void> {
     await this.bus?.publish(change);
+  }
+
+  /** Invalidations sent recently, redone after a reconnect (a failover may have lost them). */
+  readonly recent = new RecentInvalidations();
+
+  /**
+   * Applies an invalidation to this instance's memory tier at once, whatever then happens with Redis (down,
+   * breaker open): the instance must never read back the value it just invalidated.
+   */
+  dropLocal(change: { keys?: readonly string[]; tags?: readonly string[]; prefix?: string }): void {
+    const memory = this.memory;
+    if (!memory || !(this.backend instanceof TieredBackend)) return;
+    if (change.keys) memory.deleteSync(change.keys);
+    if (change.tags) memory.invalidateTagsSync(this.options.prefix, change.tags);
+    if (change.prefix !== undefined) memory.clearPrefixSync(change.prefix);
   }
 
   /** Synchronous memory lookup for the decorator hot path (undefined without a usable memory tier). */

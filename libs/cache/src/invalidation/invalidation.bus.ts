@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { Cluster } from 'ioredis';
 import type { RedisClient } from '../backends/redis/redis-client.factory.js';
 import type { InvalidationMessage } from './invalidation-message.js';
 import { parseInvalidationMessage } from './invalidation-message.js';
@@ -83,14 +84,19 @@ export class InvalidationBus {
 
   /** Publishes an invalidation; resolves false (and never throws) when Redis cannot take it. */
   async publish(change: Omit<InvalidationMessage, 'v' | 'p' | 'o'>): Promise<boolean> {
-    const msg: InvalidationMessage = { v: 1, p: this.prefix, o: this.instanceId, ...change };
-    try {
-      await this.publisher.publish(this.channel, JSON.stringify(msg));
-      return true;
-    } catch (err) {
-      this.logger.debug(`publish failed: ${(err as Error).message}`);
-      return false;
+    const payload = JSON.stringify({ v: 1, p: this.prefix, o: this.instanceId, ...change } satisfies InvalidationMessage);
+    // On Cluster a PUBLISH reaches every node through the cluster bus, but it must first reach a live one: try each
+    // master until one takes it (one dead master must not silence the bus).
+    const targets = this.publisher instanceof Cluster ? this.publisher.nodes('master') : [this.publisher];
+    for (const target of targets) {
+      try {
+        await target.publish(this.channel, payload);
+        return true;
+      } catch (err) {
+        this.logger.debug(`publish failed: ${(err as Error).message}`);
+      }
     }
+    return false;
   }
 
   private subscribe(): void {

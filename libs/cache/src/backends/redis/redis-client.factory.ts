@@ -26,7 +26,9 @@ export function createRedisClient(config: ResolvedRedis, options: { commandTimeo
     retryStrategy: reconnectDelay,
     connectionName: options.connectionName,
     enableReadyCheck: true,
-    autoResubscribe: true,
+    // Off: ioredis resubscribes with a promise nobody handles, so a reconnect cut right after its ready check raised an
+    // unhandledRejection (test/topologies/subscriber-reconnect.spec.ts). The invalidation bus subscribes on 'ready'.
+    autoResubscribe: false,
     ...(config.username !== undefined ? { username: config.username } : {}),
     ...(config.password !== undefined ? { password: config.password } : {}),
     ...(config.tls ? { tls: config.tls } : {}),

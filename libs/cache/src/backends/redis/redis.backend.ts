@@ -93,7 +93,11 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
       // A write-through replaces the value: if a full Redis refuses it, the previous value must not stay behind.
       return this.replacingOrDrop(key, async () => {
         if (options?.tags?.length) await this.indexTags(key, options.tags, ttlMs);
-        return (await this.client.tcSetFresh(key, encoded, ttl, this.notAfter())) === 1;
+        const written = (await this.client.tcSetFresh(key, encoded, ttl, this.notAfter())) === 1;
+        // Indexed again after the SET: a tag invalidation that took the set in between tombstoned the key, which
+        // this SET then replaced — without the second SADD the new value would sit outside its tags.
+        if (written && options?.tags?.length) await this.indexTags(key, options.tags, ttlMs);
+        return written;
       });
     }
     // Index before writing: an invalidation that runs in between then tombstones the key and the guarded SET skips.
@@ -122,7 +126,13 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
       const members = await this.client.tcTagTake(tagKey(prefix, tag));
       // Only members under the prefix: a forged member can never make us touch a foreign key.
       const own = members.filter((m) => m.startsWith(`${prefix}:`));
-      await this.delete(own);
+      try {
+        await this.delete(own);
+      } catch (err) {
+        // The set is already taken: put the members back so the replay of this tag still finds them.
+        if (own.length > 0) await this.client.sadd(tagKey(prefix, tag), ...own).catch(() => undefined);
+        throw err;
+      }
       count += own.length;
     }
     return count;
