@@ -177,8 +177,12 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     const reply = await this.client.tcListReadBuffer(key);
     const [kind, ...rest] = reply;
     if (kind === 1) {
-      const [, ...items] = rest[0] as Buffer[];
+      const [header, ...items] = rest[0] as Buffer[];
       try {
+        // Only a list that starts with our header is ours (a foreign or older-schema list is discarded).
+        if (header === undefined) return this.discard(key);
+        const meta = decodeEntry(header);
+        if (meta.value !== null) return this.discard(key);
         return { hit: true, items: items.map((b) => decodeValue(b) as T) };
       } catch {
         return this.discard(key);
