@@ -113,6 +113,8 @@ export class CacheService implements OnModuleDestroy {
   private readonly warmers = new Map<string, () => Promise<WarmReport>>();
   private replaying = false;
 
+  /** Invalidations taken from the replay queue by the replay in progress (still pending until it succeeds). */
+  private replayInFlight = 0;
   /** The retry of a replay that failed (or was never triggered) while Redis is reachable. */
   private replayRetry: NodeJS.Timeout | undefined;
 
@@ -473,7 +475,7 @@ export class CacheService implements OnModuleDestroy {
       memory: this.store.memoryUsage,
       evictions: this.store.evictions,
       inFlight: this.store.flights.size,
-      pendingInvalidations: this.store.replay.size,
+      pendingInvalidations: this.store.replay.size + this.replayInFlight,
       pendingInvalidationsDropped: this.store.replay.dropped,
       namespaces,
     };
@@ -815,6 +817,7 @@ export class CacheService implements OnModuleDestroy {
     this.replaying = true;
     try {
       const pending = this.store.replay.drain();
+      this.replayInFlight = pending.keys.length + pending.tags.length + pending.prefixes.length;
       const backend = this.store.backend;
       const prefix = this.options.prefix;
       try {
@@ -835,6 +838,7 @@ export class CacheService implements OnModuleDestroy {
       if (pending.tags.length) await this.store.publish({ tags: pending.tags });
       this.count('_replay', this.tierOf(), 'invalidate', 'ok');
     } finally {
+      this.replayInFlight = 0;
       this.replaying = false;
     }
     // Invalidations queued while this replay ran (e.g. the recent ones a reconnect adds) get their own pass.
