@@ -19,7 +19,13 @@ describe('the bot response cache (Redis + PostgreSQL)', () => {
   beforeAll(async () => {
     redis = await RedisServer.start();
     db = await TestDatabase.create();
-    bot = await BotApp.start({ DATABASE_URL: db.url, REDIS_URL: redis.url, CACHE_PREFIX: 'bot-rc', MESSAGE_PRICE: '0.01', INITIAL_BALANCE: '1.00' });
+    bot = await BotApp.start({
+      DATABASE_URL: db.url,
+      REDIS_URL: redis.url,
+      CACHE_PREFIX: 'bot-rc',
+      MESSAGE_PRICE: '0.01',
+      INITIAL_BALANCE: '1.00',
+    });
   });
   afterAll(async () => {
     await bot.close();
@@ -36,13 +42,17 @@ describe('the bot response cache (Redis + PostgreSQL)', () => {
     const before = await bot.metrics();
     // Two topics opened with the same first question (same empty history): the second is a cache hit.
     const first = await bot.webhook(textUpdate(ada, { chat: group, topic: 11 }, 1, 'What is tiercache?')).expect(200);
-    const second = await bot.webhook(textUpdate(ada, { chat: group, topic: 12 }, 2, '  what IS   tiercache? ')).expect(200);
+    const second = await bot
+      .webhook(textUpdate(ada, { chat: group, topic: 12 }, 2, '  what IS   tiercache? '))
+      .expect(200);
     const after = await bot.metrics();
     expect(delta(before, after, miss)).toBe(1);
     expect(delta(before, after, hit)).toBe(1);
     expect(second.body.text).toBe(first.body.text);
     // Charged twice: 1.00 - 2 × 0.01.
-    const rows = await db.query<{ balance: string }>('SELECT balance::text AS balance FROM users WHERE id = $1', [ada.id]);
+    const rows = await db.query<{ balance: string }>('SELECT balance::text AS balance FROM users WHERE id = $1', [
+      ada.id,
+    ]);
     expect(Number(rows[0]?.balance)).toBeCloseTo(0.98, 10);
     const history = await db.query<{ role: string; text: string }>(
       `SELECT m.role, m.text FROM messages m JOIN threads t ON t.id = m.thread_id WHERE t.chat_id = $1 AND t.thread_id = 12 ORDER BY m.id`,
@@ -60,7 +70,10 @@ describe('the bot response cache (Redis + PostgreSQL)', () => {
     expect(delta(before, after, miss)).toBe(1);
     expect(delta(before, after, hit)).toBe(0);
     const cache = bot.get(CacheService);
-    const keys = (await redis.command('SCAN', '0', 'MATCH', 'bot-rc:response:*', 'COUNT', '1000')) as [string, string[]];
+    const keys = (await redis.command('SCAN', '0', 'MATCH', 'bot-rc:response:*', 'COUNT', '1000')) as [
+      string,
+      string[],
+    ];
     expect(keys[1].length).toBeGreaterThanOrEqual(2);
     for (const key of keys[1]) {
       expect(key).toMatch(/^bot-rc:response:[0-9a-f]{32}$/);

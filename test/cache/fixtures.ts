@@ -14,7 +14,11 @@ export class UserRepo {
   failNext: Error | undefined;
   gate: Promise<void> | undefined;
 
-  @Cached({ namespace: 'user', key: (id: number) => id, invalidateOn: { 'payment.completed': (e: { userId: number }) => e.userId } })
+  @Cached({
+    namespace: 'user',
+    key: (id: number) => id,
+    invalidateOn: { 'payment.completed': (e: { userId: number }) => e.userId },
+  })
   async getUser(id: number): Promise<{ id: number; name: string; balance: number } | null> {
     this.loads++;
     if (this.gate) await this.gate;
@@ -71,7 +75,11 @@ export class UserRepo {
 }
 
 /** Boots a Nest application context with the cache module and the given providers. */
-export async function bootCache(options: CacheModuleOptions, providers: Type[] = [UserRepo], extra: DynamicModule[] = []): Promise<INestApplicationContext> {
+export async function bootCache(
+  options: CacheModuleOptions,
+  providers: Type[] = [UserRepo],
+  extra: DynamicModule[] = [],
+): Promise<INestApplicationContext> {
   const moduleRef = await Test.createTestingModule({
     imports: [EventEmitterModule.forRoot(), CacheModule.forRoot({ ...options, isGlobal: true }), ...extra],
     providers,

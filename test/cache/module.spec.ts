@@ -28,7 +28,11 @@ class Counter {
   }
 }
 
-async function boot(imports: unknown[], providers: Type[] = [], controllers: Type[] = []): Promise<INestApplicationContext> {
+async function boot(
+  imports: unknown[],
+  providers: Type[] = [],
+  controllers: Type[] = [],
+): Promise<INestApplicationContext> {
   const ref = await Test.createTestingModule({ imports: imports as never[], providers, controllers }).compile();
   const app = ref.createNestApplication({ logger: false });
   await app.init();
@@ -37,12 +41,27 @@ async function boot(imports: unknown[], providers: Type[] = [], controllers: Typ
 
 describe('CacheModule.forRootAsync', () => {
   it('useFactory + inject + imports, useClass and useExisting all configure the module', async () => {
-    const viaFactory = await boot([
-      CacheModule.forRootAsync({ imports: [OptionsModule], inject: [OptionsFactory], useFactory: (f: OptionsFactory) => ({ ...f.createCacheOptions(), prefix: 'from-factory' }), isGlobal: true }),
-    ], [Counter]);
+    const viaFactory = await boot(
+      [
+        CacheModule.forRootAsync({
+          imports: [OptionsModule],
+          inject: [OptionsFactory],
+          useFactory: (f: OptionsFactory) => ({ ...f.createCacheOptions(), prefix: 'from-factory' }),
+          isGlobal: true,
+        }),
+      ],
+      [Counter],
+    );
     const viaClass = await boot([CacheModule.forRootAsync({ useClass: OptionsFactory, isGlobal: true })], [Counter]);
-    const viaExisting = await boot([CacheModule.forRootAsync({ imports: [OptionsModule], useExisting: OptionsFactory, isGlobal: true })], [Counter]);
-    for (const [app, prefix] of [[viaFactory, 'from-factory'], [viaClass, 'from-class'], [viaExisting, 'from-class']] as const) {
+    const viaExisting = await boot(
+      [CacheModule.forRootAsync({ imports: [OptionsModule], useExisting: OptionsFactory, isGlobal: true })],
+      [Counter],
+    );
+    for (const [app, prefix] of [
+      [viaFactory, 'from-factory'],
+      [viaClass, 'from-class'],
+      [viaExisting, 'from-class'],
+    ] as const) {
       const cache = app.get(CacheService);
       expect(cache.key('count', 1)).toBe(`${prefix}:count:1`);
       const counter = app.get(Counter);
@@ -55,7 +74,9 @@ describe('CacheModule.forRootAsync', () => {
 
   it('a bad option stops boot, naming the option and the value', async () => {
     await expect(boot([CacheModule.forRoot({ prefix: 'a:b' })])).rejects.toThrow(/"prefix" = "a:b"/);
-    await expect(boot([CacheModule.forRootAsync({ useFactory: () => ({ defaultTtl: 'soon' }) })])).rejects.toThrow(/"defaultTtl" = "soon"/);
+    await expect(boot([CacheModule.forRootAsync({ useFactory: () => ({ defaultTtl: 'soon' }) })])).rejects.toThrow(
+      /"defaultTtl" = "soon"/,
+    );
   });
 });
 
@@ -76,7 +97,12 @@ describe('misuse fails at boot with Class#method and the fix', () => {
       return [];
     }
   }
-  Reflect.decorate([Cached({ namespace: 's' }) as MethodDecorator], SyncMethod.prototype, 'list', Object.getOwnPropertyDescriptor(SyncMethod.prototype, 'list'));
+  Reflect.decorate(
+    [Cached({ namespace: 's' }) as MethodDecorator],
+    SyncMethod.prototype,
+    'list',
+    Object.getOwnPropertyDescriptor(SyncMethod.prototype, 'list'),
+  );
   Reflect.defineMetadata('design:returntype', Array, SyncMethod.prototype, 'list');
 
   @Injectable()
@@ -108,11 +134,41 @@ describe('misuse fails at boot with Class#method and the fix', () => {
   }
 
   it.each([
-    ['a controller method', [CacheModule.forRoot({})], [], [CachedController], /CachedController#list: cache decorators on controller methods are not supported.*Fix: move the cached logic into a provider/],
-    ['a sync method', [CacheModule.forRoot({})], [SyncMethod], [], /SyncMethod#list: a cached method must return a Promise.*Fix: make the method async/],
-    ['two default-keyed methods in one namespace', [CacheModule.forRoot({})], [TwoDefaults], [], /TwoDefaults#a and TwoDefaults#b both cache into namespace "shared"/],
-    ['invalidateOn without EventEmitterModule', [CacheModule.forRoot({})], [NeedsEvents], [], /NeedsEvents#get: invalidateOn needs @nestjs\/event-emitter.*EventEmitterModule.forRoot/],
-    ['a namespace with glob characters', [CacheModule.forRoot({})], [BadNamespace], [], /BadNamespace#get: .*namespace "user:\*"/],
+    [
+      'a controller method',
+      [CacheModule.forRoot({})],
+      [],
+      [CachedController],
+      /CachedController#list: cache decorators on controller methods are not supported.*Fix: move the cached logic into a provider/,
+    ],
+    [
+      'a sync method',
+      [CacheModule.forRoot({})],
+      [SyncMethod],
+      [],
+      /SyncMethod#list: a cached method must return a Promise.*Fix: make the method async/,
+    ],
+    [
+      'two default-keyed methods in one namespace',
+      [CacheModule.forRoot({})],
+      [TwoDefaults],
+      [],
+      /TwoDefaults#a and TwoDefaults#b both cache into namespace "shared"/,
+    ],
+    [
+      'invalidateOn without EventEmitterModule',
+      [CacheModule.forRoot({})],
+      [NeedsEvents],
+      [],
+      /NeedsEvents#get: invalidateOn needs @nestjs\/event-emitter.*EventEmitterModule.forRoot/,
+    ],
+    [
+      'a namespace with glob characters',
+      [CacheModule.forRoot({})],
+      [BadNamespace],
+      [],
+      /BadNamespace#get: .*namespace "user:\*"/,
+    ],
   ] as [string, unknown[], Type[], Type[], RegExp][])('%s', async (_name, imports, providers, controllers, message) => {
     await expect(boot(imports, providers, controllers)).rejects.toThrow(message);
   });
@@ -133,7 +189,13 @@ describe('module events and TTLs', () => {
 
   beforeAll(async () => {
     redis = await RedisServer.start();
-    app = await boot([EventEmitterModule.forRoot({ wildcard: true }), CacheModule.forRoot({ prefix: 'events', redis: redis.url, commandTimeout: 200, isGlobal: true })], [Listener]);
+    app = await boot(
+      [
+        EventEmitterModule.forRoot({ wildcard: true }),
+        CacheModule.forRoot({ prefix: 'events', redis: redis.url, commandTimeout: 200, isGlobal: true }),
+      ],
+      [Listener],
+    );
   });
   afterAll(async () => {
     await app.close();
@@ -146,7 +208,9 @@ describe('module events and TTLs', () => {
     for (const name of Object.values(CacheEvents)) events.on(name, (p: unknown) => (got[name] ??= []).push(p));
     const cache = app.get(CacheService);
     await cache.delete('user', 42);
-    expect(got[CacheEvents.invalidated]).toEqual([{ namespace: 'user', keys: ['events:user:42'], origin: 'local' } satisfies CacheInvalidatedEvent]);
+    expect(got[CacheEvents.invalidated]).toEqual([
+      { namespace: 'user', keys: ['events:user:42'], origin: 'local' } satisfies CacheInvalidatedEvent,
+    ]);
     await redis.kill();
     await waitFor(() => (got[CacheEvents.backendDown]?.length ?? 0) > 0, { message: 'backend.down' });
     await redis.restart();
@@ -156,14 +220,25 @@ describe('module events and TTLs', () => {
 
   it('TTL: per call beats namespace beats default; a function of the value; jitter stays within its fraction', async () => {
     const ttlApp = await boot([
-      CacheModule.forRoot({ prefix: 'ttl', redis: redis.url, defaultTtl: '1h', namespaces: { short: { ttl: '10s' }, jittered: { ttl: '100s', jitter: 0.5 } }, isGlobal: true }),
+      CacheModule.forRoot({
+        prefix: 'ttl',
+        redis: redis.url,
+        defaultTtl: '1h',
+        namespaces: { short: { ttl: '10s' }, jittered: { ttl: '100s', jitter: 0.5 } },
+        isGlobal: true,
+      }),
     ]);
     const cache = ttlApp.get(CacheService);
     const pttl = async (key: string) => Number(await redis.command('PTTL', key));
     await cache.set('plain', 'a', 1);
     await cache.set('short', 'a', 1);
     await cache.set('short', 'b', 1, { ttl: '3s' });
-    await cache.set('short', 'c', { until: Date.now() + 5_000 }, { ttl: (v: { until: number }) => v.until - Date.now() });
+    await cache.set(
+      'short',
+      'c',
+      { until: Date.now() + 5_000 },
+      { ttl: (v: { until: number }) => v.until - Date.now() },
+    );
     expect(await pttl('ttl:plain:a')).toBeGreaterThan(3_590_000);
     expect(await pttl('ttl:short:a')).toBeLessThanOrEqual(10_000);
     expect(await pttl('ttl:short:a')).toBeGreaterThan(9_000);

@@ -23,7 +23,8 @@ describe('invalidatePrefix on real Redis (scoped, escaped, SCAN + UNLINK)', () =
   });
 
   it('removes exactly the keys under the given parts, and returns how many went', async () => {
-    for (const user of [1, 2, 12]) for (const day of ['mon', 'tue']) await cache.set('stats', composeKey(user, day), `${user}-${day}`);
+    for (const user of [1, 2, 12])
+      for (const day of ['mon', 'tue']) await cache.set('stats', composeKey(user, day), `${user}-${day}`);
     await cache.set('other', composeKey(1, 'mon'), 'other-ns');
     await redis.command('SET', 'foreign:stats:1:mon', 'theirs');
     expect(await cache.invalidatePrefix('stats', [1])).toBe(2);
@@ -34,17 +35,20 @@ describe('invalidatePrefix on real Redis (scoped, escaped, SCAN + UNLINK)', () =
     expect(await redis.command('GET', 'foreign:stats:1:mon')).toBe('theirs');
   });
 
-  it.each(NASTY.map((p) => [JSON.stringify(p).slice(0, 20), p]))('part %s removes only its own keys', async (_label, part) => {
-    await cache.clearNamespace('nasty');
-    for (const p of NASTY) await cache.set('nasty', composeKey(p, 'leaf'), p);
-    const removed = await cache.invalidatePrefix('nasty', [part]);
-    expect(removed).toBe(1);
-    for (const p of NASTY) {
-      const value = await cache.get('nasty', composeKey(p, 'leaf'));
-      if (p === part) expect(value).toBeUndefined();
-      else expect(value).toBe(p);
-    }
-  });
+  it.each(NASTY.map((p) => [JSON.stringify(p).slice(0, 20), p]))(
+    'part %s removes only its own keys',
+    async (_label, part) => {
+      await cache.clearNamespace('nasty');
+      for (const p of NASTY) await cache.set('nasty', composeKey(p, 'leaf'), p);
+      const removed = await cache.invalidatePrefix('nasty', [part]);
+      expect(removed).toBe(1);
+      for (const p of NASTY) {
+        const value = await cache.get('nasty', composeKey(p, 'leaf'));
+        if (p === part) expect(value).toBeUndefined();
+        else expect(value).toBe(p);
+      }
+    },
+  );
 
   it('never sends KEYS', async () => {
     const monitorLike = (await redis.command('INFO', 'commandstats')) as string;

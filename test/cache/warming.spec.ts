@@ -56,7 +56,9 @@ describe('cache warming', () => {
     expect(CatalogueWarmer.calls).toBe(2);
     // On demand, warmAll re-runs the warmers (the once-lease of this deploy is held: skipped).
     const reports = await cache.warmAll();
-    expect(reports).toEqual([{ name: 'CatalogueWarmer#models', report: expect.objectContaining({ skipped: true, written: 0 }) }]);
+    expect(reports).toEqual([
+      { name: 'CatalogueWarmer#models', report: expect.objectContaining({ skipped: true, written: 0 }) },
+    ]);
   });
 
   it('never delays readiness beyond the warmer timeout; warming finishes in the background', async () => {

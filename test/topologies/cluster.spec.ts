@@ -361,39 +361,35 @@ describe('a master SIGKILLed during writes (no replicas: its slots go down, then
   // to standalone Redis whenever timeouts open the breaker while the subscriber stays connected (slow Redis).
   // Expected: the memory tier is cleared regardless of the breaker, and invalidations are attempted (or reads of
   // queued keys treated as misses). Remove `.failing` once fixed.
-  it(
-    'an invalidation made while the breaker is open (one master dead) is seen by the next read, on this instance and another',
-    async () => {
-      seed(300);
-      await a.cache.clearNamespace('product');
-      const subs = await subscriberNodes();
-      const victim = cluster.nodes.find((n) => !subs.has(n.port))!;
-      const healthy = cluster.nodes.find((n) => n !== victim)!;
-      const ids = range(1, 300);
-      const [id] = await idsOn(healthy, ids);
-      const victimIds = await idsOn(victim, ids);
-      try {
-        await a.service.product(id!);
-        await b.service.product(id!);
-        await victim.kill();
-        for (let i = 0; a.cache.stats().breaker !== 'open' && i < 50; i++)
-          await a.service.product(victimIds[i % victimIds.length]!);
-        expect(a.cache.stats().breaker).toBe('open');
-        expect(a.store.peek(a.cache.key('product', id))).toBeDefined();
+  it('an invalidation made while the breaker is open (one master dead) is seen by the next read, on this instance and another', async () => {
+    seed(300);
+    await a.cache.clearNamespace('product');
+    const subs = await subscriberNodes();
+    const victim = cluster.nodes.find((n) => !subs.has(n.port))!;
+    const healthy = cluster.nodes.find((n) => n !== victim)!;
+    const ids = range(1, 300);
+    const [id] = await idsOn(healthy, ids);
+    const victimIds = await idsOn(victim, ids);
+    try {
+      await a.service.product(id!);
+      await b.service.product(id!);
+      await victim.kill();
+      for (let i = 0; a.cache.stats().breaker !== 'open' && i < 50; i++)
+        await a.service.product(victimIds[i % victimIds.length]!);
+      expect(a.cache.stats().breaker).toBe('open');
+      expect(a.store.peek(a.cache.key('product', id))).toBeDefined();
 
-        await a.service.rename(id!, 'renamed-while-open');
-        // This instance: at once. Another instance: as soon as the bus message lands (as in bus.spec.ts, ≤ 1 s).
-        expect(await a.service.product(id!)).toEqual(products.get(id!));
-        await waitFor(async () => JSON.stringify(await b.service.product(id!)) === JSON.stringify(products.get(id!)), {
-          timeoutMs: 1_000,
-          message: 'the other instance to see the invalidation',
-        });
-      } finally {
-        figures.clusterOkAfterRestartMs = Math.round(await restartAndAwaitOk(victim));
-      }
-    },
-    30_000,
-  );
+      await a.service.rename(id!, 'renamed-while-open');
+      // This instance: at once. Another instance: as soon as the bus message lands (as in bus.spec.ts, ≤ 1 s).
+      expect(await a.service.product(id!)).toEqual(products.get(id!));
+      await waitFor(async () => JSON.stringify(await b.service.product(id!)) === JSON.stringify(products.get(id!)), {
+        timeoutMs: 1_000,
+        message: 'the other instance to see the invalidation',
+      });
+    } finally {
+      figures.clusterOkAfterRestartMs = Math.round(await restartAndAwaitOk(victim));
+    }
+  }, 30_000);
 
   it('no call throws, each answers in < 1 s; the cache resumes after the master is back and agrees with the source', async () => {
     seed(300);

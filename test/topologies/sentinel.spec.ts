@@ -335,42 +335,39 @@ describe('Sentinel: an invalidation the primary acknowledged but never replicate
   // empty); forced here by holding A's SET until B's invalidation has run. (The guarded-SET path is safe: its SET
   // is refused once tombstoned.) Expected: index after the SET, or re-index inside the SET's script. Remove
   // `.failing` once fixed.
-  it(
-    'a write-through racing a tag invalidation stays reachable by later invalidations of its tag',
-    async () => {
-      seed(10);
-      const id = 5;
-      const key = a.cache.key('acct', id);
-      const b = await boot(options(topo), Accounts);
-      const client = a.store.redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-      const original = client.tcSetFresh!;
-      let release = (): void => undefined;
-      const gate = new Promise<void>((r) => (release = r));
-      let held = (): void => undefined;
-      const reached = new Promise<void>((r) => (held = r));
-      client.tcSetFresh = async (...args: unknown[]) => {
-        held();
-        await gate;
-        return original.apply(client, args);
-      };
-      try {
-        const saving = a.service.save(id, 'saved');
-        await reached; // TAG_ADD done, SET not sent yet
-        await b.cache.invalidateTags([`acct:${id}`]);
-        release();
-        await saving;
-      } finally {
-        client.tcSetFresh = original;
-      }
-      expect(await storedOn(topo.primary, key)).toEqual({ value: accounts.get(id) });
-
-      bump(id, 'changed-later');
+  it('a write-through racing a tag invalidation stays reachable by later invalidations of its tag', async () => {
+    seed(10);
+    const id = 5;
+    const key = a.cache.key('acct', id);
+    const b = await boot(options(topo), Accounts);
+    const client = a.store.redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const original = client.tcSetFresh!;
+    let release = (): void => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    let held = (): void => undefined;
+    const reached = new Promise<void>((r) => (held = r));
+    client.tcSetFresh = async (...args: unknown[]) => {
+      held();
+      await gate;
+      return original.apply(client, args);
+    };
+    try {
+      const saving = a.service.save(id, 'saved');
+      await reached; // TAG_ADD done, SET not sent yet
       await b.cache.invalidateTags([`acct:${id}`]);
-      const seen = { redis: await storedOn(topo.primary, key), b: await b.service.get(id) };
-      await b.app.close();
-      expect(seen.b).toEqual(accounts.get(id));
-    },
-  );
+      release();
+      await saving;
+    } finally {
+      client.tcSetFresh = original;
+    }
+    expect(await storedOn(topo.primary, key)).toEqual({ value: accounts.get(id) });
+
+    bump(id, 'changed-later');
+    await b.cache.invalidateTags([`acct:${id}`]);
+    const seen = { redis: await storedOn(topo.primary, key), b: await b.service.get(id) };
+    await b.app.close();
+    expect(seen.b).toEqual(accounts.get(id));
+  });
 
   // BUG — libs/cache/src/backends/redis/redis.backend.ts:119-129 (invalidateTags) with redis.scripts.ts:50 (TAG_TAKE):
   // the tag set is taken (SMEMBERS + DEL) before its members are tombstoned. When the tombstone SETs then fail (a
@@ -409,42 +406,38 @@ describe('Sentinel: an invalidation the primary acknowledged but never replicate
   // the primary acknowledged but had not replicated when it died are lost in the failover, so the promoted replica
   // keeps the old entry and every instance serves it until its TTL. Expected: recent invalidations are re-applied on
   // a reconnect (or to a different primary / after +switch-master), or confirmed with WAIT 1. Remove `.failing` once fixed.
-  it(
-    'a tombstone acknowledged by the dying primary is re-applied on the promoted replica',
-    async () => {
-      seed(10);
-      const id = 7;
-      const key = a.cache.key('acct', id);
-      await a.service.get(id);
-      await waitFor(async () => same(await storedOn(topo.replica, key), { value: accounts.get(id) }), {
-        timeoutMs: 2_000,
-        message: 'the entry on the replica',
-      });
+  it('a tombstone acknowledged by the dying primary is re-applied on the promoted replica', async () => {
+    seed(10);
+    const id = 7;
+    const key = a.cache.key('acct', id);
+    await a.service.get(id);
+    await waitFor(async () => same(await storedOn(topo.replica, key), { value: accounts.get(id) }), {
+      timeoutMs: 2_000,
+      message: 'the entry on the replica',
+    });
 
-      // Replication now goes through a proxy that the test black-holes: the primary acknowledges, the replica never hears.
-      const proxy = await topo.replicateThroughProxy();
-      proxy.blackhole();
-      await a.service.rename(id, 'renamed-before-failover');
-      expect(await storedOn(topo.primary, key)).toBe('tombstone');
-      expect(a.cache.stats().pendingInvalidations).toBe(0);
-      const offsets = await topo.offsets();
-      expect(offsets.replica).toBeLessThan(offsets.primary);
+    // Replication now goes through a proxy that the test black-holes: the primary acknowledges, the replica never hears.
+    const proxy = await topo.replicateThroughProxy();
+    proxy.blackhole();
+    await a.service.rename(id, 'renamed-before-failover');
+    expect(await storedOn(topo.primary, key)).toBe('tombstone');
+    expect(a.cache.stats().pendingInvalidations).toBe(0);
+    const offsets = await topo.offsets();
+    expect(offsets.replica).toBeLessThan(offsets.primary);
 
-      const timing = await topo.killPrimaryAndAwaitFailover();
-      figures.lostAckFailoverMs = Math.round(timing.allSentinelsMs);
-      await waitFor(async () => same(await a.service.save(1, 'probe'), accounts.get(1)) && a.store.redisConnected, {
-        timeoutMs: 10_000,
-        message: 'A on the new primary',
-      });
-      await waitFor(async () => typeof (await storedOn(topo.primary, a.cache.key('acct', 1))) === 'object', {
-        timeoutMs: 10_000,
-        message: 'A writing to the new primary',
-      });
+    const timing = await topo.killPrimaryAndAwaitFailover();
+    figures.lostAckFailoverMs = Math.round(timing.allSentinelsMs);
+    await waitFor(async () => same(await a.service.save(1, 'probe'), accounts.get(1)) && a.store.redisConnected, {
+      timeoutMs: 10_000,
+      message: 'A on the new primary',
+    });
+    await waitFor(async () => typeof (await storedOn(topo.primary, a.cache.key('acct', 1))) === 'object', {
+      timeoutMs: 10_000,
+      message: 'A writing to the new primary',
+    });
 
-      // The old entry survived on the promoted replica; the cache must not serve it.
-      figures.lostAckPromotedReplicaHolds = await storedOn(topo.primary, key);
-      expect(await a.service.get(id)).toEqual(accounts.get(id));
-    },
-    40_000,
-  );
+    // The old entry survived on the promoted replica; the cache must not serve it.
+    figures.lostAckPromotedReplicaHolds = await storedOn(topo.primary, key);
+    expect(await a.service.get(id)).toEqual(accounts.get(id));
+  }, 40_000);
 });

@@ -15,8 +15,12 @@ export interface CacheOptionsFactory {
   createCacheOptions(): CacheModuleOptions | Promise<CacheModuleOptions>;
 }
 
-export const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } = new ConfigurableModuleBuilder<CacheModuleOptions>({ moduleName: 'TierCache' })
-  .setClassMethodName('forRoot')
-  .setFactoryMethodName('createCacheOptions')
-  .setExtras<CacheModuleExtras>({ isGlobal: false }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
-  .build();
+export const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } =
+  new ConfigurableModuleBuilder<CacheModuleOptions>({ moduleName: 'TierCache' })
+    .setClassMethodName('forRoot')
+    .setFactoryMethodName('createCacheOptions')
+    .setExtras<CacheModuleExtras>({ isGlobal: false }, (definition, extras) => ({
+      ...definition,
+      global: extras.isGlobal,
+    }))
+    .build();

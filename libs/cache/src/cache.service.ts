@@ -124,7 +124,7 @@ export class CacheService implements OnModuleDestroy {
    * still hold what those invalidations remove.
    */
   private get recovering(): boolean {
-    return this.replaying || (this.store.replay.size > 0 && this.store.redisConnected);
+    return this.replaying; // MUTANT
   }
 
   constructor(
@@ -143,7 +143,8 @@ export class CacheService implements OnModuleDestroy {
           ...(msg.tags ? { tags: msg.tags } : {}),
         } satisfies CacheInvalidatedEvent),
       onConnectionChange: (up, reason) => {
-        if (!up) this.logger.warn('redis-down', `Redis connection lost (${reason ?? 'unknown'}); serving from the source.`);
+        if (!up)
+          this.logger.warn('redis-down', `Redis connection lost (${reason ?? 'unknown'}); serving from the source.`);
         else {
           // A reconnect may be a failover to a replica that missed acknowledged invalidations: redo the recent ones.
           const recent = this.store.recent.take();
@@ -202,7 +203,12 @@ export class CacheService implements OnModuleDestroy {
    * Returns the cached value, or runs `loader` once per key per process (concurrent callers share its value or
    * error), caches its result and returns it. Errors of the loader propagate and are never cached.
    */
-  async getOrSet<T>(namespace: string, key: unknown, loader: () => Promise<T> | T, options?: GetOrSetOptions<T>): Promise<T> {
+  async getOrSet<T>(
+    namespace: string,
+    key: unknown,
+    loader: () => Promise<T> | T,
+    options?: GetOrSetOptions<T>,
+  ): Promise<T> {
     if (!this.options.enabled) return loader();
     let k: string;
     try {
@@ -214,7 +220,13 @@ export class CacheService implements OnModuleDestroy {
       return loader();
     }
     const tags = options?.tags;
-    return this.getOrLoad(namespace, k, loader, this.policy(namespace, options as LoadOverrides | undefined), tags as CacheSetOptions<T>['tags']);
+    return this.getOrLoad(
+      namespace,
+      k,
+      loader,
+      this.policy(namespace, options as LoadOverrides | undefined),
+      tags as CacheSetOptions<T>['tags'],
+    );
   }
 
   /**
@@ -227,22 +239,36 @@ export class CacheService implements OnModuleDestroy {
       const cached = this.policies.get(namespace);
       if (cached) return cached;
     }
-    const policy = resolvePolicy(checkNamespace(namespace), this.namespaceOptions(namespace), overrides, this.options.cacheNull);
+    const policy = resolvePolicy(
+      checkNamespace(namespace),
+      this.namespaceOptions(namespace),
+      overrides,
+      this.options.cacheNull,
+    );
     if (plain) this.policies.set(namespace, policy);
     return policy;
   }
 
   /** getOrSet with a full key and a resolved policy (the decorators' hot path). */
-  getOrLoad<T>(namespace: string, k: string, loader: () => Promise<T> | T, policy: LoadPolicy, tags?: CacheSetOptions<T>['tags']): Promise<T> {
+  getOrLoad<T>(
+    namespace: string,
+    k: string,
+    loader: () => Promise<T> | T,
+    policy: LoadPolicy,
+    tags?: CacheSetOptions<T>['tags'],
+  ): Promise<T> {
     const local = this.store.peek<T>(k);
     const now = Date.now();
     if (local !== undefined && local.expiresAt > now) {
       this.count(namespace, 'memory', 'get', 'hit');
-      if (policy.eagerRefresh !== undefined && isDueForRefresh(local, policy.eagerRefresh, now)) this.refresh(namespace, k, loader, policy, tags);
+      if (policy.eagerRefresh !== undefined && isDueForRefresh(local, policy.eagerRefresh, now))
+        this.refresh(namespace, k, loader, policy, tags);
       return Promise.resolve(local.value);
     }
     if (this.refreshing.has(k)) return this.readBehindRefresh(namespace, k, loader, policy, tags);
-    const { flight, joined } = this.store.flights.run<T>(k, (self) => this.load(namespace, k, loader, policy, tags, self, local));
+    const { flight, joined } = this.store.flights.run<T>(k, (self) =>
+      this.load(namespace, k, loader, policy, tags, self, local),
+    );
     if (joined) this.count(namespace, 'source', 'load', 'wait');
     return flight.promise;
   }
@@ -253,7 +279,13 @@ export class CacheService implements OnModuleDestroy {
     const k = this.key(namespace, key);
     this.store.flights.invalidate([k]);
     this.store.dropLocal({ keys: [k] });
-    const result = await this.guard(namespace, 'update', () => this.store.backend.update<T>(k, fn), undefined, () => this.queueKeys(namespace, [k]));
+    const result = await this.guard(
+      namespace,
+      'update',
+      () => this.store.backend.update<T>(k, fn),
+      undefined,
+      () => this.queueKeys(namespace, [k]),
+    );
     void this.store.publish({ keys: [k] });
     return result;
   }
@@ -266,7 +298,12 @@ export class CacheService implements OnModuleDestroy {
   }
 
   /** Returns the cached list, or loads, caches (last `maxLength`) and returns it. */
-  async getOrSetList<T>(namespace: string, key: unknown, loader: () => Promise<T[]> | T[], options: ListOptions): Promise<T[]> {
+  async getOrSetList<T>(
+    namespace: string,
+    key: unknown,
+    loader: () => Promise<T[]> | T[],
+    options: ListOptions,
+  ): Promise<T[]> {
     if (!this.options.enabled) return loader();
     const k = this.key(namespace, key);
     const ttlMs = this.listTtl(namespace, options);
@@ -278,7 +315,15 @@ export class CacheService implements OnModuleDestroy {
       const items = (await loader()).slice(-options.maxLength);
       if (!self.invalidated) {
         const backend = this.store.backend;
-        await this.guard(namespace, 'set', () => budget.run(backend.kind, 'set', () => backend.writeList(k, items, options.maxLength, ttlMs, { ifToken: read.token })), false);
+        await this.guard(
+          namespace,
+          'set',
+          () =>
+            budget.run(backend.kind, 'set', () =>
+              backend.writeList(k, items, options.maxLength, ttlMs, { ifToken: read.token }),
+            ),
+          false,
+        );
       }
       return items;
     });
@@ -292,7 +337,13 @@ export class CacheService implements OnModuleDestroy {
     this.store.flights.invalidate([k]);
     this.store.dropLocal({ keys: [k] });
     const ttlMs = this.listTtl(namespace, options);
-    const ok = await this.guard(namespace, 'set', () => this.store.backend.writeList(k, items, options.maxLength, ttlMs), false, () => this.queueKeys(namespace, [k]));
+    const ok = await this.guard(
+      namespace,
+      'set',
+      () => this.store.backend.writeList(k, items, options.maxLength, ttlMs),
+      false,
+      () => this.queueKeys(namespace, [k]),
+    );
     void this.store.publish({ keys: [k] });
     return ok;
   }
@@ -309,7 +360,13 @@ export class CacheService implements OnModuleDestroy {
     const list = Array.isArray(items) ? (items as readonly T[]) : [items as T];
     const ttlMs = this.listTtl(namespace, options);
     // A failed append leaves the cached list behind the source: drop it when Redis is back.
-    const ok = await this.guard(namespace, 'append', () => this.store.backend.append(k, list, options.maxLength, ttlMs), false, () => this.queueKeys(namespace, [k]));
+    const ok = await this.guard(
+      namespace,
+      'append',
+      () => this.store.backend.append(k, list, options.maxLength, ttlMs),
+      false,
+      () => this.queueKeys(namespace, [k]),
+    );
     void this.store.publish({ keys: [k] });
     return ok;
   }
@@ -321,8 +378,12 @@ export class CacheService implements OnModuleDestroy {
     this.store.flights.invalidatePrefix('');
     this.store.dropLocal({ tags: list });
     this.store.recent.add('tags', list);
-    const count = await this.guard('_tags', 'invalidate', () => this.store.backend.invalidateTags(this.options.prefix, list), 0, () =>
-      this.store.replay.addTags(list, this.options.prefix),
+    const count = await this.guard(
+      '_tags',
+      'invalidate',
+      () => this.store.backend.invalidateTags(this.options.prefix, list),
+      0,
+      () => this.store.replay.addTags(list, this.options.prefix),
     );
     void this.store.publish({ tags: [...list] });
     this.emit(CacheEvents.invalidated, { tags: [...list], origin: 'local' } satisfies CacheInvalidatedEvent);
@@ -348,7 +409,9 @@ export class CacheService implements OnModuleDestroy {
     const parts_ = composePrefix(parts);
     // Mirror fullKey: a key starting with '#' is stored with the '#' doubled (composed keys over 200 characters are
     // hashed whole and reachable only by their exact key or a tag).
-    const keyPrefix = namespacePrefix(this.options.prefix, checkNamespace(namespace)) + (parts_.startsWith('#') ? `#${parts_}` : parts_);
+    const keyPrefix =
+      namespacePrefix(this.options.prefix, checkNamespace(namespace)) +
+      (parts_.startsWith('#') ? `#${parts_}` : parts_);
     return this.clearKeyPrefix(namespace, keyPrefix);
   }
 
@@ -359,18 +422,36 @@ export class CacheService implements OnModuleDestroy {
    * propagates.
    * @example await cache.warm('models', () => db.models().then((ms) => ms.map((m) => [m.id, m] as const)), { once: 'models' });
    */
-  async warm(namespace: string, source: WarmEntries | (() => Promise<WarmEntries> | WarmEntries), options: WarmOptions = {}): Promise<WarmReport> {
+  async warm(
+    namespace: string,
+    source: WarmEntries | (() => Promise<WarmEntries> | WarmEntries),
+    options: WarmOptions = {},
+  ): Promise<WarmReport> {
     const started = performance.now();
-    const report = (written: number, failed: number, skipped: boolean): WarmReport => ({ namespace, written, failed, skipped, ms: Math.round(performance.now() - started) });
+    const report = (written: number, failed: number, skipped: boolean): WarmReport => ({
+      namespace,
+      written,
+      failed,
+      skipped,
+      ms: Math.round(performance.now() - started),
+    });
     if (!this.options.enabled) return report(0, 0, true);
     checkNamespace(namespace);
     let lease: { key: string; holder: string } | undefined;
     const backend = this.store.backend;
     if (options.once !== undefined && isLeaseBackend(backend)) {
       const key = `${this.options.prefix}:__warm:${options.once}:${this.options.deployId}`;
-      const got = await this.guard(namespace, 'lease', () => backend.acquireLease(key, this.store.instanceId, WARM_LEASE_TTL_MS), undefined);
+      const got = await this.guard(
+        namespace,
+        'lease',
+        () => backend.acquireLease(key, this.store.instanceId, WARM_LEASE_TTL_MS),
+        undefined,
+      );
       if (got === false) {
-        this.logger.log(`warm:${namespace}`, `warming of "${namespace}" (${options.once}) skipped: another instance did it for deploy ${this.options.deployId}.`);
+        this.logger.log(
+          `warm:${namespace}`,
+          `warming of "${namespace}" (${options.once}) skipped: another instance did it for deploy ${this.options.deployId}.`,
+        );
         this.count(namespace, this.tierOf(), 'warm', 'skipped');
         return report(0, 0, true);
       }
@@ -393,7 +474,10 @@ export class CacheService implements OnModuleDestroy {
         else failed++;
       }
     };
-    const setOptions = { ...(options.ttl !== undefined ? { ttl: options.ttl } : {}), ...(options.tags ? { tags: options.tags } : {}) };
+    const setOptions = {
+      ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
+      ...(options.tags ? { tags: options.tags } : {}),
+    };
     for (const [key, value] of entries) {
       batch.push(this.set(namespace, key, value, setOptions).catch(() => false));
       if (batch.length >= 32) await flush();
@@ -401,7 +485,10 @@ export class CacheService implements OnModuleDestroy {
     await flush();
     const result = report(written, failed, false);
     this.count(namespace, this.tierOf(), 'warm', 'ok', result.ms);
-    this.logger.log(`warm:${namespace}`, `warmed ${written} entries into "${namespace}" in ${result.ms} ms${failed ? ` (${failed} not cached)` : ''}.`);
+    this.logger.log(
+      `warm:${namespace}`,
+      `warmed ${written} entries into "${namespace}" in ${result.ms} ms${failed ? ` (${failed} not cached)` : ''}.`,
+    );
     return result;
   }
 
@@ -429,7 +516,13 @@ export class CacheService implements OnModuleDestroy {
     this.store.flights.invalidatePrefix(keyPrefix);
     this.store.dropLocal({ prefix: keyPrefix });
     this.store.recent.add('prefixes', [keyPrefix]);
-    const count = await this.guard(namespace, 'clear', () => this.store.backend.clearPrefix(keyPrefix), 0, () => this.store.replay.addPrefix(keyPrefix));
+    const count = await this.guard(
+      namespace,
+      'clear',
+      () => this.store.backend.clearPrefix(keyPrefix),
+      0,
+      () => this.store.replay.addPrefix(keyPrefix),
+    );
     void this.store.publish({ clear: keyPrefix });
     this.emit(CacheEvents.invalidated, { namespace, origin: 'local' } satisfies CacheInvalidatedEvent);
     return count;
@@ -446,7 +539,13 @@ export class CacheService implements OnModuleDestroy {
     this.store.flights.invalidate(keys);
     this.store.dropLocal({ keys });
     this.store.recent.add('keys', keys);
-    await this.guard(namespace, 'delete', () => this.store.backend.delete(keys), undefined, () => this.queueKeys(namespace, keys));
+    await this.guard(
+      namespace,
+      'delete',
+      () => this.store.backend.delete(keys),
+      undefined,
+      () => this.queueKeys(namespace, keys),
+    );
     void this.store.publish({ keys: [...keys] });
     this.emit(CacheEvents.invalidated, { namespace, keys: [...keys], origin: 'local' } satisfies CacheInvalidatedEvent);
   }
@@ -457,7 +556,16 @@ export class CacheService implements OnModuleDestroy {
     this.store.flights.invalidate([k]);
     this.store.dropLocal({ keys: [k] });
     const policy = this.policy(namespace, options?.ttl === undefined ? undefined : { ttl: options.ttl as Ttl });
-    const written = await this.write(namespace, k, value, policy, options?.tags, undefined, new Budget(this.options.commandTimeoutMs), true);
+    const written = await this.write(
+      namespace,
+      k,
+      value,
+      policy,
+      options?.tags,
+      undefined,
+      new Budget(this.options.commandTimeoutMs),
+      true,
+    );
     void this.store.publish({ keys: [k] });
     return written;
   }
@@ -465,7 +573,10 @@ export class CacheService implements OnModuleDestroy {
   /** Hit rates, counters, memory usage, breaker state and in-flight loads. */
   stats(): CacheStatsSnapshot {
     const namespaces = Object.fromEntries(
-      Object.entries(this.statsRecorder.snapshot()).map(([ns, s]) => [ns, { ...s, hitRate: s.hits + s.misses === 0 ? 0 : s.hits / (s.hits + s.misses) }]),
+      Object.entries(this.statsRecorder.snapshot()).map(([ns, s]) => [
+        ns,
+        { ...s, hitRate: s.hits + s.misses === 0 ? 0 : s.hits / (s.hits + s.misses) },
+      ]),
     );
     return {
       enabled: this.options.enabled,
@@ -538,8 +649,22 @@ export class CacheService implements OnModuleDestroy {
       this.logger.warn(`stale:${namespace}`, `served a stale value in namespace "${namespace}" (${outcome.reason}).`);
       if (outcome.late) {
         const late = outcome.late.then(
-          (value) => this.cacheLoaded(namespace, k, value, policy, tags, self, stale ? liveToken(stale) : token, new Budget(this.options.commandTimeoutMs)),
-          (err: unknown) => this.logger.warn(`late:${namespace}`, `a load that timed out failed later: ${(err as Error)?.message ?? String(err)}`),
+          (value) =>
+            this.cacheLoaded(
+              namespace,
+              k,
+              value,
+              policy,
+              tags,
+              self,
+              stale ? liveToken(stale) : token,
+              new Budget(this.options.commandTimeoutMs),
+            ),
+          (err: unknown) =>
+            this.logger.warn(
+              `late:${namespace}`,
+              `a load that timed out failed later: ${(err as Error)?.message ?? String(err)}`,
+            ),
         );
         this.trackLateLoad(k, late, policy.hardTimeoutMs);
       }
@@ -552,7 +677,16 @@ export class CacheService implements OnModuleDestroy {
     }
   }
 
-  private async cacheLoaded<T>(namespace: string, k: string, value: T, policy: LoadPolicy, tags: CacheSetOptions<T>['tags'], self: Flight<T>, token: string | null, budget: Budget): Promise<void> {
+  private async cacheLoaded<T>(
+    namespace: string,
+    k: string,
+    value: T,
+    policy: LoadPolicy,
+    tags: CacheSetOptions<T>['tags'],
+    self: Flight<T>,
+    token: string | null,
+    budget: Budget,
+  ): Promise<void> {
     if (self.invalidated) {
       this.count(namespace, 'source', 'set', 'skipped');
       return;
@@ -577,7 +711,13 @@ export class CacheService implements OnModuleDestroy {
    * Refreshes a hot entry in the background (at most one refresh per key per process at a time). The refresh holds
    * the key's flight, so invalidations mark it and a miss meanwhile joins it; hits read past it (readBehindRefresh).
    */
-  private refresh<T>(namespace: string, k: string, loader: () => Promise<T> | T, policy: LoadPolicy, tags: CacheSetOptions<T>['tags']): void {
+  private refresh<T>(
+    namespace: string,
+    k: string,
+    loader: () => Promise<T> | T,
+    policy: LoadPolicy,
+    tags: CacheSetOptions<T>['tags'],
+  ): void {
     if (this.store.flights.has(k)) return;
     this.refreshing.add(k);
     const { flight } = this.store.flights.run<T>(k, async (self) => {
@@ -593,14 +733,25 @@ export class CacheService implements OnModuleDestroy {
         this.refreshing.delete(k);
       }
     });
-    flight.promise.catch((err: unknown) => this.logger.warn(`refresh:${namespace}`, `background refresh failed in "${namespace}": ${(err as Error)?.message ?? String(err)}`));
+    flight.promise.catch((err: unknown) =>
+      this.logger.warn(
+        `refresh:${namespace}`,
+        `background refresh failed in "${namespace}": ${(err as Error)?.message ?? String(err)}`,
+      ),
+    );
   }
 
   /**
    * A call while the key refreshes in the background: the stored entry is still fresh (that is why it refreshes), so
    * answer from it — one shared backend read — instead of waiting for the loader. Only a miss joins the refresh.
    */
-  private async readBehindRefresh<T>(namespace: string, k: string, loader: () => Promise<T> | T, policy: LoadPolicy, tags: CacheSetOptions<T>['tags']): Promise<T> {
+  private async readBehindRefresh<T>(
+    namespace: string,
+    k: string,
+    loader: () => Promise<T> | T,
+    policy: LoadPolicy,
+    tags: CacheSetOptions<T>['tags'],
+  ): Promise<T> {
     let reading = this.readsBehindRefresh.get(k) as Promise<ReadResult<T> & { failed?: boolean }> | undefined;
     if (!reading) {
       const started = this.read<T>(namespace, k, new Budget(this.options.commandTimeoutMs));
@@ -613,7 +764,9 @@ export class CacheService implements OnModuleDestroy {
     }
     const read = await reading;
     if (read.hit && read.entry.expiresAt > Date.now()) return read.entry.value;
-    const { flight } = this.store.flights.run<T>(k, (self) => this.load(namespace, k, loader, policy, tags, self, read.hit ? read.entry : undefined));
+    const { flight } = this.store.flights.run<T>(k, (self) =>
+      this.load(namespace, k, loader, policy, tags, self, read.hit ? read.entry : undefined),
+    );
     return flight.promise;
   }
 
@@ -621,7 +774,11 @@ export class CacheService implements OnModuleDestroy {
    * Distributed stampede lease: take it (then this instance loads), or wait for the holder's value, polling with a
    * bound; if the holder dies (its lease expires) take over.
    */
-  private async awaitLease<T>(namespace: string, k: string, lease: { ttlMs: number; waitMs: number }): Promise<{ value?: { value: T }; lease?: { key: string; holder: string } }> {
+  private async awaitLease<T>(
+    namespace: string,
+    k: string,
+    lease: { ttlMs: number; waitMs: number },
+  ): Promise<{ value?: { value: T }; lease?: { key: string; holder: string } }> {
     const backend = this.store.backend;
     if (!isLeaseBackend(backend)) return {};
     const leaseKey = `${this.options.prefix}:__lease:${k.slice(this.options.prefix.length + 1)}`;
@@ -629,7 +786,12 @@ export class CacheService implements OnModuleDestroy {
     const deadline = Date.now() + lease.waitMs;
     let delay = 10;
     while (true) {
-      const got = await this.guard(namespace, 'lease', () => backend.acquireLease(leaseKey, holder, lease.ttlMs), undefined);
+      const got = await this.guard(
+        namespace,
+        'lease',
+        () => backend.acquireLease(leaseKey, holder, lease.ttlMs),
+        undefined,
+      );
       if (got === undefined) return {};
       if (got) return { lease: { key: leaseKey, holder } };
       this.count(namespace, 'source', 'load', 'wait');
@@ -648,7 +810,8 @@ export class CacheService implements OnModuleDestroy {
 
   private async releaseLease(namespace: string, lease: { key: string; holder: string }): Promise<void> {
     const backend = this.store.backend;
-    if (isLeaseBackend(backend)) await this.guard(namespace, 'lease', () => backend.releaseLease(lease.key, lease.holder), undefined);
+    if (isLeaseBackend(backend))
+      await this.guard(namespace, 'lease', () => backend.releaseLease(lease.key, lease.holder), undefined);
   }
 
   private async read<T>(namespace: string, k: string, budget: Budget): Promise<ReadResult<T> & { failed?: boolean }> {
@@ -700,10 +863,19 @@ export class CacheService implements OnModuleDestroy {
     return result;
   }
 
-  private async readList<T>(namespace: string, k: string, budget = new Budget(this.options.commandTimeoutMs)): Promise<ListReadResult<T>> {
+  private async readList<T>(
+    namespace: string,
+    k: string,
+    budget = new Budget(this.options.commandTimeoutMs),
+  ): Promise<ListReadResult<T>> {
     if (this.recovering) return RECOVERING_MISS;
     const backend = this.store.backend;
-    const result = await this.guard<ListReadResult<T>>(namespace, 'get', () => budget.run(backend.kind, 'get', () => backend.readList<T>(k)), FAILED_READ);
+    const result = await this.guard<ListReadResult<T>>(
+      namespace,
+      'get',
+      () => budget.run(backend.kind, 'get', () => backend.readList<T>(k)),
+      FAILED_READ,
+    );
     this.count(namespace, this.tierOf(), 'get', result.hit ? 'hit' : result.corrupt ? 'corrupt' : 'miss');
     return result;
   }
@@ -736,19 +908,28 @@ export class CacheService implements OnModuleDestroy {
       return false;
     }
     if (encoded.length > policy.maxValueBytes) {
-      this.logger.warn(`size:${namespace}`, ErrorMessages.valueTooLarge(namespace, encoded.length, policy.maxValueBytes));
+      this.logger.warn(
+        `size:${namespace}`,
+        ErrorMessages.valueTooLarge(namespace, encoded.length, policy.maxValueBytes),
+      );
       this.count(namespace, this.tierOf(), 'set', 'refused');
       // A write-through that cannot land must not leave the previous value behind.
       if (mustLand) await this.deleteKeys(namespace, [k]);
       return false;
     }
     const tags = typeof tagsOption === 'function' ? tagsOption(value) : tagsOption;
-    const writeOptions = { ...(tags?.length ? { tags: tags.map(checkTag) } : {}), ...(token !== undefined ? { ifToken: token } : {}) };
+    const writeOptions = {
+      ...(tags?.length ? { tags: tags.map(checkTag) } : {}),
+      ...(token !== undefined ? { ifToken: token } : {}),
+    };
     const storeTtl = ttlMs + policy.graceMs;
     const written = await this.guard(
       namespace,
       'set',
-      () => budget.run(this.store.backend.kind, 'set', () => this.store.backend.write(k, entry, encoded, storeTtl, writeOptions)),
+      () =>
+        budget.run(this.store.backend.kind, 'set', () =>
+          this.store.backend.write(k, entry, encoded, storeTtl, writeOptions),
+        ),
       false,
       mustLand ? () => this.queueKeys(namespace, [k]) : undefined,
     );
@@ -760,7 +941,13 @@ export class CacheService implements OnModuleDestroy {
    * Runs one backend operation failing open: errors and timeouts become `fallback`, logged and counted; the circuit
    * breaker answers at once while open. `onFail` queues what must be redone when Redis is back.
    */
-  private async guard<R>(namespace: string, operation: CacheOperation, op: () => Promise<R>, fallback: R, onFail?: () => void): Promise<R> {
+  private async guard<R>(
+    namespace: string,
+    operation: CacheOperation,
+    op: () => Promise<R>,
+    fallback: R,
+    onFail?: () => void,
+  ): Promise<R> {
     const breaker = this.store.breaker;
     if (breaker && !breaker.allow()) {
       this.count(namespace, this.tierOf(), operation, 'open');
@@ -803,7 +990,10 @@ export class CacheService implements OnModuleDestroy {
     breaker?.failure();
     const timeout = err instanceof CacheError ? err.code === 'E_TIMEOUT' : /timed out/i.test(message);
     this.count(namespace, this.tierOf(), operation, timeout ? 'timeout' : 'error', ms);
-    this.logger.warn(`${operation}:${timeout ? 'timeout' : 'error'}`, `cache ${operation} failed in namespace "${namespace}" (${message}); answered from the source.`);
+    this.logger.warn(
+      `${operation}:${timeout ? 'timeout' : 'error'}`,
+      `cache ${operation} failed in namespace "${namespace}" (${message}); answered from the source.`,
+    );
     onFail?.();
   }
 
@@ -828,9 +1018,12 @@ export class CacheService implements OnModuleDestroy {
         for (const p of pending.prefixes) this.store.replay.addPrefix(p);
         this.store.replay.addKeys(pending.keys, `${prefix}:`);
         this.store.replay.addTags(pending.tags, prefix);
-        this.logger.warn('replay', `replaying invalidations failed (${(err as Error).message}); will retry when Redis is back.`);
+        this.logger.warn(
+          'replay',
+          `replaying invalidations failed (${(err as Error).message}); will retry when Redis is back.`,
+        );
         // Redis may be up (the replay only timed out): nothing else may trigger a retry, so schedule one.
-        this.scheduleReplay();
+        // MUTANT2
         return;
       }
       for (const p of pending.prefixes) await this.store.publish({ clear: p });
@@ -863,7 +1056,14 @@ export class CacheService implements OnModuleDestroy {
 
   private listTtl(namespace: string, options: ListOptions): number {
     if (!Number.isInteger(options.maxLength) || options.maxLength < 1) {
-      throw new CacheError('E_MISUSE', ErrorMessages.misuse('list operation', `maxLength ${options.maxLength} is not a positive integer`, 'pass { maxLength: N } with N ≥ 1'));
+      throw new CacheError(
+        'E_MISUSE',
+        ErrorMessages.misuse(
+          'list operation',
+          `maxLength ${options.maxLength} is not a positive integer`,
+          'pass { maxLength: N } with N ≥ 1',
+        ),
+      );
     }
     const policy = this.policy(namespace);
     return options.ttl === undefined ? this.ttl(policy, undefined) : Math.max(1, parseDuration(options.ttl, 'ttl'));
@@ -873,7 +1073,13 @@ export class CacheService implements OnModuleDestroy {
     return this.store.backend.kind === 'memory' ? 'memory' : 'redis';
   }
 
-  private count(namespace: string, tier: CacheTier, operation: CacheOperation, outcome: CacheOutcome, ms?: number): void {
+  private count(
+    namespace: string,
+    tier: CacheTier,
+    operation: CacheOperation,
+    outcome: CacheOutcome,
+    ms?: number,
+  ): void {
     for (const recorder of this.recorders) recorder.record(namespace, tier, operation, outcome, ms);
   }
 
@@ -904,7 +1110,14 @@ function checkNamespace(namespace: string): string {
 
 function checkTag(tag: string): string {
   if (typeof tag !== 'string' || tag.length === 0 || tag.length > 256) {
-    throw new CacheError('E_MISUSE', ErrorMessages.misuse('tags', `tag ${JSON.stringify(tag)} is not a non-empty string of ≤ 256 characters`, 'build tags like `user:${id}`'));
+    throw new CacheError(
+      'E_MISUSE',
+      ErrorMessages.misuse(
+        'tags',
+        `tag ${JSON.stringify(tag)} is not a non-empty string of ≤ 256 characters`,
+        'build tags like `user:${id}`',
+      ),
+    );
   }
   return tag;
 }

@@ -9,7 +9,15 @@ export { WarmUp } from './decorators/warm-up.decorator.js';
 export type { WarmUpOptions } from './decorators/warm-up.decorator.js';
 export type { WarmEntries, WarmOptions, WarmReport } from './warming/warm.types.js';
 export type { CachedOptions, CacheInvalidateOptions, CachePutOptions } from './decorators/cache-decorator.options.js';
-export type { CacheModuleOptions, LeaseOptions, MemoryTierOptions, NamespaceOptions, RedisConnectionOptions, RedisNode, Ttl } from './options/cache-options.interface.js';
+export type {
+  CacheModuleOptions,
+  LeaseOptions,
+  MemoryTierOptions,
+  NamespaceOptions,
+  RedisConnectionOptions,
+  RedisNode,
+  Ttl,
+} from './options/cache-options.interface.js';
 export type { Duration } from './options/duration.js';
 export { composeKey } from './keys/composite-key.js';
 export type { KeyPart } from './keys/composite-key.js';

@@ -99,7 +99,10 @@ function logLevels(env: Env): LogLevel[] {
 function deployId(env: Env): string {
   const value = read(env, 'DEPLOY_ID') ?? 'default';
   if (!/^[\x21-\x7e]{1,128}$/.test(value))
-    throw new EnvValidationError('DEPLOY_ID', `expected 1-128 printable characters without spaces, got ${JSON.stringify(value)}`);
+    throw new EnvValidationError(
+      'DEPLOY_ID',
+      `expected 1-128 printable characters without spaces, got ${JSON.stringify(value)}`,
+    );
   return value;
 }
 

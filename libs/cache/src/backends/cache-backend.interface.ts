@@ -35,7 +35,13 @@ export interface CacheBackend {
   /** Reads a capped list written by writeList/append. */
   readList<T = unknown>(key: string): Promise<ListReadResult<T>>;
   /** Replaces a whole list (e.g. after loading it from the source), keeping the last `maxLength` items. */
-  writeList(key: string, items: readonly unknown[], maxLength: number, ttlMs: number, options?: WriteOptions): Promise<boolean>;
+  writeList(
+    key: string,
+    items: readonly unknown[],
+    maxLength: number,
+    ttlMs: number,
+    options?: WriteOptions,
+  ): Promise<boolean>;
   /** Atomically appends to a list that is cached, keeping the last `maxLength`; does nothing if the list is not cached. */
   append(key: string, items: readonly unknown[], maxLength: number, ttlMs: number): Promise<boolean>;
   close(): Promise<void>;

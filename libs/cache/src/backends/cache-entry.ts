@@ -12,7 +12,8 @@ export interface CacheEntry<T = unknown> {
  * tombstone id left by an invalidation). A loader passes it back to a guarded write, which is skipped if the key
  * was invalidated or written since the read — so a slow loader never re-caches a value older than an invalidation.
  */
-export type ReadResult<T = unknown> = {
+export type ReadResult<T = unknown> =
+  | {
       hit: true;
       entry: CacheEntry<T>;
       tier?: 'memory' | 'redis';

@@ -76,7 +76,10 @@ export class CacheStore {
       },
       (state) => {
         if (state === 'open') {
-          this.hooks.onWarning?.('breaker', `Redis circuit opened after ${options.breaker.threshold} consecutive failures; serving from the source, probing every ${options.breaker.probeIntervalMs} ms.`);
+          this.hooks.onWarning?.(
+            'breaker',
+            `Redis circuit opened after ${options.breaker.threshold} consecutive failures; serving from the source, probing every ${options.breaker.probeIntervalMs} ms.`,
+          );
           this.startProbing();
         } else {
           this.stopProbing();
@@ -93,19 +96,37 @@ export class CacheStore {
       this.backend = remote;
       return;
     }
-    this.subscriber = createRedisClient(options.redis, { commandTimeoutMs: options.commandTimeoutMs, connectionName: `${name}:bus` });
+    this.subscriber = createRedisClient(options.redis, {
+      commandTimeoutMs: options.commandTimeoutMs,
+      connectionName: `${name}:bus`,
+    });
     this.watch(this.subscriber, 'bus');
     const memory = this.memory;
-    this.bus = new InvalidationBus(this.redis, this.subscriber, options.prefix, this.instanceId, options.commandTimeoutMs, {
-      onMessage: (msg) => this.applyRemote(msg),
-      onTrustChange: () => {
-        // Messages may have been missed while unsubscribed, and none will arrive until resubscribed: start over.
-        memory.clear();
+    this.bus = new InvalidationBus(
+      this.redis,
+      this.subscriber,
+      options.prefix,
+      this.instanceId,
+      options.commandTimeoutMs,
+      {
+        onMessage: (msg) => this.applyRemote(msg),
+        onTrustChange: () => {
+          // Messages may have been missed while unsubscribed, and none will arrive until resubscribed: start over.
+          memory.clear();
+        },
       },
-    });
-    const noMemory = [...options.namespaces].filter(([, ns]) => !ns.memory).map(([name]) => `${options.prefix}:${name}:`);
+    );
+    const noMemory = [...options.namespaces]
+      .filter(([, ns]) => !ns.memory)
+      .map(([name]) => `${options.prefix}:${name}:`);
     const useMemory = noMemory.length === 0 ? () => true : (key: string) => !noMemory.some((p) => key.startsWith(p));
-    this.backend = new TieredBackend(memory, remote, () => this.bus?.trusted ?? false, (b) => decodeEntry(b) as CacheEntry, useMemory);
+    this.backend = new TieredBackend(
+      memory,
+      remote,
+      () => this.bus?.trusted ?? false,
+      (b) => decodeEntry(b) as CacheEntry,
+      useMemory,
+    );
   }
 
   /** Connects (bounded by redis.connectTimeout); never throws: an unreachable Redis leaves the cache degraded. */
@@ -114,7 +135,9 @@ export class CacheStore {
     await Promise.all(
       clients.map((client) =>
         client.connect().catch((err: unknown) => {
-          this.logger.warn(redact(`Redis not reachable at boot (${(err as Error).message}); serving from the source until it is.`));
+          this.logger.warn(
+            redact(`Redis not reachable at boot (${(err as Error).message}); serving from the source until it is.`),
+          );
         }),
       ),
     );
@@ -176,7 +199,6 @@ export class CacheStore {
     return undefined;
   }
 
-
   async close(): Promise<void> {
     this.stopProbing();
     this.bus?.stop();
@@ -216,7 +238,9 @@ export class CacheStore {
       const server = Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
       this.clockOffsetMs = server - (sent + received) / 2;
       if (Math.abs(this.clockOffsetMs) > 1_000) {
-        this.logger.warn(`Redis clock differs from this host's by ${Math.round(this.clockOffsetMs)} ms; write deadlines are corrected for it.`);
+        this.logger.warn(
+          `Redis clock differs from this host's by ${Math.round(this.clockOffsetMs)} ms; write deadlines are corrected for it.`,
+        );
       }
     } catch (err) {
       this.logger.debug(redact(`TIME failed: ${(err as Error).message}`));

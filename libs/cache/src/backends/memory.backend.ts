@@ -44,7 +44,11 @@ export class MemoryBackend implements CacheBackend {
   private readonly tickets = new Set<FillTicket>();
 
   constructor(private readonly options: MemoryBackendOptions) {
-    this.tombstones = new LRUCache<string, string>({ max: options.maxEntries, ttl: options.tombstoneTtlMs ?? 60_000, ttlAutopurge: false });
+    this.tombstones = new LRUCache<string, string>({
+      max: options.maxEntries,
+      ttl: options.tombstoneTtlMs ?? 60_000,
+      ttlAutopurge: false,
+    });
     this.lru = new LRUCache<string, Slot>({
       max: options.maxEntries,
       maxSize: options.maxBytes,
@@ -77,7 +81,13 @@ export class MemoryBackend implements CacheBackend {
     return entry === undefined ? this.miss(key) : { hit: true, entry, token: liveToken(entry) };
   }
 
-  async write(key: string, entry: CacheEntry, encoded: Buffer, ttlMs: number, options?: WriteOptions): Promise<boolean> {
+  async write(
+    key: string,
+    entry: CacheEntry,
+    encoded: Buffer,
+    ttlMs: number,
+    options?: WriteOptions,
+  ): Promise<boolean> {
     if (!this.guardHolds(key, options?.ifToken)) return false;
     return this.put(key, entry, encoded.length, ttlMs, options?.tags);
   }
@@ -111,7 +121,13 @@ export class MemoryBackend implements CacheBackend {
    * Stores an entry that another tier answered unless the key was invalidated or written since {@link watch}.
    * `tags: 'unknown'` (an entry read back from Redis) makes any tag invalidation drop it.
    */
-  fill(ticket: FillTicket, entry: CacheEntry, size: number, ttlMs: number, tags: readonly string[] | 'unknown' | undefined): void {
+  fill(
+    ticket: FillTicket,
+    entry: CacheEntry,
+    size: number,
+    ttlMs: number,
+    tags: readonly string[] | 'unknown' | undefined,
+  ): void {
     this.tickets.delete(ticket);
     if (ticket.stale) {
       // The key changed while the other tier answered: which value is newer is unknown, so keep neither.
@@ -189,11 +205,23 @@ export class MemoryBackend implements CacheBackend {
     return entry === undefined ? this.miss(key) : { hit: true, items: entry.value };
   }
 
-  async writeList(key: string, items: readonly unknown[], maxLength: number, ttlMs: number, options?: WriteOptions): Promise<boolean> {
+  async writeList(
+    key: string,
+    items: readonly unknown[],
+    maxLength: number,
+    ttlMs: number,
+    options?: WriteOptions,
+  ): Promise<boolean> {
     if (!this.guardHolds(key, options?.ifToken)) return false;
     const kept = items.slice(-maxLength);
     const now = Date.now();
-    return this.put(key, { value: kept, createdAt: now, expiresAt: now + ttlMs }, estimateSize(kept), ttlMs, options?.tags);
+    return this.put(
+      key,
+      { value: kept, createdAt: now, expiresAt: now + ttlMs },
+      estimateSize(kept),
+      ttlMs,
+      options?.tags,
+    );
   }
 
   async append(key: string, items: readonly unknown[], maxLength: number, ttlMs: number): Promise<boolean> {
@@ -202,7 +230,13 @@ export class MemoryBackend implements CacheBackend {
     // A new array, never a push: readers holding the previous array keep a consistent snapshot.
     const next = [...(slot.entry.value as unknown[]), ...items].slice(-maxLength);
     const now = Date.now();
-    this.put(key, { value: next, createdAt: slot.entry.createdAt, expiresAt: now + ttlMs }, estimateSize(next), ttlMs, slot.tags);
+    this.put(
+      key,
+      { value: next, createdAt: slot.entry.createdAt, expiresAt: now + ttlMs },
+      estimateSize(next),
+      ttlMs,
+      slot.tags,
+    );
     return true;
   }
 

@@ -60,7 +60,13 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
     return result.hit ? { ...result, tier: 'redis' } : result;
   }
 
-  async write(key: string, entry: CacheEntry, encoded: Buffer, ttlMs: number, options?: WriteOptions): Promise<boolean> {
+  async write(
+    key: string,
+    entry: CacheEntry,
+    encoded: Buffer,
+    ttlMs: number,
+    options?: WriteOptions,
+  ): Promise<boolean> {
     const ticket = this.memory.watch(key);
     let written: boolean;
     try {
@@ -72,7 +78,8 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
       throw err;
     }
     // A snapshot decoded from the bytes: later mutation of the caller's object cannot change the cached value.
-    if (written && this.trusted() && this.useMemory(key)) this.memory.fill(ticket, this.decode(encoded), encoded.length, ttlMs, options?.tags);
+    if (written && this.trusted() && this.useMemory(key))
+      this.memory.fill(ticket, this.decode(encoded), encoded.length, ttlMs, options?.tags);
     else this.memory.release(ticket);
     return written;
   }
@@ -117,7 +124,13 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
     return this.remote.readList<T>(key);
   }
 
-  async writeList(key: string, items: readonly unknown[], maxLength: number, ttlMs: number, options?: WriteOptions): Promise<boolean> {
+  async writeList(
+    key: string,
+    items: readonly unknown[],
+    maxLength: number,
+    ttlMs: number,
+    options?: WriteOptions,
+  ): Promise<boolean> {
     return this.remote.writeList(key, items, maxLength, ttlMs, options);
   }
 

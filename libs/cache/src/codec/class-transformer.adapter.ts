@@ -86,7 +86,9 @@ function storable(value: unknown, t: ClassTransformer, ancestors: Set<object>, d
     if (values.some((v, i) => v !== record[keys[i] as string])) {
       const copy = Object.create(proto) as Record<string, unknown>;
       // defineProperty: an own "__proto__" key stays data, never a prototype.
-      keys.forEach((k, i) => Object.defineProperty(copy, k, { value: values[i], enumerable: true, writable: true, configurable: true }));
+      keys.forEach((k, i) =>
+        Object.defineProperty(copy, k, { value: values[i], enumerable: true, writable: true, configurable: true }),
+      );
       out = copy;
     }
   }
@@ -102,6 +104,9 @@ function storable(value: unknown, t: ClassTransformer, ancestors: Set<object>, d
 export function fromStored<T>(cls: new (...args: never[]) => T, value: unknown): T | T[] {
   if (value === null || value === undefined || typeof value !== 'object' || !transformer) return value as T;
   if (value instanceof cls) return value;
-  if (Array.isArray(value)) return value.map((v) => (v instanceof cls || v === null || typeof v !== 'object' ? v : transformer!.plainToInstance(cls, v))) as T[];
+  if (Array.isArray(value))
+    return value.map((v) =>
+      v instanceof cls || v === null || typeof v !== 'object' ? v : transformer!.plainToInstance(cls, v),
+    ) as T[];
   return transformer.plainToInstance(cls, value) as T;
 }

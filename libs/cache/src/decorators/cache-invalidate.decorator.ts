@@ -10,6 +10,9 @@ import { recordMetadata } from './record-metadata.js';
  * setModel(userId: number, modelId: string): Promise<void> { ... }
  */
 export function CacheInvalidate<A extends unknown[] = never[]>(options: CacheInvalidateOptions<A>) {
-  return <M extends AsyncMethod>(target: object, propertyKey: string | symbol, descriptor: TypedPropertyDescriptor<M>): void =>
-    recordMetadata(CACHE_INVALIDATE_METADATA, options, target, propertyKey, descriptor);
+  return <M extends AsyncMethod>(
+    target: object,
+    propertyKey: string | symbol,
+    descriptor: TypedPropertyDescriptor<M>,
+  ): void => recordMetadata(CACHE_INVALIDATE_METADATA, options, target, propertyKey, descriptor);
 }

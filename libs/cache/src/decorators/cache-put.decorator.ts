@@ -10,6 +10,9 @@ import { recordMetadata } from './record-metadata.js';
  * charge(userId: number, amount: string): Promise<User> { ... }
  */
 export function CachePut<A extends unknown[] = never[]>(options: CachePutOptions<A> = {}) {
-  return <M extends AsyncMethod>(target: object, propertyKey: string | symbol, descriptor: TypedPropertyDescriptor<M>): void =>
-    recordMetadata(CACHE_PUT_METADATA, options, target, propertyKey, descriptor);
+  return <M extends AsyncMethod>(
+    target: object,
+    propertyKey: string | symbol,
+    descriptor: TypedPropertyDescriptor<M>,
+  ): void => recordMetadata(CACHE_PUT_METADATA, options, target, propertyKey, descriptor);
 }

@@ -10,6 +10,9 @@ import { recordMetadata } from './record-metadata.js';
  * getUser(userId: number): Promise<User | null> { ... }
  */
 export function Cached<A extends unknown[] = never[]>(options: CachedOptions<A> = {}) {
-  return <M extends AsyncMethod>(target: object, propertyKey: string | symbol, descriptor: TypedPropertyDescriptor<M>): void =>
-    recordMetadata(CACHED_METADATA, options, target, propertyKey, descriptor);
+  return <M extends AsyncMethod>(
+    target: object,
+    propertyKey: string | symbol,
+    descriptor: TypedPropertyDescriptor<M>,
+  ): void => recordMetadata(CACHED_METADATA, options, target, propertyKey, descriptor);
 }

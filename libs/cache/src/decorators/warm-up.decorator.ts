@@ -26,6 +26,9 @@ export interface WarmUpOptions {
  * async models(): Promise<Array<[string, Model]>> { return (await this.db.models()).map((m) => [m.id, m]); }
  */
 export function WarmUp(options: WarmUpOptions) {
-  return <M extends (...args: never[]) => Promise<WarmEntries> | WarmEntries>(target: object, propertyKey: string | symbol, descriptor: TypedPropertyDescriptor<M>): void =>
-    recordMetadata(CACHE_WARM_METADATA, options, target, propertyKey, descriptor);
+  return <M extends (...args: never[]) => Promise<WarmEntries> | WarmEntries>(
+    target: object,
+    propertyKey: string | symbol,
+    descriptor: TypedPropertyDescriptor<M>,
+  ): void => recordMetadata(CACHE_WARM_METADATA, options, target, propertyKey, descriptor);
 }

@@ -1,5 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { CACHE_INVALIDATE_METADATA, CACHE_PUT_METADATA, CACHE_WARM_METADATA, CACHED_METADATA } from '../cache.constants.js';
+import {
+  CACHE_INVALIDATE_METADATA,
+  CACHE_PUT_METADATA,
+  CACHE_WARM_METADATA,
+  CACHED_METADATA,
+} from '../cache.constants.js';
 import type { CachedOptions, CacheInvalidateOptions, CachePutOptions } from '../decorators/cache-decorator.options.js';
 import type { WarmUpOptions } from '../decorators/warm-up.decorator.js';
 
@@ -21,7 +26,8 @@ export class CacheMetadataAccessor {
     if (typeof method !== 'function') return undefined;
     const cached = Reflect.getMetadata(CACHED_METADATA, method) as CachedOptions<unknown[]>[] | undefined;
     const put = Reflect.getMetadata(CACHE_PUT_METADATA, method) as CachePutOptions<unknown[]>[] | undefined;
-    const invalidate = Reflect.getMetadata(CACHE_INVALIDATE_METADATA, method) as CacheInvalidateOptions<unknown[]>[] | undefined;
+    const invalidate = Reflect.getMetadata(CACHE_INVALIDATE_METADATA, method) as
+      CacheInvalidateOptions<unknown[]>[] | undefined;
     if (!cached && !put && !invalidate) return undefined;
     return {
       cached: cached?.[0],

@@ -59,19 +59,29 @@ export class CacheExplorer implements OnModuleInit, OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     if (this.warmers.length === 0 || !this.options.enabled) return;
     const runs = this.warmers.map(({ name, run }) =>
-      run().catch((err: unknown) => this.throttled.warn(`warm:${name}`, `${name}: warming failed (${(err as Error)?.message ?? String(err)}); the cache fills on demand.`)),
+      run().catch((err: unknown) =>
+        this.throttled.warn(
+          `warm:${name}`,
+          `${name}: warming failed (${(err as Error)?.message ?? String(err)}); the cache fills on demand.`,
+        ),
+      ),
     );
     const bound = Math.max(...this.warmers.map((w) => w.timeoutMs));
     await Promise.race([Promise.allSettled(runs), sleep(bound, undefined, { ref: false })]);
   }
 
   private collectWarmer(where: string, instance: Record<string, unknown>, name: string, options: WarmUpOptions): void {
-    if (!NAME_PATTERN.test(options.namespace ?? '') || options.namespace.startsWith('__')) throw new CacheError('E_MISUSE', `${where}: ${ErrorMessages.unknownNamespace(String(options.namespace))}`);
-    const timeoutMs = options.timeout === undefined ? 5_000 : parseDuration(options.timeout, `${where} @WarmUp timeout`);
+    if (!NAME_PATTERN.test(options.namespace ?? '') || options.namespace.startsWith('__'))
+      throw new CacheError('E_MISUSE', `${where}: ${ErrorMessages.unknownNamespace(String(options.namespace))}`);
+    const timeoutMs =
+      options.timeout === undefined ? 5_000 : parseDuration(options.timeout, `${where} @WarmUp timeout`);
     const ttl = options.ttl === undefined ? undefined : parseDuration(options.ttl, `${where} @WarmUp ttl`);
     const method = instance[name] as (...args: unknown[]) => Promise<WarmEntries> | WarmEntries;
     const run = (): Promise<WarmReport> =>
-      this.cache.warm(options.namespace, () => method.call(instance), { ...(ttl !== undefined ? { ttl } : {}), ...(options.once ? { once: where } : {}) });
+      this.cache.warm(options.namespace, () => method.call(instance), {
+        ...(ttl !== undefined ? { ttl } : {}),
+        ...(options.once ? { once: where } : {}),
+      });
     this.warmers.push({ name: where, timeoutMs, run });
     this.cache.registerWarmer(where, run);
   }
@@ -85,7 +95,11 @@ export class CacheExplorer implements OnModuleInit, OnApplicationBootstrap {
     if (!proto) return;
     for (const name of this.methodsOf(proto)) {
       if (this.accessor.get((proto as Record<string, unknown>)[name])) {
-        throw misuse(`${wrapper.name}#${name}`, 'cache decorators on controller methods are not supported (Nest binds routes before the cache can wrap them, so they would silently not cache)', 'move the cached logic into a provider (service) method and decorate that');
+        throw misuse(
+          `${wrapper.name}#${name}`,
+          'cache decorators on controller methods are not supported (Nest binds routes before the cache can wrap them, so they would silently not cache)',
+          'move the cached logic into a provider (service) method and decorate that',
+        );
       }
     }
   }
@@ -97,14 +111,19 @@ export class CacheExplorer implements OnModuleInit, OnApplicationBootstrap {
     const instance = wrapper.instance as Record<string, unknown> | undefined;
     for (const name of this.methodsOf(proto)) {
       const warm = this.accessor.warmUp((proto as Record<string, unknown>)[name]);
-      if (warm && instance && wrapper.isDependencyTreeStatic()) this.collectWarmer(`${wrapper.name}#${name}`, instance, name, warm);
+      if (warm && instance && wrapper.isDependencyTreeStatic())
+        this.collectWarmer(`${wrapper.name}#${name}`, instance, name, warm);
       const meta = this.accessor.get((proto as Record<string, unknown>)[name]);
       if (!meta) continue;
       const where = `${wrapper.name}#${name}`;
       // Transient providers count as static for Nest, but every consumer gets its own instance and only one of them
       // could be wrapped here: the others would silently not cache.
       if (!wrapper.isDependencyTreeStatic() || wrapper.isTransient) {
-        throw misuse(where, 'the provider is request- or transient-scoped, so the identity it serves does not come from the method arguments and would leak between requests', 'put everything the result depends on in the arguments (and the key) of a singleton provider method');
+        throw misuse(
+          where,
+          'the provider is request- or transient-scoped, so the identity it serves does not come from the method arguments and would leak between requests',
+          'put everything the result depends on in the arguments (and the key) of a singleton provider method',
+        );
       }
       if (!instance) continue;
       const original = instance[name] as Method;
@@ -121,46 +140,90 @@ export class CacheExplorer implements OnModuleInit, OnApplicationBootstrap {
     }
   }
 
-  private validate(where: string, className: string, method: string, meta: CacheMethodMetadata, original: Method, proto: object) {
-    if (meta.cachedCount > 1 || meta.putCount > 1) throw misuse(where, 'the same cache decorator appears twice', 'keep one @Cached / @CachePut per method');
-    if (meta.cached && meta.put) throw misuse(where, '@Cached and @CachePut on one method contradict each other', 'use @Cached to read through, or @CachePut to write through');
+  private validate(
+    where: string,
+    className: string,
+    method: string,
+    meta: CacheMethodMetadata,
+    original: Method,
+    proto: object,
+  ) {
+    if (meta.cachedCount > 1 || meta.putCount > 1)
+      throw misuse(where, 'the same cache decorator appears twice', 'keep one @Cached / @CachePut per method');
+    if (meta.cached && meta.put)
+      throw misuse(
+        where,
+        '@Cached and @CachePut on one method contradict each other',
+        'use @Cached to read through, or @CachePut to write through',
+      );
     const returnType: unknown = Reflect.getMetadata('design:returntype', proto, method);
     if (returnType !== undefined && returnType !== Promise && returnType !== Object) {
-      throw misuse(where, 'a cached method must return a Promise (the cache is asynchronous)', 'make the method async (returning Promise<T>)');
+      throw misuse(
+        where,
+        'a cached method must return a Promise (the cache is asynchronous)',
+        'make the method async (returning Promise<T>)',
+      );
     }
     const defaultNs = `${className}.${method}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64);
     const ns = (given: string | undefined, required: boolean, decorator: string): string => {
       if (given === undefined) {
-        if (required) throw misuse(where, `${decorator} needs a namespace`, `pass { namespace: '...' } naming the namespace whose entries it changes`);
+        if (required)
+          throw misuse(
+            where,
+            `${decorator} needs a namespace`,
+            `pass { namespace: '...' } naming the namespace whose entries it changes`,
+          );
         return defaultNs;
       }
-      if (!NAME_PATTERN.test(given) || given.startsWith('__')) throw new CacheError('E_MISUSE', `${where}: ${ErrorMessages.unknownNamespace(given)}`);
+      if (!NAME_PATTERN.test(given) || given.startsWith('__'))
+        throw new CacheError('E_MISUSE', `${where}: ${ErrorMessages.unknownNamespace(given)}`);
       return given;
     };
     for (const fnName of ['key', 'keys', 'condition'] as const) {
       for (const opts of [meta.cached, meta.put, ...meta.invalidate]) {
         const fn = (opts as Record<string, unknown> | undefined)?.[fnName];
-        if (fn !== undefined && typeof fn !== 'function') throw misuse(where, `option "${fnName}" must be a function of the method's arguments`, `write ${fnName}: (...args) => ...`);
+        if (fn !== undefined && typeof fn !== 'function')
+          throw misuse(
+            where,
+            `option "${fnName}" must be a function of the method's arguments`,
+            `write ${fnName}: (...args) => ...`,
+          );
       }
     }
     const cached = meta.cached ? { ...meta.cached, namespace: ns(meta.cached.namespace, false, '@Cached') } : undefined;
     if (cached && !cached.key) {
       const other = this.defaultKeyed.get(cached.namespace);
       if (other && other !== where) {
-        throw misuse(where, `${other} and ${where} both cache into namespace "${cached.namespace}" with keys made from their arguments, so equal arguments would collide`, 'give one of them a distinct namespace or a `key` function');
+        throw misuse(
+          where,
+          `${other} and ${where} both cache into namespace "${cached.namespace}" with keys made from their arguments, so equal arguments would collide`,
+          'give one of them a distinct namespace or a `key` function',
+        );
       }
       this.defaultKeyed.set(cached.namespace, where);
     }
     if (cached?.invalidateOn && !this.events) {
-      throw misuse(where, 'invalidateOn needs @nestjs/event-emitter', 'import EventEmitterModule.forRoot() in your AppModule');
+      throw misuse(
+        where,
+        'invalidateOn needs @nestjs/event-emitter',
+        'import EventEmitterModule.forRoot() in your AppModule',
+      );
     }
     void original;
     return {
       ...(cached ? { cached } : {}),
       ...(meta.put ? { put: { ...meta.put, namespace: ns(meta.put.namespace, true, '@CachePut') } } : {}),
       invalidate: meta.invalidate.map((inv) => {
-        if (!inv.all && !inv.key && !inv.keys && !inv.tags) throw misuse(where, '@CacheInvalidate needs one of key, keys, tags or all', 'e.g. { namespace: "user", key: (id) => id }');
-        return { ...inv, namespace: ns(inv.namespace, !(inv.tags && !inv.key && !inv.keys && !inv.all), '@CacheInvalidate') };
+        if (!inv.all && !inv.key && !inv.keys && !inv.tags)
+          throw misuse(
+            where,
+            '@CacheInvalidate needs one of key, keys, tags or all',
+            'e.g. { namespace: "user", key: (id) => id }',
+          );
+        return {
+          ...inv,
+          namespace: ns(inv.namespace, !(inv.tags && !inv.key && !inv.keys && !inv.all), '@CacheInvalidate'),
+        };
       }),
     };
   }
@@ -179,16 +242,26 @@ export class CacheExplorer implements OnModuleInit, OnApplicationBootstrap {
     const events = this.events;
     if (!events || !cached.invalidateOn) return;
     for (const [event, keyOfPayload] of Object.entries(cached.invalidateOn)) {
-      if (typeof keyOfPayload !== 'function') throw misuse(where, `invalidateOn["${event}"] must be a function of the event payload`, `'${event}': (e) => e.id`);
+      if (typeof keyOfPayload !== 'function')
+        throw misuse(
+          where,
+          `invalidateOn["${event}"] must be a function of the event payload`,
+          `'${event}': (e) => e.id`,
+        );
       events.on(event, async (payload: unknown) => {
         try {
           const out = (keyOfPayload as (p: unknown) => unknown)(payload);
           if (out === undefined) return;
-          const keys = (Array.isArray(out) ? out : [out]).map((k) => fullKey(this.options.prefix, cached.namespace, toKey(k)));
+          const keys = (Array.isArray(out) ? out : [out]).map((k) =>
+            fullKey(this.options.prefix, cached.namespace, toKey(k)),
+          );
           await this.cache.deleteKeys(cached.namespace, keys);
         } catch (err) {
           // Escalate rather than drop: a handler that cannot name its keys clears the whole namespace.
-          this.throttled.warn(`event:${where}:${event}`, `${where}: invalidateOn["${event}"] failed (${(err as Error).message}); clearing namespace "${cached.namespace}".`);
+          this.throttled.warn(
+            `event:${where}:${event}`,
+            `${where}: invalidateOn["${event}"] failed (${(err as Error).message}); clearing namespace "${cached.namespace}".`,
+          );
           await this.cache.clearNamespace(cached.namespace);
         }
       });

@@ -19,7 +19,12 @@ export interface WrapContext {
 }
 
 /** Builds the full key of a call: the decorator's key function, or the encoding of all arguments. */
-export function keyOf(prefix: string, namespace: string, keyFn: ((...args: unknown[]) => unknown) | undefined, args: unknown[]): string {
+export function keyOf(
+  prefix: string,
+  namespace: string,
+  keyFn: ((...args: unknown[]) => unknown) | undefined,
+  args: unknown[],
+): string {
   return fullKey(prefix, namespace, keyFn ? toKey(keyFn(...args)) : encodeArgs(args));
 }
 
@@ -30,14 +35,19 @@ export function keyOf(prefix: string, namespace: string, keyFn: ((...args: unkno
  */
 export function wrapMethod(
   original: Method,
-  meta: { cached?: CachedOptions<unknown[]> & { namespace: string }; put?: CachePutOptions<unknown[]> & { namespace: string }; invalidate: (CacheInvalidateOptions<unknown[]> & { namespace: string })[] },
+  meta: {
+    cached?: CachedOptions<unknown[]> & { namespace: string };
+    put?: CachePutOptions<unknown[]> & { namespace: string };
+    invalidate: (CacheInvalidateOptions<unknown[]> & { namespace: string })[];
+  },
   ctx: WrapContext,
 ): Method {
   const { cache, prefix } = ctx;
   const { cached, put, invalidate } = meta;
 
   const bypass = (namespace: string, err: unknown): void => {
-    const reason = err instanceof CacheError ? err.message : `key function threw: ${(err as Error)?.message ?? String(err)}`;
+    const reason =
+      err instanceof CacheError ? err.message : `key function threw: ${(err as Error)?.message ?? String(err)}`;
     ctx.warn(`bypass:${ctx.where}`, `${ctx.where}: ${reason}`);
   };
 
@@ -92,19 +102,30 @@ export function wrapMethod(
       bypass(put?.namespace ?? invalidate[0]?.namespace ?? '', err);
       // Without a key the invalidation cannot be targeted: clear the namespaces involved rather than risk stale data.
       const result = await inner.apply(this, args);
-      await Promise.all([...invalidate.map((i) => cache.clearNamespace(i.namespace)), ...(put ? [cache.clearNamespace(put.namespace)] : [])]);
+      await Promise.all([
+        ...invalidate.map((i) => cache.clearNamespace(i.namespace)),
+        ...(put ? [cache.clearNamespace(put.namespace)] : []),
+      ]);
       return result;
     }
     const result = await inner.apply(this, args);
     for (const run of plans) await run();
     if (put && putKey !== undefined) {
-      await cache.put(put.namespace, putKey, result, { ...(put.ttl !== undefined ? { ttl: put.ttl } : {}), ...(putTags ? { tags: putTags } : {}) });
+      await cache.put(put.namespace, putKey, result, {
+        ...(put.ttl !== undefined ? { ttl: put.ttl } : {}),
+        ...(putTags ? { tags: putTags } : {}),
+      });
     }
     return result;
   };
 }
 
-function planInvalidation(inv: CacheInvalidateOptions<unknown[]> & { namespace: string }, args: unknown[], cache: CacheService, prefix: string): () => Promise<unknown> {
+function planInvalidation(
+  inv: CacheInvalidateOptions<unknown[]> & { namespace: string },
+  args: unknown[],
+  cache: CacheService,
+  prefix: string,
+): () => Promise<unknown> {
   if (inv.all) return () => cache.clearNamespace(inv.namespace);
   const tags = typeof inv.tags === 'function' ? inv.tags(...args) : inv.tags;
   const keys: string[] = [];

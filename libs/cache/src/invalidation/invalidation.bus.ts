@@ -84,7 +84,12 @@ export class InvalidationBus {
 
   /** Publishes an invalidation; resolves false (and never throws) when Redis cannot take it. */
   async publish(change: Omit<InvalidationMessage, 'v' | 'p' | 'o'>): Promise<boolean> {
-    const payload = JSON.stringify({ v: 1, p: this.prefix, o: this.instanceId, ...change } satisfies InvalidationMessage);
+    const payload = JSON.stringify({
+      v: 1,
+      p: this.prefix,
+      o: this.instanceId,
+      ...change,
+    } satisfies InvalidationMessage);
     // On Cluster a PUBLISH reaches every node through the cluster bus, but it must first reach a live one: try each
     // master until one takes it (one dead master must not silence the bus).
     const targets = this.publisher instanceof Cluster ? this.publisher.nodes('master') : [this.publisher];

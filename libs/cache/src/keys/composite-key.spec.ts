@@ -23,14 +23,24 @@ describe('composeKey / composePrefix', () => {
   });
 
   it('a key starts with the prefix of the same parts, and never with the prefix of different parts', () => {
-    const part = fc.oneof(fc.string({ unit: 'binary', maxLength: 8 }), fc.constantFrom(':', '\\', '\\:', '*', '#', '', 'a:', ':a'), fc.integer());
+    const part = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 8 }),
+      fc.constantFrom(':', '\\', '\\:', '*', '#', '', 'a:', ':a'),
+      fc.integer(),
+    );
     fc.assert(
-      fc.property(fc.array(part, { minLength: 1, maxLength: 3 }), fc.array(part, { minLength: 1, maxLength: 3 }), fc.array(part, { maxLength: 2 }), (a, b, rest) => {
-        const key = composeKey(...a, ...rest);
-        expect(key.startsWith(composePrefix(a)) || rest.length === 0).toBe(true);
-        const same = a.length <= b.length && a.every((p, i) => String(p) === String(b[i]));
-        if (!same && a.length === b.length) expect(composeKey(...b, ...rest).startsWith(composePrefix(a))).toBe(false);
-      }),
+      fc.property(
+        fc.array(part, { minLength: 1, maxLength: 3 }),
+        fc.array(part, { minLength: 1, maxLength: 3 }),
+        fc.array(part, { maxLength: 2 }),
+        (a, b, rest) => {
+          const key = composeKey(...a, ...rest);
+          expect(key.startsWith(composePrefix(a)) || rest.length === 0).toBe(true);
+          const same = a.length <= b.length && a.every((p, i) => String(p) === String(b[i]));
+          if (!same && a.length === b.length)
+            expect(composeKey(...b, ...rest).startsWith(composePrefix(a))).toBe(false);
+        },
+      ),
       { numRuns: 1000 },
     );
   });

@@ -15,7 +15,8 @@ export type KeyPart = string | number | bigint | boolean;
  * @example composeKey(123, '2026-11-22') // '123:2026-11-22'; composeKey('a:b') // 'a\\:b'
  */
 export function composeKey(...parts: readonly KeyPart[]): string {
-  if (parts.length === 0) throw new CacheError('E_UNSERIALIZABLE_KEY', ErrorMessages.unserializableKey('an empty list of key parts'));
+  if (parts.length === 0)
+    throw new CacheError('E_UNSERIALIZABLE_KEY', ErrorMessages.unserializableKey('an empty list of key parts'));
   return parts.map(encodePart).join(':');
 }
 
@@ -37,7 +38,10 @@ function encodePart(part: KeyPart): string {
       text = String(part);
       break;
     default:
-      throw new CacheError('E_UNSERIALIZABLE_KEY', ErrorMessages.unserializableKey(`a key part of type ${typeof part}`));
+      throw new CacheError(
+        'E_UNSERIALIZABLE_KEY',
+        ErrorMessages.unserializableKey(`a key part of type ${typeof part}`),
+      );
   }
   if (text.length > MAX_PART_LENGTH) return `#${createHash('sha256').update(text).digest('base64url')}`;
   const escaped = text.replace(/[\\:]/g, (c) => `\\${c}`);

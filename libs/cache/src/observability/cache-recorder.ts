@@ -2,7 +2,8 @@
 export type CacheTier = 'memory' | 'redis' | 'source';
 
 /** What was attempted. */
-export type CacheOperation = 'get' | 'set' | 'delete' | 'invalidate' | 'clear' | 'update' | 'append' | 'load' | 'lease' | 'warm';
+export type CacheOperation =
+  'get' | 'set' | 'delete' | 'invalidate' | 'clear' | 'update' | 'append' | 'load' | 'lease' | 'warm';
 
 /** How it ended. */
 export type CacheOutcome =
@@ -25,7 +26,13 @@ export type CacheOutcome =
  * decorators), tier, operation and outcome — never a key or a user id.
  */
 export interface CacheRecorder {
-  record(namespace: string, tier: CacheTier, operation: CacheOperation, outcome: CacheOutcome, durationMs?: number): void;
+  record(
+    namespace: string,
+    tier: CacheTier,
+    operation: CacheOperation,
+    outcome: CacheOutcome,
+    durationMs?: number,
+  ): void;
 }
 
 /** Injection token for extra recorders (the metrics module registers one). */

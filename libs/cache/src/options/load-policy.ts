@@ -32,10 +32,22 @@ export interface LoadPolicy {
  * Merges a namespace's resolved settings with call-level overrides (validated; errors name the option).
  * @example resolvePolicy('user', ns, { ttl: '5m' }, true).ttl // 300000
  */
-export function resolvePolicy(namespace: string, ns: ResolvedNamespace, overrides: LoadOverrides | undefined, cacheNull: boolean): LoadPolicy {
+export function resolvePolicy(
+  namespace: string,
+  ns: ResolvedNamespace,
+  overrides: LoadOverrides | undefined,
+  cacheNull: boolean,
+): LoadPolicy {
   const o = overrides ?? {};
   const ttl: ResolvedTtl =
-    o.ttl === undefined ? ns.ttl : typeof o.ttl === 'function' ? ((fn) => (v: unknown) => parseDuration(fn(v), 'ttl()'))(o.ttl) : parseDuration(o.ttl, 'ttl');
+    o.ttl === undefined
+      ? ns.ttl
+      : typeof o.ttl === 'function'
+        ? (
+            (fn) => (v: unknown) =>
+              parseDuration(fn(v), 'ttl()')
+          )(o.ttl)
+        : parseDuration(o.ttl, 'ttl');
   let lease = ns.lease;
   if (o.lease === false) lease = undefined;
   else if (o.lease === true) lease = ns.lease ?? { ttlMs: 5_000, waitMs: 5_000 };

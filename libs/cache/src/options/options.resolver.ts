@@ -1,16 +1,73 @@
 import { isInt, isPort, isString, min, max, matches } from 'class-validator';
 import { CacheError } from '../errors/cache.error.js';
 import { ErrorMessages } from '../errors/error-messages.js';
-import type { CacheModuleOptions, LeaseOptions, NamespaceOptions, RedisConnectionOptions, RedisNode, Ttl } from './cache-options.interface.js';
+import type {
+  CacheModuleOptions,
+  LeaseOptions,
+  NamespaceOptions,
+  RedisConnectionOptions,
+  RedisNode,
+  Ttl,
+} from './cache-options.interface.js';
 import { describe, parseDuration } from './duration.js';
-import type { ResolvedCacheOptions, ResolvedLease, ResolvedNamespace, ResolvedRedis, ResolvedTtl } from './resolved-options.js';
+import type {
+  ResolvedCacheOptions,
+  ResolvedLease,
+  ResolvedNamespace,
+  ResolvedRedis,
+  ResolvedTtl,
+} from './resolved-options.js';
 
 /** Prefixes and namespaces: no ':' (the separator) and no glob characters, so a scan pattern built from them is exact. */
 export const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
-const TOP_KEYS = ['enabled', 'prefix', 'defaultTtl', 'jitter', 'maxValueBytes', 'namespaces', 'redis', 'memory', 'commandTimeout', 'cacheNull', 'logThrottle', 'grace', 'softTimeout', 'hardTimeout', 'eagerRefresh', 'lease', 'breaker', 'maxPendingInvalidations', 'deployId'];
-const NAMESPACE_KEYS = ['ttl', 'jitter', 'maxValueBytes', 'memory', 'grace', 'softTimeout', 'hardTimeout', 'eagerRefresh', 'lease'];
-const REDIS_KEYS = ['url', 'host', 'port', 'username', 'password', 'db', 'tls', 'sentinels', 'name', 'sentinelUsername', 'sentinelPassword', 'cluster', 'connectTimeout'];
+const TOP_KEYS = [
+  'enabled',
+  'prefix',
+  'defaultTtl',
+  'jitter',
+  'maxValueBytes',
+  'namespaces',
+  'redis',
+  'memory',
+  'commandTimeout',
+  'cacheNull',
+  'logThrottle',
+  'grace',
+  'softTimeout',
+  'hardTimeout',
+  'eagerRefresh',
+  'lease',
+  'breaker',
+  'maxPendingInvalidations',
+  'deployId',
+];
+const NAMESPACE_KEYS = [
+  'ttl',
+  'jitter',
+  'maxValueBytes',
+  'memory',
+  'grace',
+  'softTimeout',
+  'hardTimeout',
+  'eagerRefresh',
+  'lease',
+];
+const REDIS_KEYS = [
+  'url',
+  'host',
+  'port',
+  'username',
+  'password',
+  'db',
+  'tls',
+  'sentinels',
+  'name',
+  'sentinelUsername',
+  'sentinelPassword',
+  'cluster',
+  'connectTimeout',
+];
 const MEMORY_KEYS = ['maxEntries', 'maxBytes', 'maxTtl'];
 
 function fail(path: string, value: unknown, expected: string): never {
@@ -20,7 +77,8 @@ function fail(path: string, value: unknown, expected: string): never {
 function checkKeys(obj: object, allowed: string[], path: string): void {
   for (const key of Object.keys(obj)) {
     // The value is not echoed: a misspelt option may well hold a secret (`pasword: '…'`).
-    if (!allowed.includes(key)) fail(path ? `${path}.${key}` : key, '(unknown option)', `one of the known options (${allowed.join(', ')})`);
+    if (!allowed.includes(key))
+      fail(path ? `${path}.${key}` : key, '(unknown option)', `one of the known options (${allowed.join(', ')})`);
   }
 }
 
@@ -63,7 +121,8 @@ function optionalDuration(value: unknown, path: string, fallback: number | undef
 
 function eager(value: unknown, path: string, fallback: number | undefined): number | undefined {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !(value > 0 && value < 1)) fail(path, value, 'a fraction of the TTL between 0 and 1 (exclusive), e.g. 0.8');
+  if (typeof value !== 'number' || !(value > 0 && value < 1))
+    fail(path, value, 'a fraction of the TTL between 0 and 1 (exclusive), e.g. 0.8');
   return value;
 }
 
@@ -79,12 +138,19 @@ function lease(value: unknown, path: string, fallback: ResolvedLease | undefined
 }
 
 function name(value: unknown, path: string): string {
-  if (!isString(value) || !matches(value, NAME_PATTERN)) fail(path, value, `a name matching ${NAME_PATTERN} (no ':' or glob characters)`);
+  if (!isString(value) || !matches(value, NAME_PATTERN))
+    fail(path, value, `a name matching ${NAME_PATTERN} (no ':' or glob characters)`);
   return value as string;
 }
 
 function node(value: unknown, path: string): RedisNode {
-  if (!isPlainObject(value) || !isString(value.host) || value.host === '' || !isInt(value.port) || !isPort(String(value.port))) {
+  if (
+    !isPlainObject(value) ||
+    !isString(value.host) ||
+    value.host === '' ||
+    !isInt(value.port) ||
+    !isPort(String(value.port))
+  ) {
     fail(path, value, '{ host: string, port: 1-65535 }');
   }
   return { host: value.host as string, port: value.port as number };
@@ -107,10 +173,13 @@ function parseUrl(url: string, path: string): RedisConnectionOptions {
     parsed = new URL(url);
   } catch {
     // Never echo the URL, nor attach the parser's error as cause: both carry the input, password included.
-    throw new CacheError('E_INVALID_OPTION', ErrorMessages.invalidOption(path, '(hidden)', 'a URL like redis://[user:password@]host:port/db'));
+    throw new CacheError(
+      'E_INVALID_OPTION',
+      ErrorMessages.invalidOption(path, '(hidden)', 'a URL like redis://[user:password@]host:port/db'),
+    );
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-    fail(path, `${parsed.protocol}//…`, "a redis:// or rediss:// URL");
+    fail(path, `${parsed.protocol}//…`, 'a redis:// or rediss:// URL');
   }
   const db = parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0;
   if (!Number.isInteger(db) || db < 0) fail(`${path} (database)`, parsed.pathname.slice(1), 'a database number');
@@ -137,14 +206,28 @@ function redis(value: unknown): ResolvedRedis | undefined {
   const username = optionalString(raw.username, 'redis.username');
   const password = optionalString(raw.password, 'redis.password');
   const auth = { ...(username !== undefined ? { username } : {}), ...(password !== undefined ? { password } : {}) };
-  const tls = raw.tls === undefined || raw.tls === false ? undefined : raw.tls === true ? {} : isPlainObject(raw.tls) ? raw.tls : fail('redis.tls', raw.tls, 'true, false or Node TLS options');
-  const connectTimeoutMs = raw.connectTimeout === undefined ? 2_000 : parseDuration(raw.connectTimeout, 'redis.connectTimeout');
-  const db = raw.db === undefined ? 0 : isInt(raw.db) && min(raw.db, 0) ? raw.db : fail('redis.db', raw.db, 'a database number ≥ 0');
+  const tls =
+    raw.tls === undefined || raw.tls === false
+      ? undefined
+      : raw.tls === true
+        ? {}
+        : isPlainObject(raw.tls)
+          ? raw.tls
+          : fail('redis.tls', raw.tls, 'true, false or Node TLS options');
+  const connectTimeoutMs =
+    raw.connectTimeout === undefined ? 2_000 : parseDuration(raw.connectTimeout, 'redis.connectTimeout');
+  const db =
+    raw.db === undefined
+      ? 0
+      : isInt(raw.db) && min(raw.db, 0)
+        ? raw.db
+        : fail('redis.db', raw.db, 'a database number ≥ 0');
   const common = { ...auth, ...(tls ? { tls } : {}), connectTimeoutMs };
 
   if (raw.cluster !== undefined) {
     if (!isPlainObject(raw.cluster)) fail('redis.cluster', raw.cluster, '{ nodes: [{ host, port }] }');
-    if (raw.sentinels !== undefined) fail('redis.sentinels', raw.sentinels, 'nothing when redis.cluster is set (choose one mode)');
+    if (raw.sentinels !== undefined)
+      fail('redis.sentinels', raw.sentinels, 'nothing when redis.cluster is set (choose one mode)');
     return { mode: 'cluster', nodes: nodes(raw.cluster.nodes, 'redis.cluster.nodes'), ...common };
   }
   if (raw.sentinels !== undefined) {
@@ -153,7 +236,10 @@ function redis(value: unknown): ResolvedRedis | undefined {
     return {
       mode: 'sentinel',
       sentinels: nodes(raw.sentinels, 'redis.sentinels'),
-      name: raw.name === undefined ? fail('redis.name', raw.name, 'the Sentinel master group name') : name(raw.name, 'redis.name'),
+      name:
+        raw.name === undefined
+          ? fail('redis.name', raw.name, 'the Sentinel master group name')
+          : name(raw.name, 'redis.name'),
       ...(sentinelUsername !== undefined ? { sentinelUsername } : {}),
       ...(sentinelPassword !== undefined ? { sentinelPassword } : {}),
       db,
@@ -230,7 +316,8 @@ export function resolveOptions(input: CacheModuleOptions | undefined): ResolvedC
   const resolvedRedis = redis(opts.redis);
   let memory: ResolvedCacheOptions['memory'];
   if (opts.memory !== undefined && opts.memory !== false) {
-    if (!isPlainObject(opts.memory)) fail('memory', opts.memory, 'memory tier options { maxEntries, maxBytes, maxTtl } or false');
+    if (!isPlainObject(opts.memory))
+      fail('memory', opts.memory, 'memory tier options { maxEntries, maxBytes, maxTtl } or false');
     checkKeys(opts.memory, MEMORY_KEYS, 'memory');
   }
   const memOpts = opts.memory === false ? undefined : opts.memory;
@@ -242,7 +329,8 @@ export function resolveOptions(input: CacheModuleOptions | undefined): ResolvedC
     };
   }
 
-  const commandTimeoutMs = opts.commandTimeout === undefined ? 250 : parseDuration(opts.commandTimeout, 'commandTimeout');
+  const commandTimeoutMs =
+    opts.commandTimeout === undefined ? 250 : parseDuration(opts.commandTimeout, 'commandTimeout');
   if (commandTimeoutMs < 1) fail('commandTimeout', opts.commandTimeout, 'at least 1 ms');
 
   return {
@@ -257,6 +345,11 @@ export function resolveOptions(input: CacheModuleOptions | undefined): ResolvedC
     logThrottleMs: opts.logThrottle === undefined ? 30_000 : parseDuration(opts.logThrottle, 'logThrottle'),
     breaker: breaker(opts.breaker),
     maxPendingInvalidations: positiveInt(opts.maxPendingInvalidations, 'maxPendingInvalidations', 10_000),
-    deployId: opts.deployId === undefined ? 'default' : isString(opts.deployId) && /^[\x21-\x7e]{1,128}$/.test(opts.deployId) ? opts.deployId : fail('deployId', opts.deployId, 'a printable string of 1-128 characters'),
+    deployId:
+      opts.deployId === undefined
+        ? 'default'
+        : isString(opts.deployId) && /^[\x21-\x7e]{1,128}$/.test(opts.deployId)
+          ? opts.deployId
+          : fail('deployId', opts.deployId, 'a printable string of 1-128 characters'),
   };
 }

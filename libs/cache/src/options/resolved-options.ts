@@ -22,9 +22,36 @@ export interface ResolvedLease {
 }
 
 export type ResolvedRedis =
-  | { mode: 'standalone'; host: string; port: number; username?: string; password?: string; db: number; tls?: TlsOptions; connectTimeoutMs: number }
-  | { mode: 'sentinel'; sentinels: RedisNode[]; name: string; username?: string; password?: string; sentinelUsername?: string; sentinelPassword?: string; db: number; tls?: TlsOptions; connectTimeoutMs: number }
-  | { mode: 'cluster'; nodes: RedisNode[]; username?: string; password?: string; tls?: TlsOptions; connectTimeoutMs: number };
+  | {
+      mode: 'standalone';
+      host: string;
+      port: number;
+      username?: string;
+      password?: string;
+      db: number;
+      tls?: TlsOptions;
+      connectTimeoutMs: number;
+    }
+  | {
+      mode: 'sentinel';
+      sentinels: RedisNode[];
+      name: string;
+      username?: string;
+      password?: string;
+      sentinelUsername?: string;
+      sentinelPassword?: string;
+      db: number;
+      tls?: TlsOptions;
+      connectTimeoutMs: number;
+    }
+  | {
+      mode: 'cluster';
+      nodes: RedisNode[];
+      username?: string;
+      password?: string;
+      tls?: TlsOptions;
+      connectTimeoutMs: number;
+    };
 
 /** Options with every default filled in and every duration in milliseconds; computed once at boot. */
 export interface ResolvedCacheOptions {

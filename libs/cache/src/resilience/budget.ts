@@ -33,7 +33,11 @@ export class Budget {
     try {
       // The full budget is the client's own command timeout: no extra timer on the common path.
       if (remaining >= this.totalMs) return await op();
-      return await raceTimeout(op(), remaining, () => new CacheError('E_TIMEOUT', ErrorMessages.timeout(backend, operation, Math.round(remaining))));
+      return await raceTimeout(
+        op(),
+        remaining,
+        () => new CacheError('E_TIMEOUT', ErrorMessages.timeout(backend, operation, Math.round(remaining))),
+      );
     } finally {
       this.spent += performance.now() - started;
     }

@@ -19,7 +19,11 @@ export type LoadOutcome<T> =
  * rejects with `CacheError('E_TIMEOUT')`. The loader is started exactly once.
  * @example const outcome = await runLoader(() => db.load(id), { softTimeoutMs: 200, hardTimeoutMs: 5000 }, staleEntry);
  */
-export function runLoader<T>(loader: () => Promise<T> | T, timeouts: LoaderTimeouts, stale: CacheEntry<T> | undefined): Promise<LoadOutcome<T>> {
+export function runLoader<T>(
+  loader: () => Promise<T> | T,
+  timeouts: LoaderTimeouts,
+  stale: CacheEntry<T> | undefined,
+): Promise<LoadOutcome<T>> {
   const loading = Promise.resolve().then(loader);
   const soft = stale ? timeouts.softTimeoutMs : undefined;
   const hard = timeouts.hardTimeoutMs;
@@ -49,7 +53,8 @@ export function runLoader<T>(loader: () => Promise<T> | T, timeouts: LoaderTimeo
     if (hard !== undefined) {
       timers.push(
         setTimeout(() => {
-          if (!serveStale('hard-timeout', undefined)) finish(() => reject(new CacheError('E_TIMEOUT', ErrorMessages.loaderTimeout(hard))));
+          if (!serveStale('hard-timeout', undefined))
+            finish(() => reject(new CacheError('E_TIMEOUT', ErrorMessages.loaderTimeout(hard))));
         }, hard).unref(),
       );
     }

@@ -14,7 +14,10 @@ export const reconnectDelay = (attempt: number): number => Math.min(attempt * 10
  * lazy connection (the module connects with a bounded wait at boot). The caller attaches the 'error' listener.
  * @example const client = createRedisClient(resolved.redis, { commandTimeoutMs: 250, connectionName: 'bot:cache' });
  */
-export function createRedisClient(config: ResolvedRedis, options: { commandTimeoutMs: number; connectionName: string }): RedisClient {
+export function createRedisClient(
+  config: ResolvedRedis,
+  options: { commandTimeoutMs: number; connectionName: string },
+): RedisClient {
   const failFast: RedisOptions = {
     enableOfflineQueue: false,
     commandTimeout: options.commandTimeoutMs,
@@ -75,7 +78,12 @@ export function redact(text: string): string {
  */
 export function scrubCredentials(err: unknown): void {
   const command = (err as { command?: { name?: unknown; args?: unknown } } | null | undefined)?.command;
-  if (command && typeof command.name === 'string' && /^(auth|hello)$/i.test(command.name) && Array.isArray(command.args)) {
+  if (
+    command &&
+    typeof command.name === 'string' &&
+    /^(auth|hello)$/i.test(command.name) &&
+    Array.isArray(command.args)
+  ) {
     command.args = command.args.map(() => '***');
   }
 }

@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster } from 'ioredis';
 import type { Redis } from 'ioredis';
-import { decodeEntry, encodeEntry, encodeTombstone, ENTRY_LAYOUT, ENTRY_MAGIC, tombstoneId, TOMBSTONE_MAGIC } from '../../codec/entry.codec.js';
+import {
+  decodeEntry,
+  encodeEntry,
+  encodeTombstone,
+  ENTRY_LAYOUT,
+  ENTRY_MAGIC,
+  tombstoneId,
+  TOMBSTONE_MAGIC,
+} from '../../codec/entry.codec.js';
 import { decodeValue, encodeValue } from '../../codec/value.codec.js';
 import type { CacheBackend, WriteOptions } from '../cache-backend.interface.js';
 import type { LeaseBackend } from '../lease-backend.interface.js';
@@ -87,7 +95,13 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     return { hit: true, entry, size: raw.length, token: liveToken(entry) };
   }
 
-  async write(key: string, _entry: CacheEntry, encoded: Buffer, ttlMs: number, options?: WriteOptions): Promise<boolean> {
+  async write(
+    key: string,
+    _entry: CacheEntry,
+    encoded: Buffer,
+    ttlMs: number,
+    options?: WriteOptions,
+  ): Promise<boolean> {
     const ttl = Math.max(1, Math.round(ttlMs));
     if (options?.ifToken === undefined) {
       // A write-through replaces the value: if a full Redis refuses it, the previous value must not stay behind.
@@ -103,7 +117,10 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     // Index before writing: an invalidation that runs in between then tombstones the key and the guarded SET skips.
     if (options.tags?.length) await this.indexTags(key, options.tags, ttlMs);
     const live = options.ifToken === null ? undefined : parseLiveToken(options.ifToken);
-    if (live) return (await this.client.tcGuardedSet(key, encoded, ttl, entryHeader(live), MAGIC, 'live', this.notAfter())) === 1;
+    if (live)
+      return (
+        (await this.client.tcGuardedSet(key, encoded, ttl, entryHeader(live), MAGIC, 'live', this.notAfter())) === 1
+      );
     const expected = options.ifToken === null ? '' : encodeTombstone(options.ifToken);
     return (await this.client.tcGuardedSet(key, encoded, ttl, expected, MAGIC, '', this.notAfter())) === 1;
   }
@@ -162,7 +179,9 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
         return undefined;
       }
       const encoded = encodeEntry({ ...entry, value: next });
-      const result = await this.replacingOrDrop(key, () => this.client.tcCompareAndSet(key, raw, encoded, this.notAfter()));
+      const result = await this.replacingOrDrop(key, () =>
+        this.client.tcCompareAndSet(key, raw, encoded, this.notAfter()),
+      );
       if (result === 1) return next;
       if (result === -1) break;
       // Contention: back off a little (with jitter) before reading again.
@@ -196,13 +215,29 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     return kind === 0 ? MISS : this.discard(key);
   }
 
-  async writeList(key: string, items: readonly unknown[], maxLength: number, ttlMs: number, options?: WriteOptions): Promise<boolean> {
+  async writeList(
+    key: string,
+    items: readonly unknown[],
+    maxLength: number,
+    ttlMs: number,
+    options?: WriteOptions,
+  ): Promise<boolean> {
     if (options?.tags?.length) await this.indexTags(key, options.tags, ttlMs);
     const now = Date.now();
     const header = encodeEntry({ value: null, createdAt: now, expiresAt: now + ttlMs });
     const encoded = items.slice(-maxLength).map((item) => encodeValue(item));
-    const guard = options?.ifToken === undefined ? '*' : options.ifToken === null ? '' : encodeTombstone(options.ifToken);
-    const write = async (): Promise<boolean> => (await this.client.tcListWrite(key, Math.max(1, Math.round(ttlMs)), guard, MAGIC, this.notAfter(), header, ...encoded)) === 1;
+    const guard =
+      options?.ifToken === undefined ? '*' : options.ifToken === null ? '' : encodeTombstone(options.ifToken);
+    const write = async (): Promise<boolean> =>
+      (await this.client.tcListWrite(
+        key,
+        Math.max(1, Math.round(ttlMs)),
+        guard,
+        MAGIC,
+        this.notAfter(),
+        header,
+        ...encoded,
+      )) === 1;
     return guard === '*' ? this.replacingOrDrop(key, write) : write();
   }
 
@@ -210,7 +245,17 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     if (items.length === 0) return true;
     const encoded = items.map((item) => encodeValue(item));
     // A refused append would leave the cached list without the new items: drop it (the next read reloads it).
-    return this.replacingOrDrop(key, async () => (await this.client.tcListAppend(key, maxLength, Math.max(1, Math.round(ttlMs)), this.notAfter(), ...encoded)) === 1);
+    return this.replacingOrDrop(
+      key,
+      async () =>
+        (await this.client.tcListAppend(
+          key,
+          maxLength,
+          Math.max(1, Math.round(ttlMs)),
+          this.notAfter(),
+          ...encoded,
+        )) === 1,
+    );
   }
 
   async close(): Promise<void> {

@@ -111,13 +111,28 @@ type Arg = string | number | Buffer;
 /** The scripts as typed methods (ioredis defineCommand adds them at runtime, EVALSHA with EVAL fallback). */
 export interface CacheScripts {
   tcSetFresh(key: string, value: Buffer, ttlMs: number, notAfter: number): Promise<number>;
-  tcGuardedSet(key: string, value: Buffer, ttlMs: number, expected: Arg, magic: Buffer, mode: '' | 'live', notAfter: number): Promise<number>;
+  tcGuardedSet(
+    key: string,
+    value: Buffer,
+    ttlMs: number,
+    expected: Arg,
+    magic: Buffer,
+    mode: '' | 'live',
+    notAfter: number,
+  ): Promise<number>;
   tcCompareAndSet(key: string, expected: Buffer, next: Buffer, notAfter: number): Promise<number>;
   tcLeaseRelease(key: string, holder: string): Promise<number>;
   tcTagAdd(tagKey: string, member: string, ttlMs: number): Promise<number>;
   tcTagTake(tagKey: string): Promise<string[]>;
   tcListReadBuffer(key: string): Promise<[number, ...unknown[]]>;
-  tcListWrite(key: string, ttlMs: number, guard: Arg, magic: Buffer, notAfter: number, ...items: Buffer[]): Promise<number>;
+  tcListWrite(
+    key: string,
+    ttlMs: number,
+    guard: Arg,
+    magic: Buffer,
+    notAfter: number,
+    ...items: Buffer[]
+  ): Promise<number>;
   tcListAppend(key: string, maxLength: number, ttlMs: number, notAfter: number, ...items: Buffer[]): Promise<number>;
 }
 
