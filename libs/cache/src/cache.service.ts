@@ -124,7 +124,7 @@ export class CacheService implements OnModuleDestroy {
    * still hold what those invalidations remove.
    */
   private get recovering(): boolean {
-    return this.replaying; // MUTANT
+    return this.replaying || (this.store.replay.size > 0 && this.store.redisConnected);
   }
 
   constructor(
@@ -1023,7 +1023,7 @@ export class CacheService implements OnModuleDestroy {
           `replaying invalidations failed (${(err as Error).message}); will retry when Redis is back.`,
         );
         // Redis may be up (the replay only timed out): nothing else may trigger a retry, so schedule one.
-        // MUTANT2
+        this.scheduleReplay();
         return;
       }
       for (const p of pending.prefixes) await this.store.publish({ clear: p });
