@@ -103,9 +103,18 @@ let b: Instance;
 const figures: Record<string, unknown> = {};
 
 async function boot(name: string, url: string): Promise<Instance> {
-  const app = await bootCache({ prefix: PREFIX, redis: url, memory: { maxEntries: 1000 }, commandTimeout: 150 }, [
-    Accounts,
-  ]);
+  // The breaker never opens here: every operation reaches Redis (or fails at once while it is unreachable), so the
+  // replay and the bus are what is tested, not the breaker (drills 1-3).
+  const app = await bootCache(
+    {
+      prefix: PREFIX,
+      redis: url,
+      memory: { maxEntries: 1000 },
+      commandTimeout: 150,
+      breaker: { threshold: 1_000_000 },
+    },
+    [Accounts],
+  );
   return {
     name,
     app,

@@ -29,6 +29,11 @@ export interface RedisBackendOptions {
   /** SCAN COUNT and UNLINK batch size for prefix clears. @default 500 */
   scanBatch?: number;
   /**
+   * Largest entry a read transfers (the largest namespace maxValueBytes plus the envelope); a bigger stored value is
+   * removed by the server instead of moved. @default unbounded (plain GET)
+   */
+  maxReadBytes?: number;
+  /**
    * The deadline, in Redis server time (epoch ms), after which a write sent now must be refused by the server.
    * @default () => Date.now() + 1500 (the store passes one corrected for the measured clock offset)
    */
@@ -57,9 +62,11 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     this.tombstoneTtlMs = options.tombstoneTtlMs ?? 60_000;
     this.scanBatch = options.scanBatch ?? 500;
     this.notAfter = options.notAfter ?? (() => Date.now() + 1_500);
+    this.maxReadBytes = options.maxReadBytes;
   }
 
   private readonly notAfter: () => number;
+  private readonly maxReadBytes: number | undefined;
 
   async acquireLease(leaseKey: string, holder: string, ttlMs: number): Promise<boolean> {
     return (await this.client.set(leaseKey, holder, 'PX', Math.max(1, Math.round(ttlMs)), 'NX')) === 'OK';
@@ -74,14 +81,16 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
   }
 
   async read<T>(key: string): Promise<ReadResult<T>> {
-    let raw: Buffer | null;
+    let raw: Buffer | null | number;
     try {
-      raw = await this.client.getBuffer(key);
+      raw = this.maxReadBytes === undefined ? await this.client.getBuffer(key) : await this.client.tcReadBoundedBuffer(key, this.maxReadBytes);
     } catch (err) {
       if (isWrongType(err)) return this.discard(key);
       throw err;
     }
     if (raw === null) return MISS;
+    // Oversized: removed by the script without being transferred.
+    if (typeof raw === 'number') return { hit: false, token: null, corrupt: true };
     const tomb = tombstoneId(raw);
     if (tomb !== null) return { hit: false, token: tomb };
     let entry: CacheEntry<T>;
