@@ -90,7 +90,11 @@ export class CacheStore {
     const remote = new RedisBackend(this.redis, {
       prefix: options.prefix,
       // A stored value larger than any namespace accepts is removed by the server, never transferred.
-      maxReadBytes: Math.max(options.defaultNamespace.maxValueBytes, ...[...options.namespaces.values()].map((ns) => ns.maxValueBytes)) + 64,
+      maxReadBytes:
+        Math.max(
+          options.defaultNamespace.maxValueBytes,
+          ...[...options.namespaces.values()].map((ns) => ns.maxValueBytes),
+        ) + 64,
       // Late writes are refused by Redis itself: the deadline is in server time, corrected by the measured offset.
       notAfter: () => Date.now() + this.clockOffsetMs + options.commandTimeoutMs + LATE_WRITE_MARGIN_MS,
     });

@@ -26,7 +26,9 @@ export class SingleFlight {
   /** Returns the flight for `key`, starting `load` only if none is running; `joined` tells which happened. */
   run<T>(key: string, load: (flight: Flight<T>) => Promise<T>): { flight: Flight<T>; joined: boolean } {
     const existing = this.flights.get(key) as Flight<T> | undefined;
-    if (existing) return { flight: existing, joined: true };
+    // A load invalidated while it runs may return the old value: a caller arriving after the invalidation (e.g. right
+    // after its own write) starts a fresh load instead of joining it.
+    if (existing && !existing.invalidated) return { flight: existing, joined: true };
     const flight = { invalidated: false } as { promise: Promise<T>; invalidated: boolean };
     // Registered before the load starts, so a load that settles synchronously still removes itself.
     this.flights.set(key, flight as Flight<unknown>);

@@ -83,7 +83,10 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
   async read<T>(key: string): Promise<ReadResult<T>> {
     let raw: Buffer | null | number;
     try {
-      raw = this.maxReadBytes === undefined ? await this.client.getBuffer(key) : await this.client.tcReadBoundedBuffer(key, this.maxReadBytes);
+      raw =
+        this.maxReadBytes === undefined
+          ? await this.client.getBuffer(key)
+          : await this.client.tcReadBoundedBuffer(key, this.maxReadBytes);
     } catch (err) {
       if (isWrongType(err)) return this.discard(key);
       throw err;
