@@ -377,7 +377,7 @@ export class CacheService implements OnModuleDestroy {
     const list = tags.map((tag) => checkTag(tag));
     this.store.flights.invalidatePrefix('');
     this.store.dropLocal({ tags: list });
-    this.store.recent.add('tags', list);
+    this.store.recent.addTags(list);
     const count = await this.guard(
       '_tags',
       'invalidate',
@@ -515,7 +515,7 @@ export class CacheService implements OnModuleDestroy {
   private async clearKeyPrefix(namespace: string, keyPrefix: string): Promise<number> {
     this.store.flights.invalidatePrefix(keyPrefix);
     this.store.dropLocal({ prefix: keyPrefix });
-    this.store.recent.add('prefixes', [keyPrefix]);
+    this.store.recent.addPrefixes([keyPrefix]);
     const count = await this.guard(
       namespace,
       'clear',
@@ -538,7 +538,7 @@ export class CacheService implements OnModuleDestroy {
     if (keys.length === 0) return;
     this.store.flights.invalidate(keys);
     this.store.dropLocal({ keys });
-    this.store.recent.add('keys', keys);
+    this.store.recent.addKeys(keys);
     await this.guard(
       namespace,
       'delete',
