@@ -119,8 +119,19 @@ describe('RedisServer', () => {
   });
 
   it('injects faults with DEBUG SLEEP', async () => {
-    const sleeping = redis.command('DEBUG', 'SLEEP', 0.4);
-    await expect(redis.commandWith({ timeoutMs: 150 }, 'PING')).rejects.toThrow(/timed out after/);
+    const sleeping = redis.command('DEBUG', 'SLEEP', 0.8);
+    // The DEBUG client connects on its own: wait until the server is really asleep (a PING times out), not a fixed delay.
+    await waitFor(
+      async () => {
+        try {
+          await redis.commandWith({ timeoutMs: 150 }, 'PING');
+          return false;
+        } catch (err) {
+          return /timed out after/.test((err as Error).message);
+        }
+      },
+      { timeoutMs: 700, message: 'a PING to time out while the server sleeps' },
+    );
     await sleeping;
     expect(await redis.command('PING')).toBe('PONG');
   });

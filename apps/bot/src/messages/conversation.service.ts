@@ -96,7 +96,8 @@ export class ConversationService {
       }
       if (!result) {
         // The cached balance looked sufficient but a concurrent charge (or another instance) spent it first.
-        const fresh = await this.users.getUser(user.id);
+        // The cache may not have the other charge's balance yet: ask the database.
+        const fresh = await this.users.fromDatabase(user.id);
         return this.refuseForBalance(user.firstName, fresh?.balance ?? user.balance);
       }
       await Promise.all([

@@ -60,6 +60,16 @@ export class UsersService {
   }
 
   /**
+   * The user as the database has it now, bypassing the cache (for the rare paths where the cached copy may lag: a
+   * charge refused by the database although the cached balance looked sufficient); the cache is brought up to date.
+   */
+  async fromDatabase(userId: number): Promise<User | null> {
+    const user = await this.repository.find(userId);
+    if (user) await this.balanceChanged(userId, user.balance, user.balanceVersion);
+    return user;
+  }
+
+  /**
    * After a charge committed: the cached user gets the new balance in place (no reload). A copy that already has a
    * newer balance (a concurrent charge finished first) is left alone.
    */
