@@ -279,6 +279,8 @@ export class CacheService implements OnModuleDestroy {
     const k = this.key(namespace, key);
     this.store.flights.invalidate([k]);
     this.store.dropLocal({ keys: [k] });
+    // A write the primary acknowledged may not have reached a replica before a failover: redo it as an invalidation.
+    this.store.recent.addKeys([k]);
     const result = await this.guard(
       namespace,
       'update',
@@ -336,6 +338,8 @@ export class CacheService implements OnModuleDestroy {
     const k = this.key(namespace, key);
     this.store.flights.invalidate([k]);
     this.store.dropLocal({ keys: [k] });
+    // A write the primary acknowledged may not have reached a replica before a failover: redo it as an invalidation.
+    this.store.recent.addKeys([k]);
     const ttlMs = this.listTtl(namespace, options);
     const ok = await this.guard(
       namespace,
@@ -357,6 +361,8 @@ export class CacheService implements OnModuleDestroy {
     const k = this.key(namespace, key);
     this.store.flights.invalidate([k]);
     this.store.dropLocal({ keys: [k] });
+    // A write the primary acknowledged may not have reached a replica before a failover: redo it as an invalidation.
+    this.store.recent.addKeys([k]);
     const list = Array.isArray(items) ? (items as readonly T[]) : [items as T];
     const ttlMs = this.listTtl(namespace, options);
     // A failed append leaves the cached list behind the source: drop it when Redis is back.
@@ -555,6 +561,8 @@ export class CacheService implements OnModuleDestroy {
     if (value === undefined) return false;
     this.store.flights.invalidate([k]);
     this.store.dropLocal({ keys: [k] });
+    // A write the primary acknowledged may not have reached a replica before a failover: redo it as an invalidation.
+    this.store.recent.addKeys([k]);
     const policy = this.policy(namespace, options?.ttl === undefined ? undefined : { ttl: options.ttl as Ttl });
     const written = await this.write(
       namespace,
