@@ -61,6 +61,7 @@ describe('bot e2e (Redis + PostgreSQL)', () => {
       FILES_BANDWIDTH_BYTES_PER_SEC: String(10 * 1024 ** 3),
       TELEGRAM_SECRET_TOKEN: SECRET,
       ADMIN_TOKEN: ADMIN,
+      PAYMENT_CURRENCY: 'USD',
       LOG_LEVEL: 'warn',
     });
     cache = bot.get(CacheService);
@@ -267,9 +268,9 @@ describe('bot e2e (Redis + PostgreSQL)', () => {
     await send(documentUpdate(user, { chat }, 7, exactly20));
     await send(documentUpdate(user, { chat }, 8, over20));
     expect(files.downloads - downloads).toBe(5);
-    // The next message needs all five files again: only the one over 20 MiB is downloaded again.
+    // The next message needs all five files again: none is downloaded again (the one over 20 MiB: its summary).
     await send(textUpdate(user, { chat }, 9, 'all files'));
-    expect(files.downloads - downloads).toBe(6);
+    expect(files.downloads - downloads).toBe(5);
     expect((await cache.get<Buffer>('file', 'doc-20mib'))?.length).toBe(exactly20.size);
     expect(await cache.get('file', 'doc-21mib')).toBeUndefined();
 
@@ -371,9 +372,18 @@ describe('bot e2e (Redis + PostgreSQL)', () => {
     expect((await send(textUpdate(user, { chat }, 23, 'again'))).text).toMatch(/^\[echo-1\]/);
     expect((await send(textUpdate(user, { chat }, 24, 'too far'))).text).toMatch(/^Sorry,/);
 
-    // A Telegram payment: credited once even when delivered twice.
-    expect(await send(preCheckoutUpdate(user, 500))).toMatchObject({ method: 'answerPreCheckoutQuery', ok: true });
-    const payment = paymentUpdate(user, 25, 500, 'tg-charge-1');
+    // A Telegram payment of an invoice the bot sent (/topup): credited once even when delivered twice.
+    const invoice = (await send(textUpdate(user, { chat }, 30, '/topup 5'))) as Reply & {
+      payload: string;
+      currency: string;
+      prices: { amount: number }[];
+    };
+    expect(invoice).toMatchObject({ method: 'sendInvoice', chat_id: 601, currency: 'USD', prices: [{ amount: 500 }] });
+    expect(await send(preCheckoutUpdate(user, 500, invoice.payload))).toMatchObject({
+      method: 'answerPreCheckoutQuery',
+      ok: true,
+    });
+    const payment = paymentUpdate(user, 25, 500, 'tg-charge-1', invoice.payload);
     expect((await send(payment)).text).toBe('Thank you! 5.00 added; your balance is 5.00.');
     expect(await send({ ...payment, update_id: payment.update_id + 100_000 })).toEqual({});
     expect(await balanceOf(user.id)).toBe('5.0000');
@@ -491,7 +501,7 @@ describe('bot e2e (Redis + PostgreSQL)', () => {
     ).toEqual({});
     expect(await balanceOf(801)).toBe('1.0000');
 
-    await bot.webhook(textUpdate(user, { chat }, 3, 'no secret')).expect(401);
+    await bot.webhook(textUpdate(user, { chat }, 3, 'no secret'), null).expect(401);
     await bot.webhook(textUpdate(user, { chat }, 4, 'wrong secret'), 'nope').expect(401);
   });
 

@@ -3,8 +3,11 @@ import { EnvValidationError, validateEnv } from '../../apps/bot/src/config/env.v
 import { Money } from '../../apps/bot/src/users/money.js';
 
 describe('bot environment validation', () => {
-  it('gives the documented defaults for an empty environment', () => {
-    expect({ ...validateEnv({}) }).toEqual({
+  it('gives the documented defaults for an empty environment (development: a generated webhook secret)', () => {
+    const config = validateEnv({});
+    expect(config.telegramSecretToken).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(validateEnv({}).telegramSecretToken).not.toBe(config.telegramSecretToken);
+    expect({ ...config }).toEqual({
       port: 3000,
       host: '0.0.0.0',
       databaseUrl: undefined,
@@ -17,7 +20,11 @@ describe('bot environment validation', () => {
       cacheTtl: '1h',
       cacheCommandTimeout: '1s',
       cacheMemoryMaxEntries: 10_000,
-      telegramSecretToken: undefined,
+      environment: 'development',
+      telegramSecretToken: config.telegramSecretToken,
+      telegramSecretGenerated: true,
+      paymentCurrency: 'XTR',
+      paymentProviderToken: '',
       adminToken: undefined,
       messagePrice: '0.05',
       initialBalance: '1.00',
@@ -77,6 +84,24 @@ describe('Money', () => {
       '-0.50',
     ]);
     expect(Money.isValid('1e3')).toBe(false);
+  });
+});
+
+describe('the webhook secret is required outside development', () => {
+  it('refuses production (the default with DATABASE_URL) without TELEGRAM_SECRET_TOKEN, naming the variable', () => {
+    const db = { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/bot' };
+    expect(() => validateEnv(db)).toThrow('Invalid environment variable TELEGRAM_SECRET_TOKEN: required in production');
+    expect(() => validateEnv({ BOT_ENV: 'production' })).toThrow(/TELEGRAM_SECRET_TOKEN: required in production/);
+    expect(() => validateEnv({ ...db, BOT_ENV: 'staging' })).toThrow(/BOT_ENV: expected production or development/);
+    expect(validateEnv({ ...db, TELEGRAM_SECRET_TOKEN: 'abcdefgh1' })).toMatchObject({
+      environment: 'production',
+      telegramSecretToken: 'abcdefgh1',
+      telegramSecretGenerated: false,
+    });
+    expect(validateEnv({ ...db, BOT_ENV: 'development' })).toMatchObject({
+      environment: 'development',
+      telegramSecretGenerated: true,
+    });
   });
 });
 

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import type { DynamicModule } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { EventEmitterModule } from '@nestjs/event-emitter';
@@ -7,9 +8,11 @@ import type { CacheModuleOptions } from 'nestjs-tiercache';
 import { BotConfig } from './config/bot-config.js';
 import { BotConfigModule } from './config/bot-config.module.js';
 import { validateEnv } from './config/env.validation.js';
+import { AuthModule } from './auth/auth.module.js';
 import { DatabaseModule } from './database/database.module.js';
-import { FILE_CACHE_MAX_BYTES } from './files/files.service.js';
+import { FILE_CACHE_MAX_BYTES, SUMMARY_NAMESPACE } from './files/files.service.js';
 import { HealthModule } from './health/health.module.js';
+import { SafeExceptionFilter } from './errors/safe-exception.filter.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { PaymentsModule } from './payments/payments.module.js';
 import { TelegramModule } from './telegram/telegram.module.js';
@@ -39,6 +42,8 @@ export function cacheOptions(config: BotConfig): CacheModuleOptions {
       messages: { ttl: config.cacheTtl },
       // Files up to 20 MiB are cached; a bigger one is refused by the cache (counted) and fetched again next time.
       file: { ttl: config.cacheTtl, maxValueBytes: FILE_CACHE_MAX_BYTES + ENVELOPE_BYTES },
+      // What the responder needs of a file too large for `file`: its summary, so it is downloaded once, not per message.
+      [SUMMARY_NAMESPACE]: { ttl: '24h' },
       // The model catalogue (price list), warmed once per deploy.
       catalogue: { ttl: config.cacheTtl },
       // The responder's answers, keyed by the normalized question, model and context (see ResponseCache).
@@ -72,12 +77,14 @@ export class AppModule {
         EventEmitterModule.forRoot(),
         CacheModule.forRootAsync({ isGlobal: true, inject: [BotConfig], useFactory: cacheOptions }),
         MetricsModule,
+        AuthModule,
         DatabaseModule,
         UsersModule,
         PaymentsModule,
         TelegramModule,
         HealthModule,
       ],
+      providers: [{ provide: APP_FILTER, useClass: SafeExceptionFilter }],
     };
   }
 }

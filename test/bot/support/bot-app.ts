@@ -1,7 +1,36 @@
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import request from 'supertest';
 import { AppModule } from '../../../apps/bot/src/app.module.js';
+import type { AppModuleOptions } from '../../../apps/bot/src/app.module.js';
+
+/** The webhook secret a test bot gets unless its env names TELEGRAM_SECRET_TOKEN (even as undefined). */
+export const TEST_SECRET = 'test-webhook-secret';
+
+/** Options of {@link BotApp.start}: the app module's (but env) and a logger to capture what the bot logs. */
+export interface BotAppOptions extends Omit<AppModuleOptions, 'env'> {
+  logger?: LoggerService;
+}
+
+/**
+ * Keeps every line the bot logs (message and context; error stacks too), for tests that check what reaches the log.
+ * @example const log = new CapturingLogger(); await BotApp.start(env, { logger: log }); log.text()
+ */
+export class CapturingLogger implements LoggerService {
+  readonly lines: string[] = [];
+  log(...parts: unknown[]): void {
+    this.lines.push(parts.map(String).join(' '));
+  }
+  error(...parts: unknown[]): void {
+    this.lines.push(parts.map(String).join(' '));
+  }
+  warn(...parts: unknown[]): void {
+    this.lines.push(parts.map(String).join(' '));
+  }
+  text(): string {
+    return this.lines.join('\n');
+  }
+}
 
 /** Counters of /metrics, by full series (`name{labels}`). */
 export type MetricSample = Map<string, number>;
@@ -13,9 +42,11 @@ export type MetricSample = Map<string, number>;
 export class BotApp {
   private constructor(readonly app: INestApplication) {}
 
-  static async start(env: Record<string, string | undefined>): Promise<BotApp> {
-    const app = await NestFactory.create(AppModule.forRoot({ env }), {
-      logger: ['error', 'warn'],
+  static async start(env: Record<string, string | undefined>, options: BotAppOptions = {}): Promise<BotApp> {
+    const withSecret = 'TELEGRAM_SECRET_TOKEN' in env ? env : { ...env, TELEGRAM_SECRET_TOKEN: TEST_SECRET };
+    const { logger, ...moduleOptions } = options;
+    const app = await NestFactory.create(AppModule.forRoot({ ...moduleOptions, env: withSecret }), {
+      logger: logger ?? ['error', 'warn'],
       abortOnError: false,
     });
     await app.listen(0, '127.0.0.1');
@@ -26,10 +57,10 @@ export class BotApp {
     return request(this.app.getHttpServer());
   }
 
-  /** POSTs an update to the webhook. */
-  webhook(update: object, secret?: string): request.Test {
+  /** POSTs an update to the webhook, with `secret` (default {@link TEST_SECRET}; null: no header). */
+  webhook(update: object, secret: string | null = TEST_SECRET): request.Test {
     const req = this.http.post('/telegram/webhook').set('content-type', 'application/json');
-    if (secret !== undefined) req.set('x-telegram-bot-api-secret-token', secret);
+    if (secret !== null) req.set('x-telegram-bot-api-secret-token', secret);
     return req.send(update);
   }
 

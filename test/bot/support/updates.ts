@@ -141,15 +141,22 @@ export function callbackUpdate(user: TgUser, chat: Where['chat'], data: string) 
   };
 }
 
-export function paymentUpdate(user: TgUser, messageId: number, totalAmount: number, chargeId: string) {
+export function paymentUpdate(
+  user: TgUser,
+  messageId: number,
+  totalAmount: number,
+  chargeId: string,
+  payload = 'topup',
+  currency = 'USD',
+) {
   return {
     update_id: next(),
     message: {
       ...baseMessage(user, { chat: privateChat(user) }, messageId, 1_795_000_000 + messageId),
       successful_payment: {
-        currency: 'USD',
+        currency,
         total_amount: totalAmount,
-        invoice_payload: 'topup',
+        invoice_payload: payload,
         telegram_payment_charge_id: chargeId,
         provider_payment_charge_id: `p-${chargeId}`,
       },
@@ -157,15 +164,15 @@ export function paymentUpdate(user: TgUser, messageId: number, totalAmount: numb
   };
 }
 
-export function preCheckoutUpdate(user: TgUser, totalAmount: number) {
+export function preCheckoutUpdate(user: TgUser, totalAmount: number, payload = 'topup', currency = 'USD') {
   return {
     update_id: next(),
     pre_checkout_query: {
       id: `pc-${next()}`,
       from: from(user),
-      currency: 'USD',
+      currency,
       total_amount: totalAmount,
-      invoice_payload: 'topup',
+      invoice_payload: payload,
     },
   };
 }

@@ -9,11 +9,14 @@ export const RequestBody = {
     return body as Record<string, unknown>;
   },
 
-  amount(body: Record<string, unknown>, field: string): string {
+  /** A positive exact decimal of at most `max`. */
+  amount(body: Record<string, unknown>, field: string, max: string): string {
     const value = body[field];
     const text = typeof value === 'number' ? String(value) : value;
-    if (typeof text !== 'string' || !Money.isValid(text) || Money.parse(text) === 0n) {
-      throw new BadRequestException(`${field} must be a positive decimal with at most 4 fraction digits, e.g. "5.00"`);
+    if (typeof text !== 'string' || !Money.isValid(text) || Money.parse(text) === 0n || Money.lessThan(max, text)) {
+      throw new BadRequestException(
+        `${field} must be a positive decimal of at most ${max} with at most 4 fraction digits, e.g. "5.00"`,
+      );
     }
     return text;
   },
@@ -28,8 +31,8 @@ export const RequestBody = {
   optionalText(body: Record<string, unknown>, field: string, max = 500): string | undefined {
     const value = body[field];
     if (value === undefined || value === null) return undefined;
-    if (typeof value !== 'string' || value.length > max)
-      throw new BadRequestException(`${field} must be a string of at most ${max} characters`);
+    if (typeof value !== 'string' || value.length > max || value.includes('\u0000'))
+      throw new BadRequestException(`${field} must be a string of at most ${max} characters, without NUL`);
     return value;
   },
 };

@@ -29,10 +29,21 @@ export class BotConfig {
   readonly cacheCommandTimeout!: string;
   /** Entries of the in-process cache tier. @default 10000 */
   readonly cacheMemoryMaxEntries!: number;
-  /** Expected `X-Telegram-Bot-Api-Secret-Token`; absent → not checked. */
-  readonly telegramSecretToken!: string | undefined;
+  /** `production` (the default with DATABASE_URL) or `development` (the default of the zero-setup embedded run). */
+  readonly environment!: 'production' | 'development';
+  /**
+   * Expected `X-Telegram-Bot-Api-Secret-Token`, always checked. Required in production; in development a random one
+   * is generated when absent (and logged at boot, see {@link telegramSecretGenerated}).
+   */
+  readonly telegramSecretToken!: string;
+  /** Whether {@link telegramSecretToken} was generated at boot (development without TELEGRAM_SECRET_TOKEN). */
+  readonly telegramSecretGenerated!: boolean;
   /** Bearer token of the admin endpoints; absent → admin endpoints answer 403. */
   readonly adminToken!: string | undefined;
+  /** Currency of the invoices /topup sends (`XTR`: Telegram Stars, no provider token). @default 'XTR' */
+  readonly paymentCurrency!: string;
+  /** Payment provider token of sendInvoice ('' for Telegram Stars). @default '' */
+  readonly paymentProviderToken!: string;
   /** Price of one answered message, exact decimal. @default '0.05' */
   readonly messagePrice!: string;
   /** Balance of a new user, exact decimal. @default '1.00' */

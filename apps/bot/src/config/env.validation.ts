@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { LogLevel } from '@nestjs/common';
 import { Money } from '../users/money.js';
 import { BotConfig } from './bot-config.js';
@@ -83,6 +84,37 @@ function token(env: Env, name: string): string | undefined {
   return raw;
 }
 
+function environment(env: Env): 'production' | 'development' {
+  const raw = read(env, 'BOT_ENV');
+  // The zero-setup run (`npm start` with no DATABASE_URL: the embedded PGlite, one process) is a development run.
+  if (raw === undefined) return read(env, 'DATABASE_URL') === undefined ? 'development' : 'production';
+  if (raw !== 'production' && raw !== 'development')
+    throw new EnvValidationError('BOT_ENV', `expected production or development, got ${JSON.stringify(raw)}`);
+  return raw;
+}
+
+/** The webhook secret: required in production; generated (random, 32 characters) in development when absent. */
+function webhookSecret(env: Env, mode: 'production' | 'development'): { token: string; generated: boolean } {
+  const configured = token(env, 'TELEGRAM_SECRET_TOKEN');
+  if (configured !== undefined) return { token: configured, generated: false };
+  if (mode === 'production')
+    throw new EnvValidationError(
+      'TELEGRAM_SECRET_TOKEN',
+      'required in production (BOT_ENV=production, the default when DATABASE_URL is set): set the secret_token given to setWebhook, or BOT_ENV=development to run with a generated one',
+    );
+  return { token: randomBytes(24).toString('base64url'), generated: true };
+}
+
+function currency(env: Env): string {
+  const value = read(env, 'PAYMENT_CURRENCY') ?? 'XTR';
+  if (!/^[A-Z]{3}$/.test(value))
+    throw new EnvValidationError(
+      'PAYMENT_CURRENCY',
+      `expected a three-letter currency code, got ${JSON.stringify(value)}`,
+    );
+  return value;
+}
+
 function logLevels(env: Env): LogLevel[] {
   const raw = read(env, 'LOG_LEVEL') ?? 'log';
   const index = LOG_LEVELS.indexOf(raw as LogLevel);
@@ -131,20 +163,28 @@ export function validateEnv(env: Env): BotConfig {
       'DEFAULT_MODEL',
       `expected a model id such as "echo-1", got ${JSON.stringify(defaultModel)}`,
     );
+  const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
+  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
+  const mode = environment(env);
+  const secret = webhookSecret(env, mode);
   const values: BotConfig = {
     port: int(env, 'PORT', 3000, 0, 65535),
     host: read(env, 'HOST') ?? '0.0.0.0',
-    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    databaseUrl,
     pgliteDataDir: read(env, 'PGLITE_DATA_DIR') ?? './data/pglite',
     databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
-    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    redisUrl,
     cacheEnabled: bool(env, 'CACHE_ENABLED', true),
     cachePrefix,
     deployId: deployId(env),
     cacheTtl,
     cacheCommandTimeout,
     cacheMemoryMaxEntries: int(env, 'CACHE_MEMORY_MAX_ENTRIES', 10_000, 1),
-    telegramSecretToken: token(env, 'TELEGRAM_SECRET_TOKEN'),
+    environment: mode,
+    telegramSecretToken: secret.token,
+    telegramSecretGenerated: secret.generated,
+    paymentCurrency: currency(env),
+    paymentProviderToken: read(env, 'PAYMENT_PROVIDER_TOKEN') ?? '',
     adminToken: token(env, 'ADMIN_TOKEN'),
     messagePrice: money(env, 'MESSAGE_PRICE', '0.05', false),
     initialBalance: money(env, 'INITIAL_BALANCE', '1.00', true),

@@ -58,3 +58,14 @@ export abstract class Database implements Queryable {
 export function isUniqueViolation(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
 }
+
+/** Whether `err` is PostgreSQL's numeric_value_out_of_range (SQLSTATE 22003), on either driver. */
+export function isNumericOverflow(err: unknown): boolean {
+  return sqlState(err) === '22003';
+}
+
+/** The SQLSTATE of a database error (pg and PGlite both expose `code`), if any. */
+export function sqlState(err: unknown): string | undefined {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}

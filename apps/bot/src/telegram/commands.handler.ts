@@ -1,14 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import { BotConfig } from '../config/bot-config.js';
+import type { Invoice } from '../payments/payments.repository.js';
+import { MAX_TOP_UP, PaymentsService } from '../payments/payments.service.js';
 import { ModelCatalogue } from '../responder/model-catalogue.service.js';
 import { Money } from '../users/money.js';
 import type { UserProfile } from '../users/user.js';
 import { UsersService } from '../users/users.service.js';
 
-/** A command's answer: text and, for /model, a keyboard of models. */
+/** A command's answer: text and, for /model, a keyboard of models; for /topup, the invoice to send. */
 export interface CommandAnswer {
   text: string;
   keyboard?: { text: string; callback_data: string }[][];
+  invoice?: Invoice;
 }
 
 /** The free commands: /start, /help, /balance, /model. */
@@ -18,6 +21,7 @@ export class CommandsHandler {
     private readonly users: UsersService,
     private readonly catalogue: ModelCatalogue,
     private readonly config: BotConfig,
+    private readonly payments: PaymentsService,
   ) {}
 
   /** Whether `text` is a command (`/name`, `/name@bot`, with arguments). */
@@ -37,12 +41,14 @@ export class CommandsHandler {
         };
       case 'help':
         return {
-          text: '/balance — your balance\n/model — choose a model\n/model <id> — switch to a model\nAnything else I answer, for a price per message.',
+          text: '/balance — your balance\n/topup <amount> — add to your balance\n/model — choose a model\n/model <id> — switch to a model\nAnything else I answer, for a price per message.',
         };
       case 'balance':
         return { text: `Your balance is ${Money.format(user.balance)}. A message costs ${price}.` };
       case 'model':
         return this.model(user.id, user.modelId, args[0]);
+      case 'topup':
+        return this.topUp(user.id, args[0] ?? '5');
       default:
         return { text: `I don't know /${command}. /help lists the commands.` };
     }
@@ -54,6 +60,15 @@ export class CommandsHandler {
     if (!models.includes(modelId)) return `Unknown model "${modelId}". Available: ${models.join(', ')}.`;
     await this.users.setModel(userId, modelId);
     return `Model set to ${modelId}.`;
+  }
+
+  private async topUp(userId: number, amount: string): Promise<CommandAnswer> {
+    const invoice = await this.payments.createInvoice(userId, amount);
+    if (!invoice)
+      return {
+        text: `Usage: /topup <amount>, an amount of ${this.config.paymentCurrency} up to ${MAX_TOP_UP} (e.g. /topup 5).`,
+      };
+    return { text: `Adds ${Money.format(invoice.amount)} to your balance.`, invoice };
   }
 
   private async model(userId: number, current: string, requested: string | undefined): Promise<CommandAnswer> {

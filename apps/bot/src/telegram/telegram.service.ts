@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { BotConfig } from '../config/bot-config.js';
 import { ConversationService } from '../messages/conversation.service.js';
 import { BotMetrics } from '../metrics/bot-metrics.js';
 import { PaymentsService } from '../payments/payments.service.js';
@@ -10,9 +11,6 @@ import type { ParsedMessage, ParsedUpdate } from './parsed-update.js';
 import type { WebhookReply } from './webhook-reply.js';
 import { sendMessage } from './webhook-reply.js';
 
-/** Currencies whose amounts Telegram gives in whole units (no minor unit). */
-const ZERO_DECIMAL = new Set(['XTR', 'JPY', 'KRW', 'VND', 'CLP', 'ISK', 'UGX']);
-
 /** Routes a validated update to the feature that handles it and builds the webhook reply (or none). */
 @Injectable()
 export class TelegramService {
@@ -23,6 +21,7 @@ export class TelegramService {
     private readonly threads: ThreadsService,
     private readonly payments: PaymentsService,
     private readonly metrics: BotMetrics,
+    private readonly config: BotConfig,
   ) {}
 
   async handle(update: ParsedUpdate): Promise<WebhookReply | undefined> {
@@ -51,7 +50,9 @@ export class TelegramService {
       }
       case 'pre_checkout_query': {
         const { query } = update;
-        const ok = query.totalAmount > 0 && /^[A-Z]{3}$/.test(query.currency);
+        const ok =
+          query.totalAmount > 0 &&
+          (await this.payments.acceptsCheckout(query.from.id, query.payload, query.currency, query.totalAmount));
         return this.replied(
           {
             method: 'answerPreCheckoutQuery',
@@ -81,13 +82,18 @@ export class TelegramService {
         if (m.content.name !== undefined) await this.threads.rename(where, m.content.name);
         return undefined;
       case 'payment': {
-        const { currency, totalAmount, telegramChargeId } = m.content;
+        const { currency, totalAmount, payload, telegramChargeId } = m.content;
         await this.users.ensure(m.from);
-        const amount = ZERO_DECIMAL.has(currency) ? String(totalAmount) : (totalAmount / 100).toFixed(2);
-        const credit = await this.payments.recordTelegramPayment(m.from.id, amount, currency, telegramChargeId);
+        const credit = await this.payments.recordTelegramPayment(
+          m.from.id,
+          payload,
+          currency,
+          totalAmount,
+          telegramChargeId,
+        );
         if (!credit) return undefined;
         return reply(
-          `Thank you! ${Money.format(amount)} added; your balance is ${Money.format(credit.balance)}.`,
+          `Thank you! ${Money.format(credit.amount)} added; your balance is ${Money.format(credit.balance)}.`,
           'info',
         );
       }
@@ -102,6 +108,21 @@ export class TelegramService {
     }
     if (CommandsHandler.isCommand(m.text)) {
       const answer = await this.commands.handle(m.from, m.text);
+      if (answer.invoice)
+        return this.replied(
+          {
+            method: 'sendInvoice',
+            chat_id: m.chat.id,
+            ...(m.threadId !== 0 ? { message_thread_id: m.threadId } : {}),
+            title: 'Balance top-up',
+            description: answer.text,
+            payload: answer.invoice.payload,
+            provider_token: this.config.paymentProviderToken,
+            currency: answer.invoice.currency,
+            prices: [{ label: 'Top-up', amount: answer.invoice.totalAmount }],
+          },
+          'info',
+        );
       return reply(answer.text, 'info', answer.keyboard ? { reply_markup: { inline_keyboard: answer.keyboard } } : {});
     }
     const outcome = await this.conversation.handle({

@@ -80,6 +80,18 @@ function optionalInt(o: Json, key: string, field: string): number | undefined {
 function string(o: Json, key: string, field: string): string {
   const value = o[key];
   if (typeof value !== 'string') throw new MalformedUpdateError(`${field}.${key}`, 'a string');
+  // PostgreSQL text cannot hold NUL, and Telegram never sends one.
+  if (value.includes('\u0000')) throw new MalformedUpdateError(`${field}.${key}`, 'a string without NUL characters');
+  return value;
+}
+
+/** Latest Unix time accepted as a date (9999-12-31T23:59:59Z), so it always fits a timestamp. */
+const MAX_DATE = 253_402_300_799;
+
+function date(o: Json, key: string, field: string): number {
+  const value = int(o, key, field);
+  if (value < 0 || value > MAX_DATE)
+    throw new MalformedUpdateError(`${field}.${key}`, `a Unix time from 0 to ${MAX_DATE}`);
   return value;
 }
 
@@ -205,7 +217,7 @@ function message(value: unknown, field: string): ParsedMessage {
   const files = attachments(o, field);
   return {
     messageId: int(o, 'message_id', field),
-    date: int(o, 'date', field),
+    date: date(o, 'date', field),
     chat: {
       id: int(chat, 'id', `${field}.chat`),
       type: chatType,

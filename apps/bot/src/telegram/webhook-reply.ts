@@ -9,7 +9,8 @@ type Params<M extends keyof ApiMethods<never>> = Parameters<ApiMethods<never>[M]
 export type WebhookReply =
   | ({ method: 'sendMessage' } & Params<'sendMessage'>)
   | ({ method: 'answerCallbackQuery' } & Params<'answerCallbackQuery'>)
-  | ({ method: 'answerPreCheckoutQuery' } & Params<'answerPreCheckoutQuery'>);
+  | ({ method: 'answerPreCheckoutQuery' } & Params<'answerPreCheckoutQuery'>)
+  | ({ method: 'sendInvoice' } & Params<'sendInvoice'>);
 
 /** Telegram's limit for a message text. */
 export const MAX_TEXT = 4096;
