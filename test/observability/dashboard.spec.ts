@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cacheMetricNames } from 'nestjs-tiercache';
+import { cacheMetricNames } from 'nestjs-tiercache/metrics';
 import { RedisServer } from '../harness/redis-server.js';
 import { bootObservabilityApp } from './observability-app.js';
 import type { ObservabilityApp } from './observability-app.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { Registry, register } from 'prom-client';
-import { CACHE_METRICS, cacheMetricNames } from 'nestjs-tiercache';
+import { CACHE_METRICS, cacheMetricNames } from 'nestjs-tiercache/metrics';
 import type { CacheMetrics } from 'nestjs-tiercache';
 import { freePort } from '../harness/free-port.js';
 import { RedisServer } from '../harness/redis-server.js';

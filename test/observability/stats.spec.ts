@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CacheStatsReporter } from 'nestjs-tiercache';
+import { CacheStatsReporter } from 'nestjs-tiercache/health';
 import type { CacheStatsReport } from 'nestjs-tiercache';
 import { RedisServer } from '../harness/redis-server.js';
 import { waitFor } from '../harness/wait-for.js';

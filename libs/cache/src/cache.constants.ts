@@ -1,9 +1,7 @@
-/** Injection token of the resolved options (defaults filled, validated). */
+/** Injection token of the resolved options (defaults filled, validated). Internal. */
 export const CACHE_OPTIONS = Symbol('tiercache:options');
-/** Injection token of the backend the service uses (memory, Redis, or tiered). */
-export const CACHE_BACKEND = Symbol('tiercache:backend');
-/** Injection token of the Redis connections holder. */
-export const CACHE_CONNECTIONS = Symbol('tiercache:connections');
+/** Injection token of the engine of one module (key space, backends, invalidation). Internal. */
+export const CACHE_ENGINE = Symbol('tiercache:engine');
 /** Metadata keys written by the decorators. */
 export const CACHED_METADATA = 'tiercache:cached';
 export const CACHE_PUT_METADATA = 'tiercache:cache-put';

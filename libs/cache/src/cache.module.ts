@@ -1,19 +1,21 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { CacheStore } from './backends/cache-store.js';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import { loadClassTransformer } from './codec/class-transformer.adapter.js';
-import { CACHE_BACKEND, CACHE_OPTIONS } from './cache.constants.js';
+import { CACHE_ENGINE, CACHE_OPTIONS } from './cache.constants.js';
 import { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN } from './cache-module.definition.js';
 import { CacheService } from './cache.service.js';
 import { CacheExplorer } from './discovery/cache.explorer.js';
 import { CacheMetadataAccessor } from './discovery/cache-metadata.accessor.js';
+import { CacheEngine } from './engine/cache-engine.js';
 import type { CacheModuleOptions } from './options/cache-options.interface.js';
 import { resolveOptions } from './options/options.resolver.js';
 import type { ResolvedCacheOptions } from './options/resolved-options.js';
 
 /**
  * The cache module. Options are validated once at boot (a bad option stops boot, naming it); Redis is connected
- * with a bounded wait (unreachable → the app boots and serves from the source).
+ * with a bounded wait (unreachable → the app boots and serves from the source). Decorated methods cache once the
+ * app is initialized (`app.init()` / `app.listen()`).
  * @example
  * CacheModule.forRootAsync({ inject: [ConfigService], useFactory: (c: ConfigService) => ({ redis: c.get('REDIS_URL'), prefix: 'bot' }) })
  */
@@ -26,19 +28,19 @@ import type { ResolvedCacheOptions } from './options/resolved-options.js';
       useFactory: (options: CacheModuleOptions): ResolvedCacheOptions => resolveOptions(options),
     },
     {
-      provide: CACHE_BACKEND,
-      inject: [CACHE_OPTIONS],
-      useFactory: async (options: ResolvedCacheOptions): Promise<CacheStore> => {
+      provide: CACHE_ENGINE,
+      inject: [CACHE_OPTIONS, { token: EventEmitter2, optional: true }],
+      useFactory: async (options: ResolvedCacheOptions, events?: EventEmitter2): Promise<CacheEngine> => {
         await loadClassTransformer();
-        const store = new CacheStore(options);
-        if (options.enabled) await store.connect();
-        return store;
+        const engine = new CacheEngine(options, events);
+        await engine.connect();
+        return engine;
       },
     },
     CacheMetadataAccessor,
     CacheService,
     CacheExplorer,
   ],
-  exports: [CacheService, CACHE_OPTIONS, CACHE_BACKEND],
+  exports: [CacheService, CACHE_OPTIONS, CACHE_ENGINE],
 })
 export class CacheModule extends ConfigurableModuleClass {}

@@ -1,7 +1,9 @@
+// The public surface of nestjs-tiercache: what a user writes in an app. Observability lives in the subpaths
+// `nestjs-tiercache/metrics` and `nestjs-tiercache/health`, so their peers (prom-client, terminus) stay optional.
 export { CacheModule } from './cache.module.js';
 export type { CacheOptionsFactory } from './cache-module.definition.js';
 export { CacheService } from './cache.service.js';
-export type { CacheSetOptions, CacheStatsSnapshot, GetOrSetOptions, ListOptions } from './cache.service.js';
+export type { CacheSetOptions, CacheStatsSnapshot, GetOrSetOptions, ListOptions } from './cache-service.types.js';
 export { Cached } from './decorators/cached.decorator.js';
 export { CachePut } from './decorators/cache-put.decorator.js';
 export { CacheInvalidate } from './decorators/cache-invalidate.decorator.js';
@@ -25,20 +27,4 @@ export { CacheError } from './errors/cache.error.js';
 export type { CacheErrorCode } from './errors/cache.error.js';
 export { CacheEvents } from './events/cache.events.js';
 export type { CacheBackendEvent, CacheInvalidatedEvent } from './events/cache.events.js';
-export { CACHE_BACKEND, CACHE_OPTIONS } from './cache.constants.js';
 export type { NamespaceStats } from './observability/cache-stats.recorder.js';
-export { CacheMetricsModule } from './observability/metrics/cache-metrics.module.js';
-export { CACHE_METRICS } from './observability/metrics/cache-metrics.interface.js';
-export type { CacheMetrics } from './observability/metrics/cache-metrics.interface.js';
-export { DEFAULT_LATENCY_BUCKETS } from './observability/metrics/cache-metrics.options.js';
-export type { CacheMetricsOptions } from './observability/metrics/cache-metrics.options.js';
-export { cacheMetricNames } from './observability/metrics/metric-names.js';
-export type { CacheMetricNames } from './observability/metrics/metric-names.js';
-export { CacheHealthModule } from './observability/health/cache-health.module.js';
-export { CacheHealthIndicator } from './observability/health/cache-health.indicator.js';
-export type { CacheHealthData, CacheHealthMode } from './observability/health/cache-health.indicator.js';
-export type { CacheHealthOptions } from './observability/health/cache-health.options.js';
-export { CacheStatsModule } from './observability/health/cache-stats.module.js';
-export type { CacheStatsModuleOptions } from './observability/health/cache-stats.module.js';
-export { CacheStatsReporter } from './observability/health/cache-stats.reporter.js';
-export type { CacheStatsReport } from './observability/health/cache-stats.reporter.js';

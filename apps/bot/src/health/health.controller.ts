@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 import type { HealthCheckResult } from '@nestjs/terminus';
-import { CacheHealthIndicator } from 'nestjs-tiercache';
+import { CacheHealthIndicator } from 'nestjs-tiercache/health';
 import { DatabaseHealthIndicator } from './database.health.js';
 
 /**

@@ -1,6 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { makeCounterProvider, PrometheusModule } from '@willsoto/nestjs-prometheus';
-import { CacheMetricsModule } from 'nestjs-tiercache';
+import { CacheMetricsModule } from 'nestjs-tiercache/metrics';
 import promClient from 'prom-client';
 import { BotMetricNames, BotMetrics } from './bot-metrics.js';
 

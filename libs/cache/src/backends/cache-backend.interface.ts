@@ -1,4 +1,4 @@
-import type { CacheEntry, ListReadResult, ReadResult } from './cache-entry.js';
+import type { ListReadResult, ReadResult } from './cache-entry.js';
 
 /** Options of a backend write. */
 export interface WriteOptions {
@@ -13,18 +13,21 @@ export interface WriteOptions {
 
 /**
  * The contract every backend honours (memory, Redis, tiered); one contract suite runs against each.
- * Keys are full keys (`<prefix>:<namespace>:<key>`), built by the caller. Backends never throw for a missing key;
+ * Keys are full keys (`<prefix>:<namespace>:<key>`), built by the KeySpace, never by a caller. Backends never throw for a missing key;
  * they do throw on I/O failure (the facade turns that into a miss and a count).
  */
 export interface CacheBackend {
   readonly kind: 'memory' | 'redis' | 'tiered';
   read<T = unknown>(key: string): Promise<ReadResult<T>>;
-  /** `encoded` is the codec's bytes for `entry` (sizes, Redis payload). Returns false when a guard skipped it. */
-  write(key: string, entry: CacheEntry, encoded: Buffer, ttlMs: number, options?: WriteOptions): Promise<boolean>;
+  /**
+   * Stores an encoded entry (the envelope bytes: the only form a write carries; a memory tier decodes it once into
+   * its own snapshot). Returns false when a guard skipped it.
+   */
+  write(key: string, encoded: Buffer, ttlMs: number, options?: WriteOptions): Promise<boolean>;
   /** Removes keys and leaves a short-lived tombstone so in-flight loaders cannot re-cache older values. */
   delete(keys: readonly string[]): Promise<void>;
   /** Removes every key indexed under any of the tags; returns how many keys went. */
-  invalidateTags(prefix: string, tags: readonly string[]): Promise<number>;
+  invalidateTags(tags: readonly string[]): Promise<number>;
   /** Removes every key starting with `keyPrefix` (built by the server, never user input); returns how many went. */
   clearPrefix(keyPrefix: string): Promise<number>;
   /**

@@ -2,11 +2,16 @@ import { LRUCache } from 'lru-cache';
 import type { CacheBackend, WriteOptions } from './cache-backend.interface.js';
 import type { CacheEntry, ListReadResult, Miss, ReadResult } from './cache-entry.js';
 import { liveToken, MISS } from './cache-entry.js';
+import { decodeEntry } from '../codec/entry.codec.js';
+import { CacheError } from '../errors/cache.error.js';
+import { ErrorMessages } from '../errors/error-messages.js';
 
 interface Slot {
   entry: CacheEntry;
   size: number;
   tags: readonly string[] | undefined;
+  /** A capped list (setList/append): read only through readList. */
+  list?: true;
 }
 
 /** A read of another tier in flight for `key`; an invalidation of the key meanwhile makes it stale. */
@@ -68,7 +73,8 @@ export class MemoryBackend implements CacheBackend {
    * `expiresAt` (kept for fail-safe grace): callers check freshness.
    */
   peek<T>(key: string): CacheEntry<T> | undefined {
-    return this.lru.get(key)?.entry as CacheEntry<T> | undefined;
+    const slot = this.lru.get(key);
+    return slot === undefined || slot.list ? undefined : (slot.entry as CacheEntry<T>);
   }
 
   /** Number of entries and bytes held now. */
@@ -77,23 +83,30 @@ export class MemoryBackend implements CacheBackend {
   }
 
   async read<T>(key: string): Promise<ReadResult<T>> {
-    const entry = this.peek<T>(key);
-    return entry === undefined ? this.miss(key) : { hit: true, entry, token: liveToken(entry) };
+    const slot = this.lru.get(key);
+    if (slot === undefined) return this.miss(key);
+    if (slot.list) throw new CacheError('E_KIND_MISMATCH', ErrorMessages.kindMismatch('list'));
+    const entry = slot.entry as CacheEntry<T>;
+    return { hit: true, entry, token: liveToken(entry) };
   }
 
-  async write(
-    key: string,
-    entry: CacheEntry,
-    encoded: Buffer,
-    ttlMs: number,
-    options?: WriteOptions,
-  ): Promise<boolean> {
+  async write(key: string, encoded: Buffer, ttlMs: number, options?: WriteOptions): Promise<boolean> {
     if (!this.guardHolds(key, options?.ifToken)) return false;
-    return this.put(key, entry, encoded.length, ttlMs, options?.tags);
+    // The one decode of a write: a snapshot, so later changes to the caller's object cannot reach the cache.
+    return this.put(key, decodeEntry(encoded), encoded.length, ttlMs, options?.tags);
+  }
+
+  /** {@link fill} from the bytes just written to another tier (decoded once, here). */
+  fillEncoded(ticket: FillTicket, encoded: Buffer, ttlMs: number, tags: readonly string[] | undefined): void {
+    if (ticket.stale) {
+      this.fill(ticket, undefined, 0, ttlMs, tags);
+      return;
+    }
+    this.fill(ticket, decodeEntry(encoded), encoded.length, ttlMs, tags);
   }
 
   /** Stores an entry; false when it is larger than the whole tier (then no older value of the key is left). */
-  put(key: string, entry: CacheEntry, size: number, ttlMs: number, tags?: readonly string[]): boolean {
+  put(key: string, entry: CacheEntry, size: number, ttlMs: number, tags?: readonly string[], list?: true): boolean {
     const ttl = Math.max(1, Math.min(ttlMs, this.options.maxTtlMs ?? ttlMs));
     this.tombstones.delete(key);
     // A fill in flight read the key before this write: it must not overwrite it.
@@ -102,7 +115,7 @@ export class MemoryBackend implements CacheBackend {
       this.lru.delete(key);
       return false;
     }
-    this.lru.set(key, { entry, size, tags }, { ttl });
+    this.lru.set(key, list ? { entry, size, tags, list } : { entry, size, tags }, { ttl });
     this.index(key, tags);
     return true;
   }
@@ -123,13 +136,13 @@ export class MemoryBackend implements CacheBackend {
    */
   fill(
     ticket: FillTicket,
-    entry: CacheEntry,
+    entry: CacheEntry | undefined,
     size: number,
     ttlMs: number,
     tags: readonly string[] | 'unknown' | undefined,
   ): void {
     this.tickets.delete(ticket);
-    if (ticket.stale) {
+    if (ticket.stale || entry === undefined) {
       // The key changed while the other tier answered: which value is newer is unknown, so keep neither.
       this.lru.delete(ticket.key);
       return;
@@ -153,13 +166,13 @@ export class MemoryBackend implements CacheBackend {
     this.staleTickets((key) => keys.includes(key));
   }
 
-  async invalidateTags(_prefix: string, tags: readonly string[]): Promise<number> {
+  async invalidateTags(tags: readonly string[]): Promise<number> {
     const keys = this.takeTagged(tags);
     this.tombstone(keys);
     return keys.length;
   }
 
-  invalidateTagsSync(_prefix: string, tags: readonly string[]): number {
+  invalidateTagsSync(tags: readonly string[]): number {
     return this.takeTagged(tags).length;
   }
 
@@ -188,6 +201,7 @@ export class MemoryBackend implements CacheBackend {
   async update<T>(key: string, fn: (current: T) => T | undefined): Promise<T | undefined> {
     const slot = this.lru.get(key);
     if (slot === undefined || slot.entry.expiresAt <= Date.now()) return undefined;
+    if (slot.list) throw new CacheError('E_KIND_MISMATCH', ErrorMessages.kindMismatch('list'));
     const next = fn(slot.entry.value as T);
     if (next === undefined) {
       await this.delete([key]);
@@ -201,8 +215,10 @@ export class MemoryBackend implements CacheBackend {
   }
 
   async readList<T>(key: string): Promise<ListReadResult<T>> {
-    const entry = this.peek<T[]>(key);
-    return entry === undefined ? this.miss(key) : { hit: true, items: entry.value };
+    const slot = this.lru.get(key);
+    if (slot === undefined) return this.miss(key);
+    if (!slot.list) throw new CacheError('E_KIND_MISMATCH', ErrorMessages.kindMismatch('value'));
+    return { hit: true, items: slot.entry.value as T[] };
   }
 
   async writeList(
@@ -221,12 +237,13 @@ export class MemoryBackend implements CacheBackend {
       estimateSize(kept),
       ttlMs,
       options?.tags,
+      true,
     );
   }
 
   async append(key: string, items: readonly unknown[], maxLength: number, ttlMs: number): Promise<boolean> {
     const slot = this.lru.get(key);
-    if (slot === undefined || !Array.isArray(slot.entry.value)) return false;
+    if (slot === undefined || !slot.list) return false;
     // A new array, never a push: readers holding the previous array keep a consistent snapshot.
     const next = [...(slot.entry.value as unknown[]), ...items].slice(-maxLength);
     const now = Date.now();
@@ -236,6 +253,7 @@ export class MemoryBackend implements CacheBackend {
       estimateSize(next),
       ttlMs,
       slot.tags,
+      true,
     );
     return true;
   }

@@ -17,7 +17,6 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
     readonly memory: MemoryBackend,
     readonly remote: CacheBackend,
     private readonly trusted: () => boolean,
-    private readonly decode: (encoded: Buffer) => CacheEntry,
     /** Whether a key's namespace uses the memory tier (`namespaces.x.memory`). */
     private readonly useMemory: (key: string) => boolean = () => true,
   ) {}
@@ -60,17 +59,11 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
     return result.hit ? { ...result, tier: 'redis' } : result;
   }
 
-  async write(
-    key: string,
-    entry: CacheEntry,
-    encoded: Buffer,
-    ttlMs: number,
-    options?: WriteOptions,
-  ): Promise<boolean> {
+  async write(key: string, encoded: Buffer, ttlMs: number, options?: WriteOptions): Promise<boolean> {
     const ticket = this.memory.watch(key);
     let written: boolean;
     try {
-      written = await this.remote.write(key, entry, encoded, ttlMs, options);
+      written = await this.remote.write(key, encoded, ttlMs, options);
     } catch (err) {
       this.memory.release(ticket);
       // The write may or may not have landed: whatever this tier holds for the key can no longer be trusted.
@@ -78,8 +71,7 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
       throw err;
     }
     // A snapshot decoded from the bytes: later mutation of the caller's object cannot change the cached value.
-    if (written && this.trusted() && this.useMemory(key))
-      this.memory.fill(ticket, this.decode(encoded), encoded.length, ttlMs, options?.tags);
+    if (written && this.trusted() && this.useMemory(key)) this.memory.fillEncoded(ticket, encoded, ttlMs, options?.tags);
     else this.memory.release(ticket);
     return written;
   }
@@ -97,12 +89,12 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
     }
   }
 
-  async invalidateTags(prefix: string, tags: readonly string[]): Promise<number> {
-    this.memory.invalidateTagsSync(prefix, tags);
+  async invalidateTags(tags: readonly string[]): Promise<number> {
+    this.memory.invalidateTagsSync(tags);
     try {
-      return await this.remote.invalidateTags(prefix, tags);
+      return await this.remote.invalidateTags(tags);
     } finally {
-      this.memory.invalidateTagsSync(prefix, tags);
+      this.memory.invalidateTagsSync(tags);
     }
   }
 

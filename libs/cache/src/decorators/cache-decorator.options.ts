@@ -12,8 +12,10 @@ export interface CacheTargetOptions<A extends unknown[]> {
    */
   namespace?: string;
   /**
-   * The entry's key, from the arguments. A string is used verbatim, a number in decimal, anything else through the
-   * stable encoding. @default a stable, injective encoding of all arguments
+   * The entry's key, from the arguments, in the one key grammar shared by every path (`invalidateOn`,
+   * `@CacheInvalidate`, `@CachePut`, `CacheService`): a string is the key as is; any other value is typed
+   * (`42` and `'42'` are different keys). @default with one argument, that argument's key (so `cache.get(ns, 42)`
+   * and `invalidateOn: (e) => e.id` reach `method(42)`); otherwise a typed encoding of the argument list
    */
   key?: ArgsFn<A, unknown>;
 }
@@ -35,8 +37,8 @@ export interface CachedOptions<A extends unknown[] = never[]> extends CacheTarge
   grace?: Duration;
   /** Soft loader timeout (answers with a stale value in grace). @default the namespace's */
   softTimeout?: Duration;
-  /** Hard loader timeout. @default the namespace's */
-  hardTimeout?: Duration;
+  /** Hard loader timeout; `false` disables it. @default the namespace's (30 s unless configured) */
+  hardTimeout?: Duration | false;
   /** Eager refresh threshold (fraction of the TTL). @default the namespace's */
   eagerRefresh?: number;
   /** Distributed stampede lease across instances. @default the namespace's */
@@ -47,8 +49,9 @@ export interface CachedOptions<A extends unknown[] = never[]> extends CacheTarge
    */
   type?: new (...args: never[]) => unknown;
   /**
-   * Events (through @nestjs/event-emitter) that invalidate entries of this method: event name → the key(s) the
-   * payload invalidates (same key space as `key`). Return `undefined` to invalidate nothing.
+   * Events (through @nestjs/event-emitter) that invalidate entries of this method: event name → the key value(s)
+   * the payload invalidates, in the same grammar as `key` (without `key`, the one argument of the method). Return
+   * `undefined` to invalidate nothing. A method without `key` that takes other than one argument is refused at boot.
    * @example invalidateOn: { 'payment.completed': (e: PaymentCompleted) => e.userId }
    */
   // The payload type is the listener's business: each entry narrows it in its own signature.

@@ -4,14 +4,13 @@ import type { OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { CACHE_OPTIONS } from '../cache.constants.js';
+import { CACHE_ENGINE } from '../cache.constants.js';
 import { CacheService } from '../cache.service.js';
 import type { CachedOptions } from '../decorators/cache-decorator.options.js';
 import { CacheError } from '../errors/cache.error.js';
-import { ErrorMessages } from '../errors/error-messages.js';
-import { fullKey, toKey } from '../keys/key.encoder.js';
-import { NAME_PATTERN } from '../options/options.resolver.js';
-import type { ResolvedCacheOptions } from '../options/resolved-options.js';
+import { ErrorMessages, LogMessages } from '../errors/error-messages.js';
+import type { CacheEngine } from '../engine/cache-engine.js';
+import { NAME_PATTERN } from '../keys/key-space.js';
 import { ThrottledLogger } from '../resilience/throttled-logger.js';
 import { parseDuration } from '../options/duration.js';
 import type { WarmUpOptions } from '../decorators/warm-up.decorator.js';
@@ -41,15 +40,16 @@ export class CacheExplorer implements OnModuleInit, OnApplicationBootstrap {
     private readonly scanner: MetadataScanner,
     private readonly accessor: CacheMetadataAccessor,
     private readonly cache: CacheService,
-    @Inject(CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
+    @Inject(CACHE_ENGINE) private readonly engine: CacheEngine,
     @Optional() private readonly events?: EventEmitter2,
   ) {
-    this.throttled = new ThrottledLogger(this.logger, options.logThrottleMs);
+    this.throttled = new ThrottledLogger(this.logger, engine.options.logThrottleMs);
   }
 
   onModuleInit(): void {
     for (const wrapper of this.discovery.getControllers()) this.refuseController(wrapper);
     for (const wrapper of this.discovery.getProviders()) this.explore(wrapper);
+    this.engine.initialized = true;
   }
 
   /**
@@ -57,13 +57,10 @@ export class CacheExplorer implements OnModuleInit, OnApplicationBootstrap {
    * in the background. A failing warmer is logged, never fatal.
    */
   async onApplicationBootstrap(): Promise<void> {
-    if (this.warmers.length === 0 || !this.options.enabled) return;
+    if (this.warmers.length === 0 || !this.engine.options.enabled) return;
     const runs = this.warmers.map(({ name, run }) =>
       run().catch((err: unknown) =>
-        this.throttled.warn(
-          `warm:${name}`,
-          `${name}: warming failed (${(err as Error)?.message ?? String(err)}); the cache fills on demand.`,
-        ),
+        this.throttled.warn(`warm:${name}`, LogMessages.warmerFailedAtBoot(name, err)),
       ),
     );
     const bound = Math.max(...this.warmers.map((w) => w.timeoutMs));
@@ -83,7 +80,7 @@ export class CacheExplorer implements OnModuleInit, OnApplicationBootstrap {
         ...(options.once ? { once: where } : {}),
       });
     this.warmers.push({ name: where, timeoutMs, run });
-    this.cache.registerWarmer(where, run);
+    this.engine.warmer.register(where, run);
   }
 
   private methodsOf(prototype: object): string[] {
@@ -129,10 +126,13 @@ export class CacheExplorer implements OnModuleInit, OnApplicationBootstrap {
       const original = instance[name] as Method;
       if (typeof original !== 'function' || original[WRAPPED]) continue;
       const resolved = this.validate(where, wrapper.name, name, meta, original, proto);
+      const returnType: unknown = Reflect.getMetadata('design:returntype', proto, name);
       const wrapped = wrapMethod(original, resolved, {
-        cache: this.cache,
-        prefix: this.options.prefix,
+        engine: this.engine,
         where,
+        // Known async without calling it: an `async` function, or TypeScript's metadata says Promise. Otherwise
+        // (plain JS, esbuild, swc without metadata) the wrapper checks the first call's result.
+        knownAsync: original.constructor?.name === 'AsyncFunction' || returnType === Promise,
         warn: (topic, message) => this.throttled.warn(topic, message),
       }) as Method;
       if (wrapped !== original) this.install(instance, name, original, wrapped);
@@ -202,6 +202,13 @@ export class CacheExplorer implements OnModuleInit, OnApplicationBootstrap {
       }
       this.defaultKeyed.set(cached.namespace, where);
     }
+    if (cached && !cached.key && cached.invalidateOn && original.length !== 1) {
+      throw misuse(
+        where,
+        `invalidateOn names one entry by one key value, but the method declares ${original.length} parameters (not exactly one) and has no \`key\` function, so no event payload can name its entries`,
+        'give @Cached a `key` function (e.g. key: (id, lang) => composeKey(id, lang)) and return that same key from invalidateOn',
+      );
+    }
     if (cached?.invalidateOn && !this.events) {
       throw misuse(
         where,
@@ -209,7 +216,6 @@ export class CacheExplorer implements OnModuleInit, OnApplicationBootstrap {
         'import EventEmitterModule.forRoot() in your AppModule',
       );
     }
-    void original;
     return {
       ...(cached ? { cached } : {}),
       ...(meta.put ? { put: { ...meta.put, namespace: ns(meta.put.namespace, true, '@CachePut') } } : {}),
@@ -252,15 +258,14 @@ export class CacheExplorer implements OnModuleInit, OnApplicationBootstrap {
         try {
           const out = (keyOfPayload as (p: unknown) => unknown)(payload);
           if (out === undefined) return;
-          const keys = (Array.isArray(out) ? out : [out]).map((k) =>
-            fullKey(this.options.prefix, cached.namespace, toKey(k)),
-          );
-          await this.cache.deleteKeys(cached.namespace, keys);
+          // One key grammar: the value names the entry exactly as `key` (or a one-argument default key) does.
+          const keys = (Array.isArray(out) ? out : [out]).map((k) => this.engine.space.entry(cached.namespace, k));
+          await this.engine.invalidator.keys(cached.namespace, keys);
         } catch (err) {
           // Escalate rather than drop: a handler that cannot name its keys clears the whole namespace.
           this.throttled.warn(
             `event:${where}:${event}`,
-            `${where}: invalidateOn["${event}"] failed (${(err as Error).message}); clearing namespace "${cached.namespace}".`,
+            LogMessages.eventKeyFailed(where, event, err, cached.namespace),
           );
           await this.cache.clearNamespace(cached.namespace);
         }

@@ -1,138 +1,175 @@
-import type { CacheService } from '../cache.service.js';
 import type { CachedOptions, CacheInvalidateOptions, CachePutOptions } from '../decorators/cache-decorator.options.js';
 import { fromStored } from '../codec/class-transformer.adapter.js';
+import type { CacheEngine } from '../engine/cache-engine.js';
 import { CacheError } from '../errors/cache.error.js';
-import { encodeArgs, fullKey, toKey } from '../keys/key.encoder.js';
+import { LogMessages } from '../errors/error-messages.js';
+import { checkTags } from '../keys/key-space.js';
+import type { LoadPolicy } from '../options/load-policy.js';
 
 /** Marks a function the explorer produced, so it is never wrapped twice. */
 export const WRAPPED = Symbol('tiercache:wrapped');
 
 type Method = (...args: unknown[]) => unknown;
 
+/** A decorator's options with the namespace resolved at boot. */
+export type Resolved<O> = O & { namespace: string };
+
 /** What a wrapper needs besides the decorator options. */
 export interface WrapContext {
-  cache: CacheService;
-  prefix: string;
+  engine: CacheEngine;
   /** `Class#method`, for log lines. */
   where: string;
+  /** Whether the method is known to return a Promise (an `async` function, or `design:returntype` Promise). */
+  knownAsync: boolean;
   warn(topic: string, message: string): void;
 }
 
-/** Builds the full key of a call: the decorator's key function, or the encoding of all arguments. */
-export function keyOf(
-  prefix: string,
-  namespace: string,
-  keyFn: ((...args: unknown[]) => unknown) | undefined,
-  args: unknown[],
-): string {
-  return fullKey(prefix, namespace, keyFn ? toKey(keyFn(...args)) : encodeArgs(args));
+/** The entry key of a call: the decorator's key function (one key grammar), or the default key of the arguments. */
+function keyOfCall(engine: CacheEngine, namespace: string, keyFn: Method | undefined, args: unknown[]): string {
+  return keyFn ? engine.space.entry(namespace, keyFn(...args)) : engine.space.call(namespace, args);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 /**
  * Wraps a method for @Cached and/or @CachePut / @CacheInvalidate. The original runs at most once per call; its
  * errors propagate untouched; a key that cannot be built (or a throwing key function) makes the call bypass the
- * cache with a warning.
+ * cache with a warning. A method not known to be async is checked at its first call: if it returns a plain value
+ * it is synchronous, keeps its return type, runs uncached from then on, and a warning names it.
  */
 export function wrapMethod(
   original: Method,
   meta: {
-    cached?: CachedOptions<unknown[]> & { namespace: string };
-    put?: CachePutOptions<unknown[]> & { namespace: string };
-    invalidate: (CacheInvalidateOptions<unknown[]> & { namespace: string })[];
+    cached?: Resolved<CachedOptions<unknown[]>>;
+    put?: Resolved<CachePutOptions<unknown[]>>;
+    invalidate: Resolved<CacheInvalidateOptions<unknown[]>>[];
   },
   ctx: WrapContext,
 ): Method {
-  const { cache, prefix } = ctx;
+  const { engine } = ctx;
   const { cached, put, invalidate } = meta;
-
-  const bypass = (namespace: string, err: unknown): void => {
-    const reason =
-      err instanceof CacheError ? err.message : `key function threw: ${(err as Error)?.message ?? String(err)}`;
-    ctx.warn(`bypass:${ctx.where}`, `${ctx.where}: ${reason}`);
+  let mode: 'async' | 'sync' | 'unknown' = ctx.knownAsync ? 'async' : 'unknown';
+  const becameSync = (): void => {
+    mode = 'sync';
+    ctx.warn(`sync:${ctx.where}`, LogMessages.syncMethod(ctx.where));
+  };
+  const bypass = (err: unknown): void => {
+    const reason = err instanceof CacheError ? err.message : LogMessages.keyFunctionThrew(err);
+    ctx.warn(`bypass:${ctx.where}`, LogMessages.bypass(ctx.where, reason));
   };
 
-  let wrapper: Method;
+  let wrapper: Method = original;
   if (cached) {
     const namespace = cached.namespace;
     const tagsOf = cached.tags;
     // Resolved once at boot: a bad duration in the decorator fails boot, and the hot path parses nothing.
     const { ttl, cacheNull, grace, softTimeout, hardTimeout, eagerRefresh, lease, type } = cached;
-    const policy = cache.policy(namespace, {
-      ...(ttl !== undefined ? { ttl } : {}),
-      ...(cacheNull !== undefined ? { cacheNull } : {}),
-      ...(grace !== undefined ? { grace } : {}),
-      ...(softTimeout !== undefined ? { softTimeout } : {}),
-      ...(hardTimeout !== undefined ? { hardTimeout } : {}),
-      ...(eagerRefresh !== undefined ? { eagerRefresh } : {}),
-      ...(lease !== undefined ? { lease } : {}),
+    const policy: LoadPolicy = engine.policies.of(namespace, {
+      ttl,
+      cacheNull,
+      grace,
+      softTimeout,
+      hardTimeout,
+      eagerRefresh,
+      lease,
     });
+    const readThrough = engine.readThrough;
     wrapper = function (this: unknown, ...args: unknown[]): unknown {
-      if (!cache.enabled || (cached.condition && !cached.condition(...args))) return original.apply(this, args);
+      if (mode === 'sync' || !engine.options.enabled || (cached.condition && !cached.condition(...args)))
+        return original.apply(this, args);
       let k: string;
       let tags: readonly string[] | undefined;
       try {
-        k = keyOf(prefix, namespace, cached.key, args);
+        k = keyOfCall(engine, namespace, cached.key as Method | undefined, args);
         tags = typeof tagsOf === 'function' ? tagsOf(...args) : tagsOf;
       } catch (err) {
-        bypass(namespace, err);
+        bypass(err);
         return original.apply(this, args);
       }
-      const result = cache.getOrLoad(namespace, k, () => original.apply(this, args), policy, tags);
+      let loader = (): unknown => original.apply(this, args);
+      if (mode === 'unknown') {
+        // The first call tells: a Promise (then it is cached like any other load) or a plain value (kept as is).
+        const first = original.apply(this, args);
+        if (!isThenable(first)) {
+          becameSync();
+          return first;
+        }
+        mode = 'async';
+        // Used as this call's load; if the cache answers instead, its outcome is dropped (handled, never unhandled).
+        Promise.resolve(first).catch(() => undefined);
+        loader = () => first;
+      }
+      const result = readThrough.getOrLoad(namespace, k, loader, policy, tags);
       return type ? result.then((v) => fromStored(type, v)) : result;
     };
-  } else {
-    wrapper = original;
   }
 
   if (!put && invalidate.length === 0) return wrapper;
   const inner = wrapper;
-  return async function (this: unknown, ...args: unknown[]): Promise<unknown> {
-    if (!cache.enabled) return inner.apply(this, args);
+  const putPolicy = put
+    ? engine.policies.of(put.namespace, put.ttl === undefined ? undefined : { ttl: put.ttl })
+    : undefined;
+  return function (this: unknown, ...args: unknown[]): unknown {
+    if (!engine.options.enabled) return inner.apply(this, args);
     // Keys come from the arguments as they were at the call, before the method can change them.
     const plans: (() => Promise<unknown>)[] = [];
     let putKey: string | undefined;
     let putTags: readonly string[] | undefined;
+    let planned = true;
     try {
-      for (const inv of invalidate) plans.push(planInvalidation(inv, args, cache, prefix));
+      for (const inv of invalidate) plans.push(planInvalidation(engine, inv, args));
       if (put) {
-        putKey = keyOf(prefix, put.namespace, put.key, args);
+        putKey = keyOfCall(engine, put.namespace, put.key as Method | undefined, args);
         putTags = typeof put.tags === 'function' ? put.tags(...args) : put.tags;
       }
     } catch (err) {
-      bypass(put?.namespace ?? invalidate[0]?.namespace ?? '', err);
-      // Without a key the invalidation cannot be targeted: clear the namespaces involved rather than risk stale data.
-      const result = await inner.apply(this, args);
-      await Promise.all([
-        ...invalidate.map((i) => cache.clearNamespace(i.namespace)),
-        ...(put ? [cache.clearNamespace(put.namespace)] : []),
-      ]);
+      bypass(err);
+      planned = false;
+    }
+    const after = async (result: unknown): Promise<unknown> => {
+      if (!planned) {
+        // Without a key the change cannot be targeted: clear the namespaces involved rather than risk stale data.
+        await Promise.all([
+          ...invalidate.map((i) => engine.invalidator.prefixes(i.namespace, [engine.space.namespace(i.namespace)])),
+          ...(put ? [engine.invalidator.prefixes(put.namespace, [engine.space.namespace(put.namespace)])] : []),
+        ]);
+        return result;
+      }
+      for (const run of plans) await run();
+      if (put && putPolicy && putKey !== undefined) await engine.writer.put(put.namespace, putKey, result, putPolicy, putTags);
       return result;
+    };
+    const result = inner.apply(this, args);
+    if (isThenable(result)) {
+      if (mode === 'unknown') mode = 'async';
+      return Promise.resolve(result).then(after);
     }
-    const result = await inner.apply(this, args);
-    for (const run of plans) await run();
-    if (put && putKey !== undefined) {
-      await cache.put(put.namespace, putKey, result, {
-        ...(put.ttl !== undefined ? { ttl: put.ttl } : {}),
-        ...(putTags ? { tags: putTags } : {}),
-      });
-    }
+    // A synchronous method keeps its return type; the cache change completes right after it returns.
+    if (mode !== 'sync') becameSync();
+    after(result).catch((err: unknown) => ctx.warn(`after:${ctx.where}`, LogMessages.bypass(ctx.where, String(err))));
     return result;
   };
 }
 
 function planInvalidation(
-  inv: CacheInvalidateOptions<unknown[]> & { namespace: string },
+  engine: CacheEngine,
+  inv: Resolved<CacheInvalidateOptions<unknown[]>>,
   args: unknown[],
-  cache: CacheService,
-  prefix: string,
 ): () => Promise<unknown> {
-  if (inv.all) return () => cache.clearNamespace(inv.namespace);
+  if (inv.all) return () => engine.invalidator.prefixes(inv.namespace, [engine.space.namespace(inv.namespace)]);
   const tags = typeof inv.tags === 'function' ? inv.tags(...args) : inv.tags;
   const keys: string[] = [];
-  if (inv.keys) for (const key of inv.keys(...args)) keys.push(fullKey(prefix, inv.namespace, toKey(key)));
-  if (inv.key || (!inv.keys && !tags)) keys.push(keyOf(prefix, inv.namespace, inv.key, args));
+  if (inv.keys) for (const key of inv.keys(...args)) keys.push(engine.space.entry(inv.namespace, key));
+  if (inv.key || (!inv.keys && !tags)) keys.push(keyOfCall(engine, inv.namespace, inv.key as Method | undefined, args));
+  const checkedTags = tags?.length ? checkTags(tags) : undefined;
   return async () => {
-    if (keys.length > 0) await cache.deleteKeys(inv.namespace, keys);
-    if (tags?.length) await cache.invalidateTags(tags);
+    if (keys.length > 0) await engine.invalidator.keys(inv.namespace, keys);
+    if (checkedTags) await engine.invalidator.tags(checkedTags);
   };
 }

@@ -6,6 +6,7 @@ export type CacheErrorCode =
   | 'E_UNSERIALIZABLE_VALUE'
   | 'E_VALUE_TOO_LARGE'
   | 'E_DECODE'
+  | 'E_KIND_MISMATCH'
   | 'E_BACKEND_UNAVAILABLE'
   | 'E_TIMEOUT';
 
@@ -23,4 +24,9 @@ export class CacheError extends Error {
     super(message, options);
     this.name = 'CacheError';
   }
+}
+
+/** True for the error a backend throws when a list is read as a value, or a value as a list (the entry is kept). */
+export function isKindMismatch(err: unknown): err is CacheError {
+  return err instanceof CacheError && err.code === 'E_KIND_MISMATCH';
 }

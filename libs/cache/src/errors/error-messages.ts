@@ -1,4 +1,7 @@
-/** Every message tiercache emits, in one place, so wording stays consistent and secrets never slip in. */
+/**
+ * Every error message tiercache throws, in one place, so wording stays consistent and secrets never slip in: no
+ * message quotes a cached value, a password or a URL with credentials.
+ */
 export const ErrorMessages = {
   invalidOption: (path: string, value: string, expected: string) =>
     `tiercache: invalid option "${path}" = ${value}: expected ${expected}.`,
@@ -15,5 +18,50 @@ export const ErrorMessages = {
   timeout: (backend: string, op: string, ms: number) => `tiercache: ${backend} ${op} timed out after ${ms} ms.`,
   loaderTimeout: (ms: number) => `tiercache: the loader did not answer within the hard timeout (${ms} ms); it was cut.`,
   unknownNamespace: (namespace: string) =>
-    `tiercache: namespace "${namespace}" must match /^[A-Za-z0-9_.-]{1,64}$/ (no ':' or glob characters).`,
+    `tiercache: namespace "${namespace}" must match /^[A-Za-z0-9_.-]{1,64}$/ and not start with "__" (no ':' or glob characters).`,
+  kindMismatch: (stored: 'list' | 'value') =>
+    stored === 'list'
+      ? 'tiercache: the entry is a list (written by setList/getOrSetList/append); read it with getList or getOrSetList. The list is kept.'
+      : 'tiercache: the entry is a single value, not a list; read it with get or getOrSet. The entry is kept.',
 } as const;
+
+/** Every log line tiercache writes (warnings and notices), in one place; none carries a value or a credential. */
+export const LogMessages = {
+  redisOom: (operation: string) => `Redis refused a ${operation} (out of memory); answered from the source.`,
+  operationFailed: (operation: string, namespace: string, reason: string) =>
+    `cache ${operation} failed in namespace "${namespace}" (${reason}); answered from the source.`,
+  replayFailed: (reason: string) => `replaying invalidations failed (${reason}); will retry when Redis is back.`,
+  listenerThrew: (event: string, err: unknown) => `listener of ${event} threw: ${errorText(err)}`,
+  redisDown: (reason: string) => `Redis connection lost (${reason}); serving from the source.`,
+  redisUnreachableAtBoot: (reason: string) =>
+    `Redis not reachable at boot (${reason}); serving from the source until it is.`,
+  breakerOpened: (threshold: number, probeMs: number) =>
+    `Redis circuit opened after ${threshold} consecutive failures; serving from the source, probing every ${probeMs} ms.`,
+  clockSkew: (offsetMs: number) =>
+    `Redis clock differs from this host's by ${Math.round(offsetMs)} ms; write deadlines are corrected for it.`,
+  hygiene: (maxmemory: string | undefined, policy: string | undefined) =>
+    `Redis maxmemory is ${maxmemory === '0' ? 'unset (0)' : maxmemory} with policy ${policy ?? 'unknown'}: when it fills up, writes fail (counted as refused) instead of evicting. Set maxmemory and an allkeys-lru/allkeys-lfu policy for a cache.`,
+  staleServed: (namespace: string, reason: string) =>
+    `served a stale value in namespace "${namespace}" (${reason}).`,
+  lateLoadFailed: (err: unknown) => `a load that timed out failed later: ${errorText(err)}`,
+  refreshFailed: (namespace: string, err: unknown) => `background refresh failed in "${namespace}": ${errorText(err)}`,
+  warmSkipped: (namespace: string, name: string, deployId: string) =>
+    `warming of "${namespace}" (${name}) skipped: another instance did it for deploy ${deployId}.`,
+  warmed: (namespace: string, written: number, ms: number, failed: number) =>
+    `warmed ${written} entries into "${namespace}" in ${ms} ms${failed ? ` (${failed} not cached)` : ''}.`,
+  warmerFailed: (name: string, err: unknown) => `warmer ${name} failed: ${errorText(err)}`,
+  warmerFailedAtBoot: (name: string, err: unknown) =>
+    `${name}: warming failed (${errorText(err)}); the cache fills on demand.`,
+  bypass: (where: string, reason: string) => `${where}: ${reason}`,
+  keyFunctionThrew: (err: unknown) => `key function threw: ${errorText(err)}`,
+  eventKeyFailed: (where: string, event: string, err: unknown, namespace: string) =>
+    `${where}: invalidateOn["${event}"] failed (${errorText(err)}); clearing namespace "${namespace}".`,
+  syncMethod: (where: string) =>
+    `${where} is synchronous (it returned a value, not a Promise), so it cannot be cached: it now runs uncached and keeps its return type. Make it async (or return a Promise) to cache it.`,
+  notInitialized: () =>
+    'a cache decorator was found but the app is not initialized: decorated methods cache only after app.init() (or app.listen()).',
+} as const;
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

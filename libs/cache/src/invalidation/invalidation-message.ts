@@ -1,3 +1,5 @@
+import type { KeySpace } from '../keys/key-space.js';
+
 /** What crosses the bus: keys, tags or a key prefix — never values. */
 export interface InvalidationMessage {
   /** Format version. */
@@ -13,7 +15,8 @@ export interface InvalidationMessage {
 }
 
 /** Parses a bus payload; anything malformed or foreign is null (ignored, never thrown). */
-export function parseInvalidationMessage(raw: string, prefix: string): InvalidationMessage | null {
+export function parseInvalidationMessage(raw: string, space: KeySpace): InvalidationMessage | null {
+  const prefix = space.prefix;
   let msg: unknown;
   try {
     msg = JSON.parse(raw);
@@ -23,7 +26,7 @@ export function parseInvalidationMessage(raw: string, prefix: string): Invalidat
   if (typeof msg !== 'object' || msg === null) return null;
   const m = msg as Record<string, unknown>;
   if (m.v !== 1 || m.p !== prefix || typeof m.o !== 'string') return null;
-  const own = (k: unknown): k is string => typeof k === 'string' && k.startsWith(`${prefix}:`);
+  const own = (k: unknown): k is string => space.owns(k);
   const keys = Array.isArray(m.keys) ? m.keys.filter(own) : undefined;
   const tags = Array.isArray(m.tags) ? m.tags.filter((t): t is string => typeof t === 'string') : undefined;
   const clear = own(m.clear) ? m.clear : undefined;

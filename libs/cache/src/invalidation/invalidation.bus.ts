@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Cluster } from 'ioredis';
 import type { RedisClient } from '../backends/redis/redis-client.factory.js';
+import type { KeySpace } from '../keys/key-space.js';
 import type { InvalidationMessage } from './invalidation-message.js';
 import { parseInvalidationMessage } from './invalidation-message.js';
 
@@ -15,7 +16,7 @@ export interface InvalidationBusHandlers {
 /**
  * Cross-instance invalidation over Redis pub/sub on `<prefix>:__bus`. Carries keys, never values. While the
  * subscriber is not subscribed the local memory tier is not trusted (messages could be missed).
- * @example const bus = new InvalidationBus(client, subscriber, 'bot', instanceId, handlers); await bus.start();
+ * @example const bus = new InvalidationBus(client, subscriber, new KeySpace('bot'), instanceId, 250, handlers); await bus.start();
  */
 export class InvalidationBus {
   private readonly logger = new Logger(InvalidationBus.name);
@@ -25,13 +26,13 @@ export class InvalidationBus {
   constructor(
     private readonly publisher: RedisClient,
     private readonly subscriber: RedisClient,
-    private readonly prefix: string,
+    private readonly space: KeySpace,
     private readonly instanceId: string,
     private readonly heartbeatTimeoutMs: number,
     private readonly handlers: InvalidationBusHandlers,
     private readonly heartbeatIntervalMs = 1_000,
   ) {
-    this.channel = `${prefix}:__bus`;
+    this.channel = space.channel;
   }
 
   private heartbeat: NodeJS.Timeout | undefined;
@@ -46,7 +47,7 @@ export class InvalidationBus {
   start(): void {
     this.subscriber.on('message', (channel: string, payload: string) => {
       if (channel !== this.channel) return;
-      const msg = parseInvalidationMessage(payload, this.prefix);
+      const msg = parseInvalidationMessage(payload, this.space);
       if (msg && msg.o !== this.instanceId) this.handlers.onMessage(msg);
     });
     this.subscriber.on('ready', () => this.subscribe());
@@ -86,7 +87,7 @@ export class InvalidationBus {
   async publish(change: Omit<InvalidationMessage, 'v' | 'p' | 'o'>): Promise<boolean> {
     const payload = JSON.stringify({
       v: 1,
-      p: this.prefix,
+      p: this.space.prefix,
       o: this.instanceId,
       ...change,
     } satisfies InvalidationMessage);

@@ -2,14 +2,17 @@ import { createHash } from 'node:crypto';
 import { CacheError } from '../errors/cache.error.js';
 import { ErrorMessages } from '../errors/error-messages.js';
 
-/** Parts longer than this are replaced by `#` + their sha256 (base64url), so a composite key stays short. */
+/**
+ * Parts longer than this (or holding a lone surrogate, which the wire's UTF-8 would merge with U+FFFD) are replaced
+ * by `#` + the sha256 of their UTF-16 code units (base64url), so a composite key stays short and injective.
+ */
 export const MAX_PART_LENGTH = 64;
 
 /** One part of a composite key. */
 export type KeyPart = string | number | bigint | boolean;
 
 /**
- * Builds a key from parts joined by `:`, escaping `\` and `:` inside parts (and a leading `#`), so that
+ * Builds a key from parts joined by `:`, escaping `\` and `:` inside parts (and a leading `#` or `=`), so that
  * `invalidatePrefix(namespace, parts)` can address every key that starts with the same parts — and only those.
  * Glob characters need no escaping here: they are escaped when a scan pattern is built.
  * @example composeKey(123, '2026-11-22') // '123:2026-11-22'; composeKey('a:b') // 'a\\:b'
@@ -43,7 +46,9 @@ function encodePart(part: KeyPart): string {
         ErrorMessages.unserializableKey(`a key part of type ${typeof part}`),
       );
   }
-  if (text.length > MAX_PART_LENGTH) return `#${createHash('sha256').update(text).digest('base64url')}`;
+  if (text.length > MAX_PART_LENGTH || !(text as string & { isWellFormed(): boolean }).isWellFormed())
+    return `#${createHash('sha256').update(text, 'utf16le').digest('base64url')}`;
   const escaped = text.replace(/[\\:]/g, (c) => `\\${c}`);
-  return escaped.startsWith('#') ? `\\${escaped}` : escaped;
+  // A leading '#' would read as a hashed part, a leading '=' as a typed key (see keyOf): escape both.
+  return escaped.startsWith('#') || escaped.startsWith('=') ? `\\${escaped}` : escaped;
 }

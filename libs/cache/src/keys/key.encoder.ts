@@ -1,16 +1,6 @@
-import { createHash } from 'node:crypto';
 import { types } from 'node:util';
 import { CacheError } from '../errors/cache.error.js';
 import { ErrorMessages } from '../errors/error-messages.js';
-
-/** What a user may return from a decorator's `key` function or pass to the imperative API as a key. */
-export type CacheKeyInput = string | number | bigint | boolean | readonly unknown[] | object;
-
-/**
- * Keys longer than this (in UTF-16 code units) are stored as `#` + sha256 in base64url (43 characters).
- * @default 200
- */
-export const MAX_RAW_KEY_LENGTH = 200;
 
 /** How deep arguments may nest before the call bypasses the cache. */
 export const MAX_KEY_DEPTH = 64;
@@ -53,59 +43,6 @@ export function encodeArgs(args: readonly unknown[]): string {
     out += i === 0 ? encode(args[i], state, 0) : `,${encode(args[i], state, 0)}`;
   }
   return out;
-}
-
-/**
- * Turns a user-given key into the key string: strings verbatim, numbers as `String(n)`, bigints as digits,
- * booleans as `'true'`/`'false'` (so `1` and `'1'` are the same key, by design); anything else gets the typed
- * encoding of {@link encodeArgs}. `null` and `undefined` throw `E_UNSERIALIZABLE_KEY`.
- * @example toKey(42) // '42'; toKey({ id: 1 }) // '{s2:id=n1}'
- */
-export function toKey(input: unknown): string {
-  switch (typeof input) {
-    case 'string':
-      return input;
-    case 'number':
-      return String(input);
-    case 'bigint':
-      return input.toString();
-    case 'boolean':
-      return input ? 'true' : 'false';
-    case 'undefined':
-      throw unserializable('an undefined key');
-    default:
-      if (input === null) throw unserializable('a null key');
-      return encode(input, { argument: -1, ancestors: [] }, 0);
-  }
-}
-
-/**
- * The full Redis key `<prefix>:<namespace>:<k>`. `k` is the key itself, except that a key starting with `#` gets
- * a second `#`, and a key longer than {@link MAX_RAW_KEY_LENGTH} (or holding lone surrogates, which UTF-8 would
- * merge) becomes `#` + sha256 of its UTF-16 code units in base64url. A hashed key never equals a verbatim one.
- * @example fullKey('app', 'users', '42') // 'app:users:42'
- */
-export function fullKey(prefix: string, namespace: string, key: string): string {
-  return `${prefix}:${namespace}:${keyPart(key)}`;
-}
-
-/**
- * The prefix every key of a namespace starts with (for namespace clears; escape it before using it in a pattern).
- * @example namespacePrefix('app', 'users') // 'app:users:'
- */
-export function namespacePrefix(prefix: string, namespace: string): string {
-  return `${prefix}:${namespace}:`;
-}
-
-const HASH_MARK = 0x23; // '#'
-
-function keyPart(key: string): string {
-  // isWellFormed (Node 20) is a native scan: false exactly when the key has a lone surrogate.
-  if (key.length > MAX_RAW_KEY_LENGTH || !(key as string & { isWellFormed(): boolean }).isWellFormed()) {
-    // UTF-16LE is injective over every JS string; UTF-8 would map all lone surrogates to U+FFFD.
-    return `#${createHash('sha256').update(key, 'utf16le').digest('base64url')}`;
-  }
-  return key.charCodeAt(0) === HASH_MARK ? `#${key}` : key;
 }
 
 function encodeNumber(n: number): string {

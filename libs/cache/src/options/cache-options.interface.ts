@@ -18,8 +18,12 @@ export interface NamespaceOptions {
   grace?: Duration;
   /** With a stale value in grace, a load slower than this answers with the stale value (the load goes on and refreshes). @default the module's `softTimeout` */
   softTimeout?: Duration;
-  /** A load slower than this is cut: callers get the stale value if any, else a CacheError E_TIMEOUT. @default the module's `hardTimeout` */
-  hardTimeout?: Duration;
+  /**
+   * A load slower than this is cut: callers get the stale value if any, else a CacheError E_TIMEOUT, and the key is
+   * free for the next load (a loader that never settles must not hold its key forever). `false` disables it.
+   * @default the module's `hardTimeout`
+   */
+  hardTimeout?: Duration | false;
   /** Refresh a hit in the background once this fraction of its TTL has passed (0 < x < 1), so hot keys never miss. @default the module's `eagerRefresh` */
   eagerRefresh?: number;
   /** Distributed stampede lease: one loader per key across all instances (Redis only). @default the module's `lease` */
@@ -108,8 +112,12 @@ export interface CacheModuleOptions {
   grace?: Duration;
   /** Soft loader timeout, used when a stale value is in grace. @default none */
   softTimeout?: Duration;
-  /** Hard loader timeout. @default none */
-  hardTimeout?: Duration;
+  /**
+   * Hard loader timeout: a loader still running after it is cut (callers get the stale value if any, else
+   * CacheError E_TIMEOUT) and its key is released. 30 s sits above common upstream limits (HTTP clients, database
+   * statement timeouts), so it only cuts loaders that hang. `false` disables it. @default '30s'
+   */
+  hardTimeout?: Duration | false;
   /** Eager refresh threshold as a fraction of the TTL. @default none (off) */
   eagerRefresh?: number;
   /** Distributed stampede lease for every namespace. @default false */

@@ -9,14 +9,13 @@ export interface LoadOverrides {
   cacheNull?: boolean;
   grace?: number | string;
   softTimeout?: number | string;
-  hardTimeout?: number | string;
+  hardTimeout?: number | string | false;
   eagerRefresh?: number;
   lease?: boolean | LeaseOptions;
 }
 
 /** Everything a load of one namespace needs, resolved once (at boot for decorators). */
 export interface LoadPolicy {
-  namespace: string;
   ttl: ResolvedTtl;
   jitter: number;
   maxValueBytes: number;
@@ -30,10 +29,9 @@ export interface LoadPolicy {
 
 /**
  * Merges a namespace's resolved settings with call-level overrides (validated; errors name the option).
- * @example resolvePolicy('user', ns, { ttl: '5m' }, true).ttl // 300000
+ * @example resolvePolicy(ns, { ttl: '5m' }, true).ttl // 300000
  */
 export function resolvePolicy(
-  namespace: string,
   ns: ResolvedNamespace,
   overrides: LoadOverrides | undefined,
   cacheNull: boolean,
@@ -56,15 +54,48 @@ export function resolvePolicy(
     lease = { ttlMs, waitMs: o.lease.wait === undefined ? ttlMs : parseDuration(o.lease.wait, 'lease.wait') };
   }
   return {
-    namespace,
     ttl,
     jitter: ns.jitter,
     maxValueBytes: ns.maxValueBytes,
     graceMs: o.grace === undefined ? ns.graceMs : parseDuration(o.grace, 'grace'),
     softTimeoutMs: o.softTimeout === undefined ? ns.softTimeoutMs : parseDuration(o.softTimeout, 'softTimeout'),
-    hardTimeoutMs: o.hardTimeout === undefined ? ns.hardTimeoutMs : parseDuration(o.hardTimeout, 'hardTimeout'),
+    hardTimeoutMs:
+      o.hardTimeout === undefined
+        ? ns.hardTimeoutMs
+        : o.hardTimeout === false
+          ? undefined
+          : parseDuration(o.hardTimeout, 'hardTimeout'),
     eagerRefresh: o.eagerRefresh === undefined ? ns.eagerRefresh : o.eagerRefresh,
     lease,
     cacheNull: o.cacheNull ?? cacheNull,
   };
+}
+
+/**
+ * The policies of one module: a namespace's own (memoised per configured namespace, so the memo is bounded by the
+ * options, whatever names callers pass) or one resolved with overrides (decorators resolve theirs once at boot).
+ * @example policies.of('user').ttl; policies.of('user', { ttl: '5m' })
+ */
+export class Policies {
+  private readonly plain = new Map<ResolvedNamespace, LoadPolicy>();
+
+  constructor(
+    private readonly namespaces: ReadonlyMap<string, ResolvedNamespace>,
+    private readonly defaults: ResolvedNamespace,
+    private readonly cacheNull: boolean,
+  ) {}
+
+  /** The resolved settings of a namespace (its own, or the defaults). */
+  settings(namespace: string): ResolvedNamespace {
+    return this.namespaces.get(namespace) ?? this.defaults;
+  }
+
+  of(namespace: string, overrides?: LoadOverrides): LoadPolicy {
+    const ns = this.settings(namespace);
+    if (overrides !== undefined && Object.values(overrides).some((v) => v !== undefined))
+      return resolvePolicy(ns, overrides, this.cacheNull);
+    let policy = this.plain.get(ns);
+    if (!policy) this.plain.set(ns, (policy = resolvePolicy(ns, undefined, this.cacheNull)));
+    return policy;
+  }
 }

@@ -9,6 +9,7 @@ import type {
   RedisNode,
   Ttl,
 } from './cache-options.interface.js';
+import { NAME_PATTERN } from '../keys/key-space.js';
 import { describe, parseDuration } from './duration.js';
 import type {
   ResolvedCacheOptions,
@@ -18,8 +19,9 @@ import type {
   ResolvedTtl,
 } from './resolved-options.js';
 
-/** Prefixes and namespaces: no ':' (the separator) and no glob characters, so a scan pattern built from them is exact. */
-export const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** The default hard loader timeout (see CacheModuleOptions.hardTimeout). */
+export const DEFAULT_HARD_TIMEOUT_MS = 30_000;
 
 const TOP_KEYS = [
   'enabled',
@@ -268,7 +270,7 @@ function namespace(raw: unknown, path: string, base: ResolvedNamespace): Resolve
     memory: bool(ns.memory, `${path}.memory`, base.memory),
     graceMs: ns.grace === undefined ? base.graceMs : parseDuration(ns.grace, `${path}.grace`),
     softTimeoutMs: optionalDuration(ns.softTimeout, `${path}.softTimeout`, base.softTimeoutMs),
-    hardTimeoutMs: optionalDuration(ns.hardTimeout, `${path}.hardTimeout`, base.hardTimeoutMs),
+    hardTimeoutMs: ns.hardTimeout === false ? undefined : optionalDuration(ns.hardTimeout, `${path}.hardTimeout`, base.hardTimeoutMs),
     eagerRefresh: eager(ns.eagerRefresh, `${path}.eagerRefresh`, base.eagerRefresh),
     lease: lease(ns.lease, `${path}.lease`, base.lease),
   };
@@ -301,7 +303,8 @@ export function resolveOptions(input: CacheModuleOptions | undefined): ResolvedC
     memory: true,
     graceMs: opts.grace === undefined ? 0 : parseDuration(opts.grace, 'grace'),
     softTimeoutMs: optionalDuration(opts.softTimeout, 'softTimeout', undefined),
-    hardTimeoutMs: optionalDuration(opts.hardTimeout, 'hardTimeout', undefined),
+    hardTimeoutMs:
+      opts.hardTimeout === false ? undefined : optionalDuration(opts.hardTimeout, 'hardTimeout', DEFAULT_HARD_TIMEOUT_MS),
     eagerRefresh: eager(opts.eagerRefresh, 'eagerRefresh', undefined),
     lease: lease(opts.lease, 'lease', undefined),
   };

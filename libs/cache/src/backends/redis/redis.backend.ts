@@ -16,14 +16,15 @@ import type { CacheBackend, WriteOptions } from '../cache-backend.interface.js';
 import type { LeaseBackend } from '../lease-backend.interface.js';
 import type { CacheEntry, ListReadResult, ReadResult } from '../cache-entry.js';
 import { liveToken, MISS, parseLiveToken } from '../cache-entry.js';
+import { CacheError } from '../../errors/cache.error.js';
+import { ErrorMessages } from '../../errors/error-messages.js';
+import type { KeySpace } from '../../keys/key-space.js';
 import type { RedisClient } from './redis-client.factory.js';
 import type { CacheScripts } from './redis.scripts.js';
 import { defineScripts } from './redis.scripts.js';
 
 /** Options of the Redis backend. */
 export interface RedisBackendOptions {
-  /** The module prefix; tag sets live under `<prefix>:__tag:`. */
-  prefix: string;
   /** How long an invalidation's tombstone guards against in-flight loaders. @default 60000 */
   tombstoneTtlMs?: number;
   /** SCAN COUNT and UNLINK batch size for prefix clears. @default 500 */
@@ -56,7 +57,8 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
 
   constructor(
     client: RedisClient,
-    private readonly options: RedisBackendOptions,
+    private readonly space: KeySpace,
+    options: RedisBackendOptions = {},
   ) {
     this.client = defineScripts(client);
     this.tombstoneTtlMs = options.tombstoneTtlMs ?? 60_000;
@@ -81,6 +83,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
   }
 
   async read<T>(key: string): Promise<ReadResult<T>> {
+    this.own(key);
     let raw: Buffer | null | number;
     try {
       raw =
@@ -88,7 +91,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
           ? await this.client.getBuffer(key)
           : await this.client.tcReadBoundedBuffer(key, this.maxReadBytes);
     } catch (err) {
-      if (isWrongType(err)) return this.discard(key);
+      if (isWrongType(err)) return this.wrongType(key);
       throw err;
     }
     if (raw === null) return MISS;
@@ -107,13 +110,8 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     return { hit: true, entry, size: raw.length, token: liveToken(entry) };
   }
 
-  async write(
-    key: string,
-    _entry: CacheEntry,
-    encoded: Buffer,
-    ttlMs: number,
-    options?: WriteOptions,
-  ): Promise<boolean> {
+  async write(key: string, encoded: Buffer, ttlMs: number, options?: WriteOptions): Promise<boolean> {
+    this.own(key);
     const ttl = Math.max(1, Math.round(ttlMs));
     if (options?.ifToken === undefined) {
       // A write-through replaces the value: if a full Redis refuses it, the previous value must not stay behind.
@@ -139,6 +137,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
 
   async delete(keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
+    for (const key of keys) this.own(key);
     const tomb = encodeTombstone(randomUUID());
     try {
       await Promise.all(keys.map((key) => this.client.set(key, tomb, 'PX', this.tombstoneTtlMs)));
@@ -149,17 +148,18 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     }
   }
 
-  async invalidateTags(prefix: string, tags: readonly string[]): Promise<number> {
+  async invalidateTags(tags: readonly string[]): Promise<number> {
     let count = 0;
     for (const tag of tags) {
-      const members = await this.client.tcTagTake(tagKey(prefix, tag));
+      const key = this.space.tag(tag);
+      const members = await this.client.tcTagTake(key);
       // Only members under the prefix: a forged member can never make us touch a foreign key.
-      const own = members.filter((m) => m.startsWith(`${prefix}:`));
+      const own = members.filter((m) => this.space.owns(m));
       try {
         await this.delete(own);
       } catch (err) {
         // The set is already taken: put the members back so the replay of this tag still finds them.
-        if (own.length > 0) await this.client.sadd(tagKey(prefix, tag), ...own).catch(() => undefined);
+        if (own.length > 0) await this.client.sadd(key, ...own).catch(() => undefined);
         throw err;
       }
       count += own.length;
@@ -168,6 +168,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
   }
 
   async clearPrefix(keyPrefix: string): Promise<number> {
+    this.own(keyPrefix);
     const match = `${escapeGlob(keyPrefix)}*`;
     const nodes: Redis[] = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
     const counts = await Promise.all(nodes.map((node) => this.clearOnNode(node, match)));
@@ -175,8 +176,16 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
   }
 
   async update<T>(key: string, fn: (current: T) => T | undefined): Promise<T | undefined> {
+    this.own(key);
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-      const raw = await this.client.getBuffer(key);
+      let raw: Buffer | null;
+      try {
+        raw = await this.client.getBuffer(key);
+      } catch (err) {
+        if (!isWrongType(err)) throw err;
+        await this.wrongType(key);
+        return undefined;
+      }
       if (raw === null || tombstoneId(raw) !== null) return undefined;
       let entry: CacheEntry<T>;
       try {
@@ -205,6 +214,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
   }
 
   async readList<T>(key: string): Promise<ListReadResult<T>> {
+    this.own(key);
     const reply = await this.client.tcListReadBuffer(key);
     const [kind, ...rest] = reply;
     if (kind === 1) {
@@ -222,7 +232,10 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     const value = rest[0];
     if (Buffer.isBuffer(value)) {
       const tomb = tombstoneId(value);
-      return tomb !== null ? { hit: false, token: tomb } : this.discard(key);
+      if (tomb !== null) return { hit: false, token: tomb };
+      // One of our value entries, read as a list: the caller's mistake; the entry stays.
+      if (isEntry(value)) throw new CacheError('E_KIND_MISMATCH', ErrorMessages.kindMismatch('value'));
+      return this.discard(key);
     }
     return kind === 0 ? MISS : this.discard(key);
   }
@@ -234,6 +247,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     ttlMs: number,
     options?: WriteOptions,
   ): Promise<boolean> {
+    this.own(key);
     if (options?.tags?.length) await this.indexTags(key, options.tags, ttlMs);
     const now = Date.now();
     const header = encodeEntry({ value: null, createdAt: now, expiresAt: now + ttlMs });
@@ -254,6 +268,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
   }
 
   async append(key: string, items: readonly unknown[], maxLength: number, ttlMs: number): Promise<boolean> {
+    this.own(key);
     if (items.length === 0) return true;
     const encoded = items.map((item) => encodeValue(item));
     // A refused append would leave the cached list without the new items: drop it (the next read reloads it).
@@ -289,7 +304,24 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
 
   private async indexTags(key: string, tags: readonly string[], ttlMs: number): Promise<void> {
     const ttl = Math.max(1, Math.round(ttlMs)) + this.tombstoneTtlMs;
-    await Promise.all(tags.map((tag) => this.client.tcTagAdd(tagKey(this.options.prefix, tag), key, ttl)));
+    await Promise.all(tags.map((tag) => this.client.tcTagAdd(this.space.tag(tag), key, ttl)));
+  }
+
+  /**
+   * A key of ours holding another Redis type: one of our lists (read as a value: the caller's mistake, it stays —
+   * `E_KIND_MISMATCH`), or anything else (poison: removed, a corrupt miss).
+   */
+  private async wrongType(key: string): Promise<{ hit: false; token: null; corrupt: true }> {
+    const [type, head] = await Promise.all([this.client.type(key), this.client.lindexBuffer(key, 0).catch(() => null)]);
+    if (type === 'list' && head !== null && isListHeader(head))
+      throw new CacheError('E_KIND_MISMATCH', ErrorMessages.kindMismatch('list'));
+    return this.discard(key);
+  }
+
+  /** Every key this backend sends lies inside the prefix (built by the KeySpace); anything else is a bug, refused. */
+  private own(key: string): void {
+    if (!this.space.owns(key))
+      throw new CacheError('E_MISUSE', ErrorMessages.misuse('RedisBackend', 'a key outside the prefix', 'build keys with the KeySpace'));
   }
 
   /** Removes an entry that cannot be ours to read (poisoned, wrong type) and reports a corrupt miss. */
@@ -325,9 +357,23 @@ function entryHeader(times: { createdAt: number; expiresAt: number }): Buffer {
   return header;
 }
 
-/** The key of a tag's index set. Tags are hashed by the caller if needed; they never reach a pattern. */
-export function tagKey(prefix: string, tag: string): string {
-  return `${prefix}:__tag:${tag}`;
+/** Whether bytes are one of our value envelopes (not a tombstone, not garbage). */
+function isEntry(raw: Buffer): boolean {
+  try {
+    decodeEntry(raw);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the first item of a list is our list header (an envelope of `null`). */
+function isListHeader(raw: Buffer): boolean {
+  try {
+    return decodeEntry(raw).value === null;
+  } catch {
+    return false;
+  }
 }
 
 /** Escapes Redis glob metacharacters so a server-built prefix matches only itself. */

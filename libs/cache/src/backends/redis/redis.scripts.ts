@@ -10,6 +10,16 @@ local function late(notAfter)
 end
 `;
 
+// RPUSH of ARGV[from..] in slices: one unpack() of more than ~8,000 values overflows Lua's C stack
+// ("too many results to unpack"), so long lists are pushed 1,000 items at a time.
+const PUSH_FROM = `
+local function pushFrom(key, from)
+  for i = from, #ARGV, 1000 do
+    redis.call('RPUSH', key, unpack(ARGV, i, math.min(i + 999, #ARGV)))
+  end
+end
+`;
+
 /** Unconditional SET (write-through) with a deadline: ARGV = value, ttl, notAfter. */
 const SET_FRESH = `${LATE}
 if late(ARGV[3]) then return -1 end
@@ -64,7 +74,7 @@ return {2}`;
  * Replaces a list: ARGV = ttl, guard ('' absent | tombstone | '*' unconditional), tombstone magic, notAfter,
  * header, items… The header (index 0) marks the list as ours and lets an empty history be a hit.
  */
-const LIST_WRITE = `${LATE}
+const LIST_WRITE = `${LATE}${PUSH_FROM}
 if late(ARGV[4]) then return -1 end
 local guard = ARGV[2]
 if guard ~= '*' then
@@ -79,7 +89,7 @@ if guard ~= '*' then
   end
 end
 redis.call('DEL', KEYS[1])
-redis.call('RPUSH', KEYS[1], unpack(ARGV, 5))
+pushFrom(KEYS[1], 5)
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1`;
 
@@ -87,10 +97,10 @@ return 1`;
  * Appends to a cached list only; trims to the last ARGV[1] items while keeping the header; slides the TTL.
  * ARGV = maxLength, ttl, notAfter, items…
  */
-const LIST_APPEND = `${LATE}
+const LIST_APPEND = `${LATE}${PUSH_FROM}
 if late(ARGV[3]) then return -1 end
 if redis.call('TYPE', KEYS[1]).ok ~= 'list' then return 0 end
-redis.call('RPUSH', KEYS[1], unpack(ARGV, 4))
+pushFrom(KEYS[1], 4)
 local n = redis.call('LLEN', KEYS[1])
 local max = tonumber(ARGV[1])
 if n - 1 > max then

@@ -1,9 +1,8 @@
 import { Module } from '@nestjs/common';
 import type { DynamicModule } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import type { CacheStore } from '../../backends/cache-store.js';
-import { CACHE_BACKEND, CACHE_OPTIONS } from '../../cache.constants.js';
-import type { ResolvedCacheOptions } from '../../options/resolved-options.js';
+import { CACHE_ENGINE } from '../../cache.constants.js';
+import type { CacheEngine } from '../../engine/cache-engine.js';
 import { CacheHealthIndicator } from './cache-health.indicator.js';
 import type { CacheHealthOptions } from './cache-health.options.js';
 import { resolveHealthOptions } from './cache-health.options.js';
@@ -26,17 +25,13 @@ export class CacheHealthModule {
       providers: [
         {
           provide: CacheHealthIndicator,
-          inject: [ModuleRef, CACHE_BACKEND, CACHE_OPTIONS],
-          useFactory: async (
-            ref: ModuleRef,
-            store: CacheStore,
-            cacheOptions: ResolvedCacheOptions,
-          ): Promise<CacheHealthIndicator> => {
+          inject: [ModuleRef, CACHE_ENGINE],
+          useFactory: async (ref: ModuleRef, engine: CacheEngine): Promise<CacheHealthIndicator> => {
             const { HealthIndicatorService } = await import('@nestjs/terminus');
             return new CacheHealthIndicator(
               ref.get(HealthIndicatorService, { strict: false }),
-              store,
-              cacheOptions,
+              engine.store,
+              engine.options,
               defaults,
             );
           },

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { CacheStore } from '../../backends/cache-store.js';
-import { CACHE_BACKEND } from '../../cache.constants.js';
+import { CACHE_ENGINE } from '../../cache.constants.js';
 import { CacheService } from '../../cache.service.js';
-import type { CacheStatsSnapshot } from '../../cache.service.js';
+import type { CacheStatsSnapshot } from '../../cache-service.types.js';
+import type { CacheEngine } from '../../engine/cache-engine.js';
 import { RedisProbe } from './redis.probe.js';
 
 /**
@@ -36,9 +36,10 @@ export class CacheStatsReporter {
 
   constructor(
     private readonly cache: CacheService,
-    @Inject(CACHE_BACKEND) store: CacheStore,
+    @Inject(CACHE_ENGINE) engine: CacheEngine,
   ) {
-    this.probe = store.redis ? new RedisProbe(store.redis) : undefined;
+    const redis = engine.store.redis;
+    this.probe = redis ? new RedisProbe(redis) : undefined;
   }
 
   /**

@@ -1,8 +1,6 @@
 import { Module } from '@nestjs/common';
-import type { CacheStore } from '../../backends/cache-store.js';
-import { CACHE_BACKEND, CACHE_OPTIONS } from '../../cache.constants.js';
-import { CacheService } from '../../cache.service.js';
-import type { ResolvedCacheOptions } from '../../options/resolved-options.js';
+import { CACHE_ENGINE } from '../../cache.constants.js';
+import type { CacheEngine } from '../../engine/cache-engine.js';
 import { CACHE_METRICS_MODULE_OPTIONS, CacheMetricsModuleClass } from './cache-metrics-module.definition.js';
 import type { CacheMetrics } from './cache-metrics.interface.js';
 import { CACHE_METRICS } from './cache-metrics.interface.js';
@@ -25,16 +23,11 @@ import { resolveMetricsOptions } from './cache-metrics.options.js';
   providers: [
     {
       provide: CACHE_METRICS,
-      inject: [CACHE_METRICS_MODULE_OPTIONS, CacheService, CACHE_BACKEND, CACHE_OPTIONS],
-      useFactory: async (
-        options: CacheMetricsOptions,
-        cache: CacheService,
-        store: CacheStore,
-        cacheOptions: ResolvedCacheOptions,
-      ): Promise<CacheMetrics> => {
+      inject: [CACHE_METRICS_MODULE_OPTIONS, CACHE_ENGINE],
+      useFactory: async (options: CacheMetricsOptions, engine: CacheEngine): Promise<CacheMetrics> => {
         const resolved = resolveMetricsOptions(options);
         const { CacheMetricsRuntime } = await import('./cache-metrics.runtime.js');
-        return new CacheMetricsRuntime(resolved, cache, store, cacheOptions);
+        return new CacheMetricsRuntime(resolved, engine.telemetry, engine.store, engine.options);
       },
     },
   ],

@@ -119,7 +119,7 @@ class NamespaceCells {
  * `collect`). Namespaces past `maxNamespaces` share the label `_other`; keys and ids are never labels.
  * @example
  * const recorder = new CacheMetricsRecorder(cacheMetricNames(), 'namespace', 100, DEFAULT_LATENCY_BUCKETS, () => store.evictions);
- * cacheService.addRecorder(recorder);
+ * telemetry.addRecorder(recorder);
  */
 export class CacheMetricsRecorder implements CacheRecorder {
   /** Every metric this recorder feeds, with its name, to register on a registry. */

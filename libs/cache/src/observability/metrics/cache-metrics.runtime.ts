@@ -3,7 +3,7 @@ import type { OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { register } from 'prom-client';
 import type { Counter, Gauge, Registry } from 'prom-client';
 import type { CacheStore } from '../../backends/cache-store.js';
-import type { CacheService } from '../../cache.service.js';
+import type { CacheTelemetry } from '../cache-telemetry.js';
 import { CacheError } from '../../errors/cache.error.js';
 import { ErrorMessages } from '../../errors/error-messages.js';
 import type { ResolvedCacheOptions } from '../../options/resolved-options.js';
@@ -23,7 +23,7 @@ type OwnMetric = Counter<string> | Gauge<string> | LatencyHistogram;
  * on shutdown (so an app, or a test, can boot again on the same registry). Loaded lazily by CacheMetricsModule, so
  * prom-client is only required when metrics are used.
  * @example
- * const metrics = new CacheMetricsRuntime(resolveMetricsOptions({}), cacheService, store, cacheOptions);
+ * const metrics = new CacheMetricsRuntime(resolveMetricsOptions({}), engine.telemetry, engine.store, engine.options);
  */
 export class CacheMetricsRuntime implements CacheMetrics, OnApplicationBootstrap, OnModuleDestroy {
   readonly names: CacheMetricNames;
@@ -35,7 +35,7 @@ export class CacheMetricsRuntime implements CacheMetrics, OnApplicationBootstrap
 
   constructor(
     private readonly options: ResolvedMetricsOptions,
-    cache: CacheService,
+    telemetry: CacheTelemetry,
     store: CacheStore,
     cacheOptions: ResolvedCacheOptions,
   ) {
@@ -50,7 +50,7 @@ export class CacheMetricsRuntime implements CacheMetrics, OnApplicationBootstrap
     );
     this.gauges = new CacheGaugesCollector(this.names, store, cacheOptions, options.refreshTimeoutMs);
     for (const { name, metric } of [...recorder.metrics, ...this.gauges.metrics]) this.register(name, metric);
-    cache.addRecorder(recorder);
+    telemetry.addRecorder(recorder);
   }
 
   refresh(): Promise<void> {

@@ -1,0 +1,194 @@
+import { Logger } from '@nestjs/common';
+import { LogMessages } from '../../errors/error-messages.js';
+import type { ResolvedCacheOptions, ResolvedRedis } from '../../options/resolved-options.js';
+import { CircuitBreaker } from '../../resilience/circuit-breaker.js';
+import type { RedisClient } from './redis-client.factory.js';
+import { createRedisClient, redact, scrubCredentials } from './redis-client.factory.js';
+
+/** What the connection tells its owner. */
+export interface RedisConnectionEvents {
+  /** Connected (again), or lost. */
+  onChange(up: boolean, reason?: string): void;
+  /**
+   * Redis answered again after failures — the breaker closed (a probe succeeded), or an operation succeeded after
+   * failures too few to open it: time to redo queued invalidations.
+   */
+  onRecovered(): void;
+  onWarning(topic: string, message: string): void;
+}
+
+/**
+ * The lifecycle of the Redis connections of one module: connect with a bounded wait, the circuit breaker and its
+ * background PING probe, the server clock offset (for write deadlines), the maxmemory hygiene check, and close.
+ * @example const conn = new RedisConnection(options.redis, options, events); await conn.connect();
+ */
+export class RedisConnection {
+  readonly client: RedisClient;
+  /** The bus subscriber (only with a memory tier: it is what keeps that tier coherent). */
+  readonly subscriber: RedisClient | undefined;
+  /** Open after consecutive failures: operations answer from the source at once. */
+  readonly breaker: CircuitBreaker;
+  private readonly logger = new Logger('RedisConnection');
+  private up = false;
+  private closing = false;
+  /** Redis server time minus local time, measured on every (re)connect (TIME). */
+  private offsetMs = 0;
+  private probe: NodeJS.Timeout | undefined;
+  private probing = false;
+  private hygieneChecked = false;
+
+  constructor(
+    config: ResolvedRedis,
+    private readonly options: Pick<ResolvedCacheOptions, 'prefix' | 'commandTimeoutMs' | 'breaker'>,
+    withSubscriber: boolean,
+    private readonly events: RedisConnectionEvents,
+  ) {
+    const name = `${options.prefix}:cache`;
+    this.client = createRedisClient(config, { commandTimeoutMs: options.commandTimeoutMs, connectionName: name });
+    this.breaker = new CircuitBreaker(
+      // A write-through that failed in a blip too short to open the circuit is queued too: replay it on the next success.
+      { threshold: options.breaker.threshold, onRecovered: () => this.events.onRecovered() },
+      (state) => {
+        if (state === 'open') {
+          this.events.onWarning(
+            'breaker',
+            LogMessages.breakerOpened(options.breaker.threshold, options.breaker.probeIntervalMs),
+          );
+          this.startProbing();
+        } else {
+          this.stopProbing();
+        }
+      },
+    );
+    this.watch(this.client, 'main');
+    if (withSubscriber) {
+      this.subscriber = createRedisClient(config, {
+        commandTimeoutMs: options.commandTimeoutMs,
+        connectionName: `${name}:bus`,
+      });
+      this.watch(this.subscriber, 'bus');
+    }
+  }
+
+  /** True while the main connection is ready. */
+  get connected(): boolean {
+    return this.up;
+  }
+
+  /** Redis server time (epoch ms) now, as measured: the base of write deadlines. */
+  serverNow(): number {
+    return Date.now() + this.offsetMs;
+  }
+
+  /** Connects (bounded by redis.connectTimeout); never throws: an unreachable Redis leaves the cache degraded. */
+  async connect(): Promise<void> {
+    const clients = [this.client, this.subscriber].filter((c): c is RedisClient => c !== undefined);
+    await Promise.all(
+      clients.map((client) =>
+        client.connect().catch((err: unknown) => {
+          this.logger.warn(redact(LogMessages.redisUnreachableAtBoot((err as Error).message)));
+        }),
+      ),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.stopProbing();
+    await Promise.all(
+      [this.client, this.subscriber].map(async (client) => {
+        if (!client) return;
+        client.removeAllListeners('ready');
+        await client.quit().catch(() => client.disconnect());
+      }),
+    );
+  }
+
+  /** While the circuit is open, PING in the background about once per probe interval; success closes it. */
+  private startProbing(): void {
+    if (this.probe) return;
+    const client = this.client;
+    this.probe = setInterval(() => {
+      if (this.probing || client.status !== 'ready') return;
+      this.probing = true;
+      client
+        .ping()
+        .then(
+          () => this.breaker.reset(),
+          (err: unknown) => this.logger.debug(redact(`probe failed: ${(err as Error).message}`)),
+        )
+        .finally(() => (this.probing = false));
+    }, this.options.breaker.probeIntervalMs);
+    this.probe.unref();
+  }
+
+  private stopProbing(): void {
+    if (this.probe) clearInterval(this.probe);
+    this.probe = undefined;
+  }
+
+  private async measureClock(client: RedisClient, attempt = 1): Promise<void> {
+    try {
+      const sent = Date.now();
+      const [seconds, micros] = await client.time();
+      const received = Date.now();
+      const server = Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
+      this.offsetMs = server - (sent + received) / 2;
+      if (Math.abs(this.offsetMs) > 1_000) this.logger.warn(LogMessages.clockSkew(this.offsetMs));
+    } catch (err) {
+      this.logger.debug(redact(`TIME failed: ${(err as Error).message}`));
+      this.retrySoon(client, attempt, () => this.measureClock(client, attempt + 1));
+    }
+  }
+
+  /** Warns once when Redis may refuse writes when full (no maxmemory, or the noeviction policy). Uses INFO only. */
+  private async checkHygiene(client: RedisClient, attempt = 1): Promise<void> {
+    if (this.hygieneChecked && attempt === 1) return;
+    this.hygieneChecked = true;
+    try {
+      const info = await client.info('memory');
+      const maxmemory = /^maxmemory:(\d+)/m.exec(info)?.[1];
+      const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
+      if (maxmemory === '0' || policy === 'noeviction') this.logger.warn(LogMessages.hygiene(maxmemory, policy));
+    } catch (err) {
+      this.logger.debug(redact(`INFO memory failed: ${(err as Error).message}`));
+      // Not checked after all: try again shortly; after the last attempt, on the next reconnect.
+      if (attempt >= 3) this.hygieneChecked = false;
+      this.retrySoon(client, attempt, () => this.checkHygiene(client, attempt + 1));
+    }
+  }
+
+  /**
+   * Runs a boot-time check again a little later: at boot the event loop can be busy long enough for a command sent
+   * on 'ready' to hit its timeout although Redis answered. A few attempts, unref'd, none once the client has ended.
+   */
+  private retrySoon(client: RedisClient, attempt: number, again: () => Promise<void>): void {
+    if (attempt >= 3 || client.status === 'end') return;
+    setTimeout(() => {
+      if (client.status !== 'end') void again();
+    }, 1_000 * attempt).unref();
+  }
+
+  private watch(client: RedisClient, role: 'main' | 'bus'): void {
+    // Without an 'error' listener ioredis would raise an unhandled 'error' event and crash the process.
+    client.on('error', (err: Error) => {
+      scrubCredentials(err);
+      this.logger.debug(redact(`redis ${role}: ${err.message}`));
+    });
+    if (role !== 'main') return;
+    client.on('ready', () => {
+      if (this.up) return;
+      this.up = true;
+      this.breaker.reset();
+      this.events.onChange(true);
+      void this.checkHygiene(client);
+      void this.measureClock(client);
+    });
+    client.on('close', () => {
+      if (!this.up) return;
+      this.up = false;
+      // A clean shutdown is not an outage: say nothing then.
+      if (!this.closing) this.events.onChange(false, 'connection closed');
+    });
+  }
+}

@@ -1,0 +1,104 @@
+import type { CacheStore } from '../backends/cache-store.js';
+import type { ListReadResult, Miss, ReadResult } from '../backends/cache-entry.js';
+import { liveToken } from '../backends/cache-entry.js';
+import { isKindMismatch } from '../errors/cache.error.js';
+import { ErrorMessages } from '../errors/error-messages.js';
+import type { Replayer } from '../invalidation/replayer.js';
+import type { CacheTelemetry } from '../observability/cache-telemetry.js';
+import type { Budget } from '../resilience/budget.js';
+import type { ThrottledLogger } from '../resilience/throttled-logger.js';
+import type { BackendGuard } from './backend-guard.js';
+
+/** A read's answer; `failed` when the backend could not be asked (the miss has no usable state token). */
+export type EngineRead<T> = ReadResult<T> & { failed?: boolean };
+
+/** The answer of a read that could not reach the backend: a miss with no usable state token. */
+export const FAILED_READ: Miss & { failed: true } = Object.freeze({ hit: false, token: null, failed: true });
+/** A read while missed invalidations are being redone: a miss whose guard token matches nothing (no write lands). */
+const RECOVERING_MISS: Miss & { failed: true } = Object.freeze({ hit: false, token: 'recovering', failed: true });
+
+/**
+ * Reads entries through the tiers within a call's budget, failing open: while the breaker is open or missed
+ * invalidations are being redone the answer is a miss; an oversized stored value is skipped. Counts every outcome.
+ * @example const read = await reader.read('user', key, new Budget(250));
+ */
+export class EntryReader {
+  constructor(
+    private readonly store: CacheStore,
+    private readonly guard: BackendGuard,
+    private readonly replayer: Replayer,
+    private readonly telemetry: CacheTelemetry,
+    private readonly logger: ThrottledLogger,
+    private readonly maxValueBytes: (namespace: string) => number,
+  ) {}
+
+  async read<T>(namespace: string, k: string, budget: Budget): Promise<EngineRead<T>> {
+    const tier = this.guard.tier;
+    if (this.replayer.recovering) {
+      // Redis is back but the invalidations it missed are still being redone: what it holds may be stale.
+      this.replayer.nudge();
+      this.telemetry.count(namespace, tier, 'get', 'miss');
+      return RECOVERING_MISS;
+    }
+    if (!this.guard.allow()) {
+      this.telemetry.count(namespace, tier, 'get', 'open');
+      this.telemetry.count(namespace, tier, 'get', 'miss');
+      return FAILED_READ;
+    }
+    const backend = this.store.backend;
+    const started = performance.now();
+    let result: ReadResult<T>;
+    const fresh = budget.fresh;
+    try {
+      // With the whole budget left, the client's own command timeout is the deadline: no timer, no extra layer.
+      result = fresh ? await backend.read<T>(k) : await budget.run(backend.kind, 'get', () => backend.read<T>(k));
+      this.guard.success();
+    } catch (err) {
+      if (isKindMismatch(err)) throw err;
+      // A failed read spends its time too: the write after the load gets only what is left (no stacking).
+      const ms = performance.now() - started;
+      if (fresh) budget.spend(ms);
+      this.guard.failure(namespace, 'get', err, undefined, ms);
+      this.telemetry.count(namespace, tier, 'get', 'miss');
+      return FAILED_READ;
+    }
+    const ms = performance.now() - started;
+    if (fresh) budget.spend(ms);
+    if (result.hit) {
+      const maxBytes = this.maxValueBytes(namespace);
+      if (result.size !== undefined && result.size > maxBytes) {
+        // Oversized entries are skipped on read as they are refused on write (written by another version, or not
+        // by us): a miss whose token names the entry, so the load replaces exactly it; the memory tier drops it.
+        this.store.dropLocal({ keys: [k] });
+        this.logger.warn(`size-read:${namespace}`, ErrorMessages.valueTooLarge(namespace, result.size, maxBytes));
+        this.telemetry.count(namespace, tier, 'get', 'refused', ms);
+        this.telemetry.count(namespace, tier, 'get', 'miss', ms);
+        return { hit: false, token: liveToken(result.entry) };
+      }
+      this.telemetry.count(namespace, result.tier ?? tier, 'get', 'hit', ms);
+    } else {
+      if (result.corrupt) this.telemetry.count(namespace, tier, 'get', 'corrupt', ms);
+      this.telemetry.count(namespace, tier, 'get', 'miss', ms);
+    }
+    return result;
+  }
+
+  /** Reads a list entry within the budget. A value entry read as a list throws `E_KIND_MISMATCH` (left intact). */
+  async readList<T>(namespace: string, k: string, budget: Budget): Promise<ListReadResult<T>> {
+    const tier = this.guard.tier;
+    if (this.replayer.recovering) {
+      this.replayer.nudge();
+      this.telemetry.count(namespace, tier, 'get', 'miss');
+      return RECOVERING_MISS;
+    }
+    const backend = this.store.backend;
+    const result = await this.guard.run<ListReadResult<T>>(
+      namespace,
+      'get',
+      () => budget.run(backend.kind, 'get', () => backend.readList<T>(k)),
+      FAILED_READ,
+    );
+    this.telemetry.count(namespace, tier, 'get', result.hit ? 'hit' : result.corrupt ? 'corrupt' : 'miss');
+    return result;
+  }
+}

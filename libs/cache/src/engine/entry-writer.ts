@@ -1,0 +1,109 @@
+import type { CacheStore } from '../backends/cache-store.js';
+import { toStorable } from '../codec/class-transformer.adapter.js';
+import { encodeEntry } from '../codec/entry.codec.js';
+import { ErrorMessages } from '../errors/error-messages.js';
+import type { Invalidator } from '../invalidation/invalidator.js';
+import { checkTags } from '../keys/key-space.js';
+import type { CacheTelemetry } from '../observability/cache-telemetry.js';
+import type { LoadPolicy } from '../options/load-policy.js';
+import { Budget } from '../resilience/budget.js';
+import type { ThrottledLogger } from '../resilience/throttled-logger.js';
+import type { BackendGuard } from './backend-guard.js';
+
+/** Tags of a write: a list, or a function of the value. */
+export type TagsOption<T> = readonly string[] | ((value: T) => readonly string[]) | undefined;
+
+/**
+ * Writes entries: the value is encoded once (the only place a value becomes bytes), checked against the
+ * namespace's `maxValueBytes`, and written with its tags — guarded (`token`: only if the key is still in the state
+ * the read saw) for loads, unconditionally for write-throughs (`put`), which go through the invalidation sequence.
+ * @example await writer.put('user', key, user, policy, undefined);
+ */
+export class EntryWriter {
+  constructor(
+    private readonly store: CacheStore,
+    private readonly guard: BackendGuard,
+    private readonly invalidator: Invalidator,
+    private readonly telemetry: CacheTelemetry,
+    private readonly logger: ThrottledLogger,
+    private readonly commandTimeoutMs: number,
+  ) {}
+
+  /** Write-through: replaces the entry whatever it holds; if the value cannot be cached the old one is removed. */
+  async put<T>(namespace: string, k: string, value: T, policy: LoadPolicy, tags: TagsOption<T>): Promise<boolean> {
+    if (value === undefined) return false;
+    const budget = new Budget(this.commandTimeoutMs);
+    return this.invalidator.replace(namespace, k, (onFail) =>
+      this.write(namespace, k, value, policy, tags, undefined, budget, onFail),
+    );
+  }
+
+  /**
+   * Encodes and writes one entry. `token` undefined: unconditional (then `onFail` queues an invalidation of the key
+   * when the write fails, and a value that cannot be cached removes the old one); otherwise a guarded write.
+   */
+  async write<T>(
+    namespace: string,
+    k: string,
+    value: T,
+    policy: LoadPolicy,
+    tagsOption: TagsOption<T>,
+    token: string | null | undefined,
+    budget: Budget,
+    onFail?: () => void,
+  ): Promise<boolean> {
+    const mustLand = token === undefined;
+    const tier = this.guard.tier;
+    if (!mustLand && !this.guard.allow()) {
+      // Nothing would be sent: skip the encoding too.
+      this.telemetry.count(namespace, tier, 'set', 'open');
+      return false;
+    }
+    const ttlMs = entryTtl(policy, value);
+    const now = Date.now();
+    let encoded: Buffer;
+    try {
+      encoded = encodeEntry({ value: toStorable(value), createdAt: now, expiresAt: now + ttlMs });
+    } catch (err) {
+      this.logger.warn(`encode:${namespace}`, ErrorMessages.unserializableValue((err as Error).message));
+      return this.refuse(namespace, k, mustLand);
+    }
+    if (encoded.length > policy.maxValueBytes) {
+      this.logger.warn(
+        `size:${namespace}`,
+        ErrorMessages.valueTooLarge(namespace, encoded.length, policy.maxValueBytes),
+      );
+      return this.refuse(namespace, k, mustLand);
+    }
+    const tags = typeof tagsOption === 'function' ? tagsOption(value) : tagsOption;
+    const tagKeys = tags?.length ? checkTags(tags) : undefined;
+    const options = {
+      ...(tagKeys ? { tags: tagKeys } : {}),
+      ...(token !== undefined ? { ifToken: token } : {}),
+    };
+    const backend = this.store.backend;
+    const written = await this.guard.run(
+      namespace,
+      'set',
+      () => budget.run(backend.kind, 'set', () => backend.write(k, encoded, ttlMs + policy.graceMs, options)),
+      false,
+      mustLand ? onFail : undefined,
+    );
+    this.telemetry.count(namespace, tier, 'set', written ? 'ok' : 'skipped');
+    return written;
+  }
+
+  /** A value that cannot be cached: counted; a write-through must not leave the previous value behind. */
+  private async refuse(namespace: string, k: string, mustLand: boolean): Promise<false> {
+    this.telemetry.count(namespace, this.guard.tier, 'set', 'refused');
+    if (mustLand) await this.invalidator.keys(namespace, [k]);
+    return false;
+  }
+}
+
+/** The TTL of an entry: the policy's (a function of the value, or fixed), at least 1 ms, with jitter. */
+export function entryTtl(policy: LoadPolicy, value: unknown): number {
+  const ms = typeof policy.ttl === 'function' ? policy.ttl(value) : policy.ttl;
+  const safe = Math.max(1, ms);
+  return policy.jitter > 0 ? Math.round(safe * (1 + Math.random() * policy.jitter)) : safe;
+}

@@ -1,0 +1,212 @@
+import type { CacheEntry } from '../backends/cache-entry.js';
+import { liveToken } from '../backends/cache-entry.js';
+import type { CacheStore } from '../backends/cache-store.js';
+import { CacheError } from '../errors/cache.error.js';
+import { LogMessages } from '../errors/error-messages.js';
+import type { CacheTelemetry } from '../observability/cache-telemetry.js';
+import type { LoadPolicy } from '../options/load-policy.js';
+import { Budget } from '../resilience/budget.js';
+import { runLoader } from '../resilience/loader-runner.js';
+import type { Flight, SingleFlight } from '../resilience/single-flight.js';
+import type { ThrottledLogger } from '../resilience/throttled-logger.js';
+import type { EngineRead, EntryReader } from './entry-reader.js';
+import type { EntryWriter, TagsOption } from './entry-writer.js';
+import type { HeldLease, LoadLease } from './load-lease.js';
+
+type Loader<T> = () => Promise<T> | T;
+
+/**
+ * Read-through loading, the path of every `@Cached` call and `getOrSet`: a synchronous memory-tier hit answers at
+ * once; otherwise one flight per key per process reads the tiers, (with `lease`) coordinates across instances, runs
+ * the loader once under the fail-safe policy, and caches the result with a guarded write. Hot keys refresh in the
+ * background before they expire.
+ * @example const user = await readThrough.getOrLoad('user', key, () => db.user(42), policy, undefined);
+ */
+export class ReadThrough {
+  /** Keys whose flight is a background refresh: callers answer from the still-fresh entry instead of joining it. */
+  private readonly refreshing = new Set<string>();
+  /** Backend reads shared by the callers of a key while it refreshes. */
+  private readonly readsBehindRefresh = new Map<string, Promise<EngineRead<unknown>>>();
+  /** Loads that answered with a stale value (soft timeout) and still run: no second load of their key meanwhile. */
+  private readonly lateLoads = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly store: CacheStore,
+    private readonly flights: SingleFlight,
+    private readonly reader: EntryReader,
+    private readonly writer: EntryWriter,
+    private readonly leases: LoadLease,
+    private readonly telemetry: CacheTelemetry,
+    private readonly logger: ThrottledLogger,
+    private readonly commandTimeoutMs: number,
+  ) {}
+
+  getOrLoad<T>(namespace: string, k: string, loader: Loader<T>, policy: LoadPolicy, tags: TagsOption<T>): Promise<T> {
+    const local = this.store.peek<T>(k);
+    const now = Date.now();
+    if (local !== undefined && local.expiresAt > now) {
+      this.telemetry.count(namespace, 'memory', 'get', 'hit');
+      if (policy.eagerRefresh !== undefined && isDueForRefresh(local, policy.eagerRefresh, now))
+        this.refresh(namespace, k, loader, policy, tags);
+      return Promise.resolve(local.value);
+    }
+    if (this.refreshing.has(k)) return this.readBehindRefresh(namespace, k, loader, policy, tags);
+    const { flight, joined } = this.flights.run<T>(k, (self) =>
+      this.load(namespace, k, loader, policy, tags, self, local),
+    );
+    if (joined) this.telemetry.count(namespace, 'source', 'load', 'wait');
+    return flight.promise;
+  }
+
+  /** A miss (or a stale hit) of one key: read through the tiers, load once, cache under a guard. */
+  private async load<T>(
+    namespace: string,
+    k: string,
+    loader: Loader<T>,
+    policy: LoadPolicy,
+    tags: TagsOption<T>,
+    self: Flight<T>,
+    localStale: CacheEntry<T> | undefined,
+  ): Promise<T> {
+    const budget = new Budget(this.commandTimeoutMs);
+    const read = await this.reader.read<T>(namespace, k, budget);
+    let stale = localStale;
+    if (read.hit) {
+      const now = Date.now();
+      if (read.entry.expiresAt > now) {
+        if (policy.eagerRefresh !== undefined && isDueForRefresh(read.entry, policy.eagerRefresh, now)) {
+          // The refresh needs this flight's slot: start it once this flight has settled.
+          const go = (): void => this.refresh(namespace, k, loader, policy, tags);
+          self.promise.then(go, go);
+        }
+        return read.entry.value;
+      }
+      stale = read.entry;
+    }
+    if (stale && this.lateLoads.has(k)) {
+      // A load that outlived the soft timeout is still running: keep serving the stale value, never a second load.
+      this.telemetry.count(namespace, 'source', 'load', 'stale');
+      return stale.value;
+    }
+    const token = read.hit ? (read.token ?? null) : read.token;
+    let lease: HeldLease | undefined;
+    if (policy.lease && !read.failed) {
+      const waited = await this.leases.await<T>(namespace, k, policy.lease);
+      if (waited.value !== undefined) return waited.value.value;
+      lease = waited.lease;
+    }
+    try {
+      const outcome = await runLoader(loader, policy, stale);
+      if (outcome.kind === 'fresh') {
+        await this.cacheLoaded(namespace, k, outcome.value, policy, tags, self, token, budget);
+        return outcome.value;
+      }
+      this.telemetry.count(namespace, 'source', 'load', 'stale');
+      this.logger.warn(`stale:${namespace}`, LogMessages.staleServed(namespace, outcome.reason));
+      if (outcome.late) {
+        const lateToken = stale ? liveToken(stale) : token;
+        const late = outcome.late.then(
+          (value) =>
+            this.cacheLoaded(namespace, k, value, policy, tags, self, lateToken, new Budget(this.commandTimeoutMs)),
+          (err: unknown) => this.logger.warn(`late:${namespace}`, LogMessages.lateLoadFailed(err)),
+        );
+        this.trackLateLoad(k, late, policy.hardTimeoutMs);
+      }
+      return outcome.value;
+    } catch (err) {
+      if (err instanceof CacheError && err.code === 'E_TIMEOUT') this.telemetry.count(namespace, 'source', 'load', 'timeout');
+      throw err;
+    } finally {
+      if (lease) void this.leases.release(namespace, lease);
+    }
+  }
+
+  private async cacheLoaded<T>(
+    namespace: string,
+    k: string,
+    value: T,
+    policy: LoadPolicy,
+    tags: TagsOption<T>,
+    self: Flight<T>,
+    token: string | null,
+    budget: Budget,
+  ): Promise<void> {
+    if (self.invalidated) {
+      this.telemetry.count(namespace, 'source', 'set', 'skipped');
+      return;
+    }
+    if (value === undefined || (value === null && !policy.cacheNull)) return;
+    await this.writer.write(namespace, k, value, policy, tags, token, budget);
+  }
+
+  /** Remembers a late load (until it has cached its value, or the hard timeout passed) so the key is not loaded twice. */
+  private trackLateLoad(k: string, late: Promise<unknown>, boundMs: number | undefined): void {
+    this.lateLoads.set(k, late);
+    const done = (): void => {
+      if (timer) clearTimeout(timer);
+      if (this.lateLoads.get(k) === late) this.lateLoads.delete(k);
+    };
+    // A late load that hangs must not pin the stale value forever: past the hard timeout a new load may start.
+    const timer = boundMs === undefined ? undefined : setTimeout(done, boundMs).unref();
+    late.then(done, done);
+  }
+
+  /**
+   * Refreshes a hot entry in the background (at most one refresh per key per process at a time). The refresh holds
+   * the key's flight, so invalidations mark it and a miss meanwhile joins it; hits read past it (readBehindRefresh).
+   */
+  private refresh<T>(namespace: string, k: string, loader: Loader<T>, policy: LoadPolicy, tags: TagsOption<T>): void {
+    if (this.flights.has(k)) return;
+    this.refreshing.add(k);
+    const { flight } = this.flights.run<T>(k, async (self) => {
+      try {
+        const budget = new Budget(this.commandTimeoutMs);
+        const read = await this.reader.read<T>(namespace, k, budget);
+        const outcome = await runLoader(loader, { softTimeoutMs: undefined, hardTimeoutMs: policy.hardTimeoutMs }, undefined);
+        const value = outcome.value;
+        const token = read.hit ? (read.token ?? liveToken(read.entry)) : read.token;
+        await this.cacheLoaded(namespace, k, value, policy, tags, self, token, budget);
+        this.telemetry.count(namespace, 'source', 'load', 'refresh');
+        return value;
+      } finally {
+        this.refreshing.delete(k);
+      }
+    });
+    flight.promise.catch((err: unknown) =>
+      this.logger.warn(`refresh:${namespace}`, LogMessages.refreshFailed(namespace, err)),
+    );
+  }
+
+  /**
+   * A call while the key refreshes in the background: the stored entry is still fresh (that is why it refreshes), so
+   * answer from it — one shared backend read — instead of waiting for the loader. Only a miss joins the refresh.
+   */
+  private async readBehindRefresh<T>(
+    namespace: string,
+    k: string,
+    loader: Loader<T>,
+    policy: LoadPolicy,
+    tags: TagsOption<T>,
+  ): Promise<T> {
+    let reading = this.readsBehindRefresh.get(k) as Promise<EngineRead<T>> | undefined;
+    if (!reading) {
+      const started = this.reader.read<T>(namespace, k, new Budget(this.commandTimeoutMs));
+      this.readsBehindRefresh.set(k, started);
+      const forget = (): void => {
+        if (this.readsBehindRefresh.get(k) === started) this.readsBehindRefresh.delete(k);
+      };
+      started.then(forget, forget);
+      reading = started;
+    }
+    const read = await reading;
+    if (read.hit && read.entry.expiresAt > Date.now()) return read.entry.value;
+    const { flight } = this.flights.run<T>(k, (self) =>
+      this.load(namespace, k, loader, policy, tags, self, read.hit ? read.entry : undefined),
+    );
+    return flight.promise;
+  }
+}
+
+function isDueForRefresh(entry: CacheEntry, fraction: number, now: number): boolean {
+  return now - entry.createdAt >= (entry.expiresAt - entry.createdAt) * fraction;
+}
