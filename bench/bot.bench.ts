@@ -12,8 +12,11 @@
  * Reported: requests/s, p95 latency, and from each bot's /metrics the database round trips and reads per answered
  * message in the steady state (after a warm-up). Targets: 0 DB reads per message once warm, ≤ 2 round trips per
  * message, throughput with cache ≥ 3× without.
+ * Then the response cache's hit rate on a realistic mix (seed 001 expects 15-20 % on common phrases), on the bot
+ * with the cache: see {@link responseMix} for the mix.
  * Env: BENCH_BOT_ROUND_MS (default 4000), BENCH_BOT_ROUNDS (default 4, even), BENCH_BOT_CONNECTIONS (default 32),
- * BENCH_BOT_USERS (default 64), FILES_LATENCY_MS (default 150).
+ * BENCH_BOT_USERS (default 64), FILES_LATENCY_MS (default 150), BENCH_BOT_MIX_MESSAGES (default 3000),
+ * BENCH_BOT_ONLY=mix (skip the throughput rounds).
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -30,6 +33,10 @@ const CONNECTIONS = Number(process.env['BENCH_BOT_CONNECTIONS'] ?? 32);
 const USERS = Number(process.env['BENCH_BOT_USERS'] ?? 64);
 const FILES_LATENCY_MS = process.env['FILES_LATENCY_MS'] ?? '150';
 const DOC_SIZE = 256 * 1024;
+const MIX_MESSAGES = Number(process.env['BENCH_BOT_MIX_MESSAGES'] ?? 3000);
+const ONLY_MIX = process.env['BENCH_BOT_ONLY'] === 'mix';
+const SECRET = 'bench-webhook-secret';
+const SECRET_HEADER = 'x-telegram-bot-api-secret-token';
 
 /** The slice of autocannon's API used here (it ships no types). */
 interface AutocannonResult {
@@ -114,7 +121,7 @@ class Bot {
   async post(update: object): Promise<{ text?: string }> {
     const res = await fetch(`${this.url}/telegram/webhook`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', [SECRET_HEADER]: SECRET },
       body: JSON.stringify(update),
     });
     if (res.status !== 200) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);
@@ -123,8 +130,15 @@ class Bot {
   }
 
   /** The bot's own counters from /metrics. */
-  async counters(): Promise<{ answered: number; dbTotal: number; dbReads: number; byKind: Map<string, number> }> {
+  async counters(): Promise<{
+    answered: number;
+    dbTotal: number;
+    dbReads: number;
+    byKind: Map<string, number>;
+    responses: Map<string, number>;
+  }> {
     const text = await (await fetch(`${this.url}/metrics`)).text();
+    const responses = new Map<string, number>();
     let answered = 0;
     let dbTotal = 0;
     let dbReads = 0;
@@ -132,6 +146,8 @@ class Bot {
     for (const line of text.split('\n')) {
       const value = Number(line.slice(line.lastIndexOf(' ') + 1));
       if (line.startsWith('bot_replies_total{') && line.includes('outcome="answered"')) answered += value;
+      const result = /^bot_response_cache_total\{result="(\w+)"\}/.exec(line)?.[1];
+      if (result !== undefined) responses.set(result, value);
       const kind = /^bot_db_queries_total\{kind="(\w+)"\}/.exec(line)?.[1];
       if (kind !== undefined) {
         dbTotal += value;
@@ -139,7 +155,7 @@ class Bot {
         if (kind === 'select') dbReads += value;
       }
     }
-    return { answered, dbTotal, dbReads, byKind };
+    return { answered, dbTotal, dbReads, byKind, responses };
   }
 
   async stop(): Promise<void> {
@@ -210,7 +226,7 @@ async function round(bot: Bot, audience: Audience, ms: number): Promise<Tally> {
       {
         method: 'POST',
         path: '/telegram/webhook',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', [SECRET_HEADER]: SECRET },
         setupRequest: (req) => ({ ...req, body: JSON.stringify(audience.nextText()) }),
       },
     ],
@@ -281,9 +297,14 @@ async function main(): Promise<void> {
       INITIAL_BALANCE: '100000',
       HISTORY_LIMIT: '20',
       FILES_LATENCY_MS,
+      TELEGRAM_SECRET_TOKEN: SECRET,
     };
     // One after the other: both run the migrations at boot (serialized by an advisory lock anyway).
     bots.push(await Bot.start('on', env));
+    if (ONLY_MIX) {
+      await responseMix(bots[0]!);
+      return;
+    }
     bots.push(await Bot.start('off', env));
     const [on, off] = bots as [Bot, Bot];
     const audiences: Record<Variant, Record<Workload, Audience>> = {
@@ -343,10 +364,136 @@ async function main(): Promise<void> {
     }
     write();
     for (const line of summary) write(line);
+    await responseMix(on);
   } finally {
     await Promise.all(bots.map((bot) => bot.stop()));
     await Promise.all([db.drop(), redis.stop()]);
   }
+}
+
+/** xorshift32: the mix is the same in every run. */
+function random(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state ^= state << 13;
+    state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    return state / 0x1_0000_0000;
+  };
+}
+
+/** Short messages users of a chat bot send again and again (greetings, thanks, the usual questions). */
+const COMMON_PHRASES = [
+  'hi',
+  'hello',
+  'thanks',
+  'thank you',
+  'ok',
+  'yes',
+  'no',
+  'good morning',
+  'good night',
+  'how are you?',
+  'what can you do?',
+  'help',
+  'who are you?',
+  'tell me a joke',
+  'what time is it?',
+  'bye',
+  'great',
+  'cool',
+  'please explain',
+  'give me an example',
+  'translate this',
+  'what does it mean?',
+  'can you repeat?',
+  'why?',
+  'how much does it cost?',
+  'what is my balance?',
+  'i do not understand',
+  'continue',
+  'more',
+  'stop',
+];
+
+/**
+ * The response cache's hit rate on a realistic mix, on one bot (cache on), through the webhook:
+ * - 200 users in private chats; settings as a real audience spreads them: models echo-1 / reverse-1 / upper-1 for
+ *   70 / 20 / 10 % of users, languages en / cs / de for 60 / 25 / 15 %;
+ * - 30 % of messages are common phrases (30 phrases, Zipf-distributed popularity, s = 1), typed in varied case and
+ *   spacing ("Thanks", "  thanks ", "THANKS"); 70 % are questions asked once;
+ * - BENCH_BOT_MIX_MESSAGES messages (default 3000), 16 in flight, in a fixed pseudo-random order.
+ * Reported: hits / (hits + misses) from the bot's bot_response_cache_total.
+ */
+async function responseMix(bot: Bot): Promise<void> {
+  const next = random(0x5eed);
+  const users = Array.from({ length: 200 }, (_, i) => {
+    const m = next();
+    const l = next();
+    return {
+      id: 900_000 + i,
+      model: m < 0.7 ? 'echo-1' : m < 0.9 ? 'reverse-1' : 'upper-1',
+      language: l < 0.6 ? 'en' : l < 0.85 ? 'cs' : 'de',
+      messageId: 0,
+    };
+  });
+  const weights = COMMON_PHRASES.map((_, rank) => 1 / (rank + 1));
+  const total = weights.reduce((a, b) => a + b, 0);
+  const phrase = (): string => {
+    let pick = next() * total;
+    for (let i = 0; i < COMMON_PHRASES.length; i++) {
+      pick -= weights[i]!;
+      if (pick <= 0) return COMMON_PHRASES[i]!;
+    }
+    return COMMON_PHRASES[0]!;
+  };
+  const variant = (text: string): string => {
+    const v = next();
+    if (v < 0.5) return text;
+    if (v < 0.7) return text.charAt(0).toUpperCase() + text.slice(1);
+    if (v < 0.85) return `  ${text.replace(/ /g, '  ')} `;
+    return text.toUpperCase();
+  };
+  const update = (user: (typeof users)[number], text: string): object => ({
+    update_id: 50_000_000 + user.id * 1_000 + ++user.messageId,
+    message: {
+      message_id: user.messageId,
+      from: { id: user.id, is_bot: false, first_name: `Mix${user.id}`, language_code: user.language },
+      chat: { id: user.id, type: 'private' },
+      date: 1_795_000_000 + user.messageId,
+      text,
+    },
+  });
+  for (const user of users) {
+    await bot.post(update(user, '/start'));
+    await bot.post(update(user, `/model ${user.model}`));
+  }
+  const plan = Array.from({ length: MIX_MESSAGES }, (_, i) => {
+    const user = users[Math.floor(next() * users.length)]!;
+    const common = next() < 0.3;
+    return {
+      user,
+      text: common ? variant(phrase()) : `question ${i} of user ${user.id}: what about topic ${i * 7919}?`,
+    };
+  });
+  const before = await bot.counters();
+  let cursor = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      for (let i = cursor++; i < plan.length; i = cursor++) await bot.post(update(plan[i]!.user, plan[i]!.text));
+    }),
+  );
+  const after = await bot.counters();
+  const count = (result: string): number => (after.responses.get(result) ?? 0) - (before.responses.get(result) ?? 0);
+  const hits = count('hit');
+  const misses = count('miss');
+  write();
+  write(
+    `response cache on a realistic mix (200 users; models 70/20/10 %, languages 60/25/15 %; 30 % common phrases, Zipf over 30, varied case and spacing; 70 % one-off questions): ${MIX_MESSAGES} messages in ${((performance.now() - started) / 1000).toFixed(1)} s, hits ${hits}, misses ${misses}, hit rate ${((hits / (hits + misses)) * 100).toFixed(1)} % (seed 001 expects 15-20 %)`,
+  );
 }
 
 function assertAnswered(reply: { text?: string }): void {

@@ -30,7 +30,7 @@ describe('bot zero-setup default (PGlite + memory cache)', () => {
     expect(first.body).toEqual({
       method: 'sendMessage',
       chat_id: 42,
-      text: '[echo-1] Ada: "Hello, bot!"\ncontext: 0 earlier messages #e3b0c442',
+      text: '[echo-1] "Hello, bot!"',
       reply_parameters: { message_id: 1, allow_sending_without_reply: true },
     });
     const health = await bot.http.get('/health').expect(200);

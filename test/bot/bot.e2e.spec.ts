@@ -62,6 +62,8 @@ describe('bot e2e (Redis + PostgreSQL)', () => {
       TELEGRAM_SECRET_TOKEN: SECRET,
       ADMIN_TOKEN: ADMIN,
       PAYMENT_CURRENCY: 'USD',
+      // The replies show the history and files the responder saw, so the checks below can verify them.
+      RESPONDER_CONTEXT: 'true',
       LOG_LEVEL: 'warn',
     });
     cache = bot.get(CacheService);

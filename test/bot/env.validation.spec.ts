@@ -29,6 +29,7 @@ describe('bot environment validation', () => {
       messagePrice: '0.05',
       initialBalance: '1.00',
       defaultModel: 'echo-1',
+      responderContext: false,
       historyLimit: 50,
       filesLatencyMs: 150,
       filesBandwidthBytesPerSec: 20 * 1024 * 1024,

@@ -50,7 +50,7 @@ export async function checkThreadReplies(options: {
   replies?: Map<number, string>;
 }): Promise<number> {
   const rows = await threadMessages(options.db, options.threadId);
-  const responder = new LocalResponder();
+  const responder = new LocalResponder({ context: true });
   expect(rows.length % 2).toBe(0);
   let files: Attachment[] = [];
   for (let i = 0; i < rows.length; i += 2) {
@@ -62,7 +62,12 @@ export async function checkThreadReplies(options: {
     files = mergeFilesContext(files, question.attachments);
     const asker = options.users.get(question.user_id!)!;
     const expected = await responder.respond({
-      user: { id: question.user_id!, firstName: asker.firstName, modelId: options.modelAt?.(question) ?? 'echo-1' },
+      user: {
+        id: question.user_id!,
+        firstName: asker.firstName,
+        modelId: options.modelAt?.(question) ?? 'echo-1',
+        languageCode: 'en',
+      },
       thread: { id: options.threadId, title: options.title },
       history: rows.slice(Math.max(0, i - options.historyLimit), i).map(toChatMessage),
       message: { text: question.text, attachmentCount: question.attachments.length },

@@ -50,6 +50,11 @@ export class BotConfig {
   readonly initialBalance!: string;
   /** Model of a new user. @default 'echo-1' */
   readonly defaultModel!: string;
+  /**
+   * The local responder answers with the conversation (name, history digest, thread files), and the response cache
+   * keys on it; otherwise on the question and settings only. @default false
+   */
+  readonly responderContext!: boolean;
   /** Messages of a thread given to the responder (and kept in the cached history). @default 50 */
   readonly historyLimit!: number;
   /** Latency of the files service stand-in (Telegram getFile + download). @default 150 */

@@ -189,6 +189,7 @@ export function validateEnv(env: Env): BotConfig {
     messagePrice: money(env, 'MESSAGE_PRICE', '0.05', false),
     initialBalance: money(env, 'INITIAL_BALANCE', '1.00', true),
     defaultModel,
+    responderContext: bool(env, 'RESPONDER_CONTEXT', false),
     historyLimit: int(env, 'HISTORY_LIMIT', 50, 1, 1000),
     filesLatencyMs: int(env, 'FILES_LATENCY_MS', 150, 0, 60_000),
     filesBandwidthBytesPerSec: int(env, 'FILES_BANDWIDTH_BYTES_PER_SEC', 20 * 1024 * 1024, 1),

@@ -73,7 +73,7 @@ export class ConversationService {
         };
       }
       const answer = await this.responses.answer({
-        user: { id: user.id, firstName: user.firstName, modelId: user.modelId },
+        user: { id: user.id, firstName: user.firstName, modelId: user.modelId, languageCode: user.languageCode },
         thread: { id: thread.id, title: thread.title },
         history,
         message: { text: message.text, attachmentCount: message.attachments.length },

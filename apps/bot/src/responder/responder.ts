@@ -3,15 +3,25 @@ import type { ChatMessage } from '../messages/chat-message.js';
 
 /** Everything a responder may use to answer one message. */
 export interface ResponderContext {
-  user: { id: number; firstName: string; modelId: string };
+  user: { id: number; firstName: string; modelId: string; languageCode: string | null };
   thread: { id: number; title: string };
   /** The thread's latest messages before this one, oldest first (at most HISTORY_LIMIT). */
   history: readonly ChatMessage[];
   /** The new message. */
   message: { text: string; attachmentCount: number };
-  /** The thread's files (including this message's), oldest first. */
+  /** The thread's files (including this message's, which come last), oldest first. */
   files: readonly FileSummary[];
 }
+
+/**
+ * What a cached answer is reused for (see ResponseCache):
+ * - `question`: the same normalized question (and the files sent with it) with the same settings — model and
+ *   language — anywhere, in any chat (the seed bots' response cache). For answers that depend on nothing else.
+ * - `conversation`: only in the same conversation state — the asker's name, the thread's history and files are in
+ *   the key too. For responders whose answers depend on the context (most LLM chats).
+ * - `none`: never cached.
+ */
+export type ResponseCacheScope = 'question' | 'conversation' | 'none';
 
 /**
  * Produces the bot's reply. Bind another implementation to this class to plug in a real model:
@@ -20,19 +30,7 @@ export interface ResponderContext {
 export abstract class Responder {
   /** Model ids this responder accepts (the /model menu). */
   abstract readonly models: readonly string[];
+  /** How far a cached answer of this responder may be reused. @default 'question' */
+  readonly cacheScope: ResponseCacheScope = 'question';
   abstract respond(context: ResponderContext): Promise<string>;
-
-  /**
-   * The part of the context (besides the normalized question and the model) that the answer depends on, for the
-   * response cache key; `null` means "never cache this answer". The default is conservative: the user's name, the
-   * thread's history and its files — so a cached answer is only reused where the responder would answer the same.
-   */
-  cacheContext(context: ResponderContext): string | null {
-    return JSON.stringify([
-      context.user.firstName,
-      context.history.map((m) => [m.role, m.text]),
-      context.files.map((f) => [f.name, f.size, f.head]),
-      context.message.attachmentCount,
-    ]);
-  }
 }

@@ -18,10 +18,12 @@ export function normalizeQuestion(text: string): string {
 }
 
 /**
- * The response cache (as the seeds cache their AI replies): the responder's answer is cached under a fixed-length
- * hash of the normalized question, the model and the context the responder says the answer depends on
- * (`Responder.cacheContext`). A cached answer is still charged and still appended to the history, like any answer:
- * the price pays for the bot's reply, whoever produced it.
+ * The response cache (as seed 001 caches its model's replies, 24 h): the responder's answer is cached under a
+ * fixed-length hash of the normalized question and the user's settings (model, language) — plus, as the responder's
+ * `cacheScope` says, the files sent with the question (`question`) or the whole conversation state (`conversation`).
+ * So by default a question asked again, in any case or spacing, in the same chat or another, is a hit. A cached
+ * answer is still charged and still appended to the history, like any answer: the price pays for the bot's reply,
+ * whoever produced it.
  */
 @Injectable()
 export class ResponseCache {
@@ -31,10 +33,10 @@ export class ResponseCache {
     private readonly metrics: BotMetrics,
   ) {}
 
-  /** The responder's answer, from the cache when the same question was answered in the same context. */
+  /** The responder's answer, from the cache when the same question was answered with the same settings (and context). */
   async answer(context: ResponderContext): Promise<string> {
-    const scope = this.responder.cacheContext(context);
-    if (scope === null || normalizeQuestion(context.message.text) === '') {
+    const scope = this.responder.cacheScope;
+    if (scope === 'none' || normalizeQuestion(context.message.text) === '') {
       this.metrics.responseLookup('bypass');
       return this.responder.respond(context);
     }
@@ -49,12 +51,23 @@ export class ResponseCache {
 }
 
 /**
- * 32 hex digits of sha256 over the normalized question, the model id and the responder's context.
- * @example responseKey(ctx, scope).length // 32
+ * 32 hex digits of sha256 over the normalized question, the settings (model, language) and, by `scope`, the files sent
+ * with the question or the whole conversation (name, history, thread files).
+ * @example responseKey(ctx, 'question').length // 32
  */
-export function responseKey(context: ResponderContext, scope: string): string {
-  return createHash('sha256')
-    .update(`${normalizeQuestion(context.message.text)}\u0000${context.user.modelId}\u0000${scope}`)
-    .digest('hex')
-    .slice(0, 32);
+export function responseKey(context: ResponderContext, scope: 'question' | 'conversation'): string {
+  const own = context.files.slice(context.files.length - context.message.attachmentCount);
+  const parts: unknown[] = [
+    normalizeQuestion(context.message.text),
+    context.user.modelId,
+    context.user.languageCode ?? '',
+    own.map((f) => [f.name, f.size, f.head]),
+  ];
+  if (scope === 'conversation')
+    parts.push(
+      context.user.firstName,
+      context.history.map((m) => [m.role, m.text]),
+      context.files.map((f) => [f.name, f.size, f.head]),
+    );
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 32);
 }
