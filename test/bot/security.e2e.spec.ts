@@ -68,6 +68,8 @@ describe('bot security (PostgreSQL)', () => {
         PAYMENT_CURRENCY: 'USD',
         FILES_LATENCY_MS: '0',
         FILES_BANDWIDTH_BYTES_PER_SEC: String(10 * 1024 ** 3),
+        // The responder reads the thread's files with every message (and says so in its reply).
+        RESPONDER_CONTEXT: 'true',
       },
       { logger: log },
     );

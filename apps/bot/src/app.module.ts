@@ -5,16 +5,19 @@ import { ConfigModule } from '@nestjs/config';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { CacheModule } from 'nestjs-tiercache';
 import type { CacheModuleOptions } from 'nestjs-tiercache';
+import { Clock } from './clock/clock.js';
+import { ClockModule } from './clock/clock.module.js';
 import { BotConfig } from './config/bot-config.js';
 import { BotConfigModule } from './config/bot-config.module.js';
 import { validateEnv } from './config/env.validation.js';
 import { AuthModule } from './auth/auth.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { SafeExceptionFilter } from './errors/safe-exception.filter.js';
 import { FILE_CACHE_MAX_BYTES, SUMMARY_NAMESPACE } from './files/files.service.js';
 import { HealthModule } from './health/health.module.js';
-import { SafeExceptionFilter } from './errors/safe-exception.filter.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { PaymentsModule } from './payments/payments.module.js';
+import { STATS_NAMESPACE } from './stats/stats.service.js';
 import { TelegramModule } from './telegram/telegram.module.js';
 import { UsersModule } from './users/users.module.js';
 
@@ -25,6 +28,8 @@ const ENVELOPE_BYTES = 64;
 export interface AppModuleOptions {
   /** Environment to configure from instead of process.env and .env (tests, the bench). */
   env?: Record<string, string | undefined>;
+  /** The clock /stats reads "today" from. @default the system clock */
+  clock?: Clock;
 }
 
 /** The cache settings of the bot, from its config. */
@@ -46,8 +51,11 @@ export function cacheOptions(config: BotConfig): CacheModuleOptions {
       [SUMMARY_NAMESPACE]: { ttl: '24h' },
       // The model catalogue (price list), warmed once per deploy.
       catalogue: { ttl: config.cacheTtl },
-      // The responder's answers, keyed by the normalized question, model and context (see ResponseCache).
+      // The responder's answers, keyed by the normalized question and settings (model, language), see ResponseCache.
       response: { ttl: '24h' },
+      // Daily stats, until the user's midnight (TTL per entry); Redis only, so a payment on another instance is
+      // never answered from a stale in-process copy.
+      [STATS_NAMESPACE]: { ttl: '24h', memory: false },
     },
     // The in-process tier (in front of Redis, or alone without it) is bounded by bytes too, so a few big files
     // evict each other rather than every user.
@@ -74,6 +82,7 @@ export class AppModule {
           load: [() => ({ bot: validateEnv(source ?? process.env) })],
         }),
         BotConfigModule,
+        ClockModule.forRoot(options.clock),
         EventEmitterModule.forRoot(),
         CacheModule.forRootAsync({ isGlobal: true, inject: [BotConfig], useFactory: cacheOptions }),
         MetricsModule,

@@ -10,6 +10,7 @@ import { ResponseCache } from '../responder/response-cache.service.js';
 import type { ThreadRef } from '../threads/thread.js';
 import { threadKey } from '../threads/thread.js';
 import { ThreadsService } from '../threads/threads.service.js';
+import { StatsService } from '../stats/stats.service.js';
 import { Money } from '../users/money.js';
 import type { UserProfile } from '../users/user.js';
 import { UsersService } from '../users/users.service.js';
@@ -54,6 +55,7 @@ export class ConversationService {
     private readonly files: FilesService,
     private readonly responses: ResponseCache,
     private readonly metrics: BotMetrics,
+    private readonly stats: StatsService,
   ) {}
 
   async handle(message: IncomingChatMessage): Promise<ConversationOutcome> {
@@ -102,6 +104,7 @@ export class ConversationService {
       }
       await Promise.all([
         this.users.balanceChanged(user.id, result.balance, result.balanceVersion),
+        this.stats.changed(user.id),
         this.history.appended(thread.id, [result.question, result.answer]),
         result.files ? this.threads.filesChanged(message.where, result.files.context, result.files.version) : undefined,
       ]);

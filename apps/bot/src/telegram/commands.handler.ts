@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { BotConfig } from '../config/bot-config.js';
 import type { Invoice } from '../payments/payments.repository.js';
 import { MAX_TOP_UP, PaymentsService } from '../payments/payments.service.js';
+import { StatsService } from '../stats/stats.service.js';
+import { isTimeZone } from '../stats/day-window.js';
 import { ModelCatalogue } from '../responder/model-catalogue.service.js';
 import { Money } from '../users/money.js';
 import type { UserProfile } from '../users/user.js';
@@ -22,6 +24,7 @@ export class CommandsHandler {
     private readonly catalogue: ModelCatalogue,
     private readonly config: BotConfig,
     private readonly payments: PaymentsService,
+    private readonly stats: StatsService,
   ) {}
 
   /** Whether `text` is a command (`/name`, `/name@bot`, with arguments). */
@@ -41,12 +44,20 @@ export class CommandsHandler {
         };
       case 'help':
         return {
-          text: '/balance — your balance\n/topup <amount> — add to your balance\n/model — choose a model\n/model <id> — switch to a model\nAnything else I answer, for a price per message.',
+          text: "/balance — your balance\n/stats — today's messages, spend and balance\n/timezone <zone> — your day for /stats\n/topup <amount> — add to your balance\n/model — choose a model\n/model <id> — switch to a model\nAnything else I answer, for a price per message.",
         };
       case 'balance':
         return { text: `Your balance is ${Money.format(user.balance)}. A message costs ${price}.` };
       case 'model':
         return this.model(user.id, user.modelId, args[0]);
+      case 'stats': {
+        const day = await this.stats.today(user.id, user.timezone ?? null);
+        return {
+          text: `Today (${day.day}, ${day.timeZone}): ${day.messages} message${day.messages === 1 ? '' : 's'}, spent ${day.spend}. Your balance is ${Money.format(day.balance)}.`,
+        };
+      }
+      case 'timezone':
+        return { text: await this.setTimezone(user.id, args[0]) };
       case 'topup':
         return this.topUp(user.id, args[0] ?? '5');
       default:
@@ -60,6 +71,15 @@ export class CommandsHandler {
     if (!models.includes(modelId)) return `Unknown model "${modelId}". Available: ${models.join(', ')}.`;
     await this.users.setModel(userId, modelId);
     return `Model set to ${modelId}.`;
+  }
+
+  private async setTimezone(userId: number, zone: string | undefined): Promise<string> {
+    if (zone === undefined || !isTimeZone(zone))
+      return 'Usage: /timezone <zone>, an IANA time zone such as Europe/Prague or America/New_York (/timezone UTC to reset).';
+    const timezone = zone === 'UTC' ? null : zone;
+    await this.users.setTimezone(userId, timezone);
+    await this.stats.changed(userId);
+    return `Time zone set to ${zone}: /stats counts your day from midnight there.`;
   }
 
   private async topUp(userId: number, amount: string): Promise<CommandAnswer> {

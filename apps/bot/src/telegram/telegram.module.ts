@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { MessagesModule } from '../messages/messages.module.js';
 import { PaymentsModule } from '../payments/payments.module.js';
 import { ResponderModule } from '../responder/responder.module.js';
+import { StatsModule } from '../stats/stats.module.js';
 import { ThreadsModule } from '../threads/threads.module.js';
 import { UsersModule } from '../users/users.module.js';
 import { CommandsHandler } from './commands.handler.js';
@@ -11,7 +12,7 @@ import { TelegramService } from './telegram.service.js';
 
 /** The webhook: Telegram updates in, Bot API method calls out. */
 @Module({
-  imports: [MessagesModule, PaymentsModule, UsersModule, ThreadsModule, ResponderModule],
+  imports: [MessagesModule, PaymentsModule, UsersModule, ThreadsModule, ResponderModule, StatsModule],
   controllers: [TelegramController],
   providers: [TelegramService, CommandsHandler, TelegramSecretGuard],
 })

@@ -6,6 +6,8 @@ export interface User {
   lastName: string | null;
   username: string | null;
   languageCode: string | null;
+  /** IANA time zone the user set with /timezone (their day for /stats); null: UTC. */
+  timezone: string | null;
   /** The responder model the user chose. */
   modelId: string;
   /** Exact decimal, as PostgreSQL's numeric prints it (e.g. '0.9500'). */

@@ -8,12 +8,13 @@ interface UserRow {
   last_name: string | null;
   username: string | null;
   language_code: string | null;
+  timezone: string | null;
   model_id: string;
   balance: string;
   balance_version: number;
 }
 
-const COLUMNS = 'id, first_name, last_name, username, language_code, model_id, balance, balance_version';
+const COLUMNS = 'id, first_name, last_name, username, language_code, timezone, model_id, balance, balance_version';
 
 /** SQL of the users table. */
 @Injectable()
@@ -47,6 +48,15 @@ export class UsersRepository {
   }
 
   /** Returns false when the user does not exist. */
+  async setTimezone(id: number, timezone: string | null): Promise<boolean> {
+    const { rowCount } = await this.db.query('UPDATE users SET timezone = $2, updated_at = now() WHERE id = $1', [
+      id,
+      timezone,
+    ]);
+    return rowCount > 0;
+  }
+
+  /** Returns false when the user does not exist. */
   async setModel(id: number, modelId: string): Promise<boolean> {
     const { rowCount } = await this.db.query('UPDATE users SET model_id = $2, updated_at = now() WHERE id = $1', [
       id,
@@ -69,6 +79,7 @@ function toUser(row: UserRow): User {
     lastName: row.last_name,
     username: row.username,
     languageCode: row.language_code,
+    timezone: row.timezone,
     modelId: row.model_id,
     balance: row.balance,
     balanceVersion: row.balance_version,

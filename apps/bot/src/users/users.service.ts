@@ -59,6 +59,12 @@ export class UsersService {
     return this.repository.setModel(userId, modelId);
   }
 
+  /** Sets the user's time zone (null: UTC); the cached user is invalidated once the row is written. */
+  @CacheInvalidate({ namespace: 'user', key: (userId: number) => userId })
+  async setTimezone(userId: number, timezone: string | null): Promise<boolean> {
+    return this.repository.setTimezone(userId, timezone);
+  }
+
   /**
    * The user as the database has it now, bypassing the cache (for the rare paths where the cached copy may lag: a
    * charge refused by the database although the cached balance looked sufficient); the cache is brought up to date.
