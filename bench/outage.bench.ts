@@ -4,7 +4,9 @@
  * One private redis-server; against it, side by side in one process and under the same fault:
  *   - tiercache, Redis only          (`@Cached`, default commandTimeout 250 ms, default breaker 3 failures / 1 s probe)
  *   - tiercache, Redis + memory tier (same, `memory: { maxEntries: 10_000 }`)
- *   - raw ioredis with its defaults  (`new Redis(url)`, a naive get → load → set cache-aside, no try/catch)
+ *   - raw ioredis 6 and 5 with their defaults (`new Redis(url)`, a naive get → load → set cache-aside, no try/catch)
+ *   - the peers of bench/peers, as their READMEs set them up: cache-manager 7 + @keyv/redis and bentocache 1.6, each
+ *     Redis only and with its memory tier (`wrap` / `getOrSet`)
  * Each client has CALLERS steady callers (each: call, 1 ms pause, next call) over its own keys; the loader takes ~5 ms.
  * Faults: (1) SIGKILL, then restart on the same port; (2) SIGSTOP, then SIGCONT. Every call is timed; a call still
  * pending after BENCH_RAW_CAP_MS (default 10 s) is abandoned by the bench and counted as "hung" (ioredis would hang
@@ -19,9 +21,11 @@ import { Injectable, Module } from '@nestjs/common';
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Redis } from 'ioredis';
-import { CACHE_BACKEND, Cached, CacheModule, CacheService } from 'nestjs-tiercache';
+import { Cached, CacheModule, CacheService } from 'nestjs-tiercache';
 import type { CacheModuleOptions } from 'nestjs-tiercache';
 import { RedisServer } from '../test/harness/redis-server.js';
+import { loadPeers } from './peers/load-peers.js';
+import type { PeerCache, RawRedis } from './peers/peers.js';
 
 const OUTAGE_MS = Number(process.env.BENCH_OUTAGE_MS ?? 10_500);
 const CAP_MS = Number(process.env.BENCH_RAW_CAP_MS ?? 10_000);
@@ -87,18 +91,13 @@ class OutageService {
 class OutageModule {}
 
 /** Cache-aside as a user writes it with a default ioredis client: no try/catch, no timeout. */
-async function naiveCached(redis: Redis, id: number): Promise<Loaded> {
+async function naiveCached(redis: RawRedis, id: number): Promise<Loaded> {
   const key = `raw:outage:${id}`;
   const cached = await redis.get(key);
   if (cached !== null) return JSON.parse(cached) as Loaded;
   const value = await load(id);
   await redis.set(key, JSON.stringify(value), 'EX', 3600);
   return value;
-}
-
-/** The part of the module's CacheStore (token CACHE_BACKEND) the bench reads: the breaker state. */
-interface StoreView {
-  breaker?: { state: 'closed' | 'open' | 'half-open' };
 }
 
 // ---------------------------------------------------------------------------------------------------- load
@@ -353,10 +352,18 @@ function table(header: string[], rows: string[][], leftCols = 3): string {
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
-function print(results: FaultResult[], loadAtStart: number, unhandled: string[]): void {
+function print(
+  results: FaultResult[],
+  loadAtStart: number,
+  unhandled: string[],
+  versions: Record<string, string>,
+  ioredisNoise: number,
+): void {
   console.log(
     `\noutage — load ${loadAtStart.toFixed(2)} at start; ${CALLERS} callers per client (1 ms pause between calls), loader ${LOADER_MS} ms; ` +
-      `tiercache defaults (commandTimeout 250 ms, breaker 3 failures / 1 s probe); fault ${(OUTAGE_MS / 1000).toFixed(1)} s; calls capped at ${(CAP_MS / 1000).toFixed(0)} s\n`,
+      `tiercache defaults (commandTimeout 250 ms, breaker 3 failures / 1 s probe); fault ${(OUTAGE_MS / 1000).toFixed(1)} s; calls capped at ${(CAP_MS / 1000).toFixed(0)} s\n` +
+      `peers with their README setup and defaults: ioredis ${versions['ioredis']}, cache-manager ${versions['cache-manager']} + @keyv/redis ${versions['@keyv/redis']}, ` +
+      `bentocache ${versions['bentocache']}; memory tiers 10,000 entries\n`,
   );
   const rows: string[][] = [];
   for (const r of results) {
@@ -404,7 +411,8 @@ function print(results: FaultResult[], loadAtStart: number, unhandled: string[])
   );
   const restart = results.find((r) => r.fault === 'SIGKILL')?.restartMs;
   console.log(
-    `hits again: from restart ready${restart === undefined ? '' : ` (restart took ${fmtMs(restart)})`} / SIGCONT to the first call answered without the loader. ` +
+    `${ioredisNoise} "[ioredis] Unhandled error event" lines (from ioredis clients a peer creates without an 'error' listener: bentocache's) were not printed.\n` +
+      `hits again: from restart ready${restart === undefined ? '' : ` (restart took ${fmtMs(restart)})`} / SIGCONT to the first call answered without the loader. ` +
       `unhandledRejection/uncaughtException: ${unhandled.length}${unhandled.length ? ` (${[...new Set(unhandled)].slice(0, 3).join('; ')})` : ''}`,
   );
 }
@@ -419,6 +427,15 @@ async function main(): Promise<void> {
   );
   process.on('uncaughtException', (err) => unhandled.push(`uncaughtException: ${err.message}`));
 
+  const peers = await loadPeers();
+  // ioredis prints every connection error of a client that has no 'error' listener; bentocache creates such clients.
+  // Count those lines instead of flooding the table.
+  let ioredisNoise = 0;
+  const consoleError = console.error;
+  console.error = (...args: unknown[]): void => {
+    if (typeof args[0] === 'string' && args[0].startsWith('[ioredis] Unhandled error event')) ioredisNoise++;
+    else consoleError(...args);
+  };
   const server = await RedisServer.start();
   const opened: { close(): Promise<unknown> }[] = [];
   // Keeps the loop alive while servers exit (RedisServer unrefs its child; see cache.bench.ts).
@@ -441,14 +458,28 @@ async function main(): Promise<void> {
     const tieredApp = await boot({ ...base, prefix: 'bench_outage_tiered', memory: { maxEntries: 10_000 } });
 
     const raw = new Redis(server.url); // ioredis defaults, as a user would create it
+    const raw5 = peers.ioredis5({ host: server.host, port: server.port });
     let rawErrorEvents = 0;
-    raw.on('error', () => rawErrorEvents++); // only silences ioredis's console fallback; changes no behaviour
-    opened.push({ close: async () => raw.disconnect() });
-    await raw.ping();
+    // Only silence ioredis's console fallback; they change no behaviour.
+    raw.on('error', () => rawErrorEvents++);
+    raw5.on('error', () => rawErrorEvents++);
+    opened.push({ close: async () => raw.disconnect() }, { close: async () => raw5.disconnect() });
+    await Promise.all([raw.ping(), raw5.ping()]);
+    const peerCaches: { name: string; cache: PeerCache }[] = [
+      { name: 'cache-manager, Redis only', cache: peers.cacheManager(server.url) },
+      { name: 'cache-manager, memory+Redis', cache: peers.cacheManager(server.url, { memoryEntries: 10_000 }) },
+      { name: 'bentocache, Redis only', cache: peers.bentocache(server.host, server.port) },
+      {
+        name: 'bentocache, memory+Redis',
+        cache: peers.bentocache(server.host, server.port, { memoryEntries: 10_000 }),
+      },
+    ];
+    opened.push(...peerCaches.map((p) => p.cache));
 
     const breakerOf = (app: INestApplicationContext) => {
-      const store = app.get<StoreView>(CACHE_BACKEND);
-      return (): string | undefined => store.breaker?.state;
+      // The public view of the breaker: CacheService.stats().
+      const cache = app.get(CacheService);
+      return (): string | undefined => cache.stats().breaker ?? undefined;
     };
     const make = (): Client[] => {
       const redisSvc = redisApp.get(OutageService);
@@ -464,12 +495,28 @@ async function main(): Promise<void> {
         },
         {
           callers: new Callers(
-            'raw ioredis (defaults)',
-            (id) => naiveCached(raw, id),
+            'raw ioredis 6 (defaults)',
+            (id) => naiveCached(raw as unknown as RawRedis, id),
             () => undefined,
           ),
           breaker: () => undefined,
         },
+        {
+          callers: new Callers(
+            'raw ioredis 5 (defaults)',
+            (id) => naiveCached(raw5, id),
+            () => undefined,
+          ),
+          breaker: () => undefined,
+        },
+        ...peerCaches.map(({ name, cache }, n) => ({
+          callers: new Callers(
+            name,
+            (id) => cache.getOrSet(`peer${n}:outage:${id}`, () => load(id), 3_600_000),
+            () => undefined,
+          ),
+          breaker: () => undefined,
+        })),
       ];
     };
 
@@ -480,7 +527,7 @@ async function main(): Promise<void> {
       results.push(await runFault(fault, server, clients));
     }
 
-    print(results, loadAtStart, unhandled);
+    print(results, loadAtStart, unhandled, peers.versions, ioredisNoise);
 
     const out = new URL('./results.json', import.meta.url);
     let json: Record<string, unknown> = {};
@@ -500,6 +547,8 @@ async function main(): Promise<void> {
       thinkMs: THINK_MS,
       capMs: CAP_MS,
       rawErrorEvents,
+      ioredisUnhandledErrorLines: ioredisNoise,
+      peers: peers.versions,
       unhandled,
       faults: results,
     };
@@ -509,13 +558,19 @@ async function main(): Promise<void> {
   } finally {
     keepAlive = setInterval(() => undefined, 1_000);
     server.thaw(); // never leave a frozen server behind (a no-op unless frozen)
-    for (const c of opened.reverse()) await c.close().catch(() => undefined);
+    // A peer whose client is still reconnecting may never settle its close.
+    for (const c of opened.reverse()) await Promise.race([c.close().catch(() => undefined), sleep(2_000)]);
     await server.stop();
     clearInterval(keepAlive);
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+main()
+  .catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    // A peer's client still reconnecting would keep the process, and `npm run bench`, alive: exit if anything is left.
+    setTimeout(() => process.exit(), 5_000).unref();
+  });
