@@ -1,12 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { OnModuleDestroy } from '@nestjs/common';
 import { CACHE_ENGINE } from './cache.constants.js';
-import type {
-  CacheSetOptions,
-  CacheStatsSnapshot,
-  GetOrSetOptions,
-  ListOptions,
-} from './cache-service.types.js';
+import type { CacheSetOptions, CacheStatsSnapshot, GetOrSetOptions, ListOptions } from './cache-service.types.js';
 import type { CacheEngine } from './engine/cache-engine.js';
 import { entryTtl } from './engine/entry-writer.js';
 import type { ListShape } from './engine/list-entries.js';
@@ -125,7 +120,12 @@ export class CacheService implements OnModuleDestroy {
     if (typeof loader !== 'function') throw misuse('getOrSetList', 'the loader is not a function', '() => load(id)');
     if (!this.enabled) return loader();
     const e = this.#engine;
-    return e.lists.getOrLoad(namespace, e.space.entry(namespace, key), loader, this.shape(namespace, options));
+    return e.lists.getOrLoad(
+      namespace,
+      e.space.entry(namespace, key),
+      loader,
+      listShape(this.#engine, namespace, options),
+    );
   }
 
   /** Replaces a whole cached list with its last `maxLength` items. */
@@ -133,7 +133,7 @@ export class CacheService implements OnModuleDestroy {
     if (!Array.isArray(items)) throw misuse('setList', 'items is not an array', 'pass the whole list');
     if (!this.enabled) return false;
     const e = this.#engine;
-    return e.lists.set(namespace, e.space.entry(namespace, key), items, this.shape(namespace, options));
+    return e.lists.set(namespace, e.space.entry(namespace, key), items, listShape(this.#engine, namespace, options));
   }
 
   /**
@@ -144,7 +144,7 @@ export class CacheService implements OnModuleDestroy {
     if (!this.enabled) return false;
     const e = this.#engine;
     const list = Array.isArray(items) ? (items as readonly T[]) : [items as T];
-    return e.lists.append(namespace, e.space.entry(namespace, key), list, this.shape(namespace, options));
+    return e.lists.append(namespace, e.space.entry(namespace, key), list, listShape(this.#engine, namespace, options));
   }
 
   /** Removes every entry tagged with any of `tags`, on every instance; returns how many entries went. */
@@ -230,17 +230,21 @@ export class CacheService implements OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     await this.#engine.close();
   }
+}
 
-  private shape(namespace: string, options: ListOptions): ListShape {
-    const maxLength = (options as ListOptions | undefined)?.maxLength;
-    if (typeof maxLength !== 'number' || !Number.isInteger(maxLength) || maxLength < 1)
-      throw misuse('list operation', `maxLength ${String(maxLength)} is not a positive integer`, 'pass { maxLength: N } with N ≥ 1');
-    const ttlMs =
-      options.ttl === undefined
-        ? entryTtl(this.#engine.policies.of(namespace), undefined)
-        : Math.max(1, parseDuration(options.ttl, 'ttl'));
-    return { maxLength, ttlMs };
-  }
+function listShape(e: CacheEngine, namespace: string, options: ListOptions): ListShape {
+  const maxLength = (options as ListOptions | undefined)?.maxLength;
+  if (typeof maxLength !== 'number' || !Number.isInteger(maxLength) || maxLength < 1)
+    throw misuse(
+      'list operation',
+      `maxLength ${String(maxLength)} is not a positive integer`,
+      'pass { maxLength: N } with N ≥ 1',
+    );
+  const ttlMs =
+    options.ttl === undefined
+      ? entryTtl(e.policies.of(namespace), undefined)
+      : Math.max(1, parseDuration(options.ttl, 'ttl'));
+  return { maxLength, ttlMs };
 }
 
 function budget(e: CacheEngine): Budget {

@@ -71,7 +71,8 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
       throw err;
     }
     // A snapshot decoded from the bytes: later mutation of the caller's object cannot change the cached value.
-    if (written && this.trusted() && this.useMemory(key)) this.memory.fillEncoded(ticket, encoded, ttlMs, options?.tags);
+    if (written && this.trusted() && this.useMemory(key))
+      this.memory.fillEncoded(ticket, encoded, ttlMs, options?.tags);
     else this.memory.release(ticket);
     return written;
   }

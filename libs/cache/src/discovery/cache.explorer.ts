@@ -47,8 +47,14 @@ export class CacheExplorer implements OnModuleInit, OnApplicationBootstrap {
   }
 
   onModuleInit(): void {
-    for (const wrapper of this.discovery.getControllers()) this.refuseController(wrapper);
-    for (const wrapper of this.discovery.getProviders()) this.explore(wrapper);
+    try {
+      for (const wrapper of this.discovery.getControllers()) this.refuseController(wrapper);
+      for (const wrapper of this.discovery.getProviders()) this.explore(wrapper);
+    } catch (err) {
+      // The boot stops here: do not leave open Redis connections keeping the process alive.
+      void this.engine.close();
+      throw err;
+    }
     this.engine.initialized = true;
   }
 
@@ -59,9 +65,7 @@ export class CacheExplorer implements OnModuleInit, OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     if (this.warmers.length === 0 || !this.engine.options.enabled) return;
     const runs = this.warmers.map(({ name, run }) =>
-      run().catch((err: unknown) =>
-        this.throttled.warn(`warm:${name}`, LogMessages.warmerFailedAtBoot(name, err)),
-      ),
+      run().catch((err: unknown) => this.throttled.warn(`warm:${name}`, LogMessages.warmerFailedAtBoot(name, err))),
     );
     const bound = Math.max(...this.warmers.map((w) => w.timeoutMs));
     await Promise.race([Promise.allSettled(runs), sleep(bound, undefined, { ref: false })]);

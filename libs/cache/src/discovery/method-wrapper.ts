@@ -142,7 +142,8 @@ export function wrapMethod(
         return result;
       }
       for (const run of plans) await run();
-      if (put && putPolicy && putKey !== undefined) await engine.writer.put(put.namespace, putKey, result, putPolicy, putTags);
+      if (put && putPolicy && putKey !== undefined)
+        await engine.writer.put(put.namespace, putKey, result, putPolicy, putTags);
       return result;
     };
     const result = inner.apply(this, args);
@@ -166,7 +167,7 @@ function planInvalidation(
   const tags = typeof inv.tags === 'function' ? inv.tags(...args) : inv.tags;
   const keys: string[] = [];
   if (inv.keys) for (const key of inv.keys(...args)) keys.push(engine.space.entry(inv.namespace, key));
-  if (inv.key || (!inv.keys && !tags)) keys.push(keyOfCall(engine, inv.namespace, inv.key as Method | undefined, args));
+  if (inv.key) keys.push(engine.space.entry(inv.namespace, inv.key(...args)));
   const checkedTags = tags?.length ? checkTags(tags) : undefined;
   return async () => {
     if (keys.length > 0) await engine.invalidator.keys(inv.namespace, keys);

@@ -73,8 +73,13 @@ export class CacheEngine {
       this.logger,
     );
     this.invalidator = new Invalidator(this.space, this.flights, store, this.guard, this.replayer, this.logger, events);
-    this.reader = new EntryReader(store, this.guard, this.replayer, this.telemetry, this.logger, (ns) =>
-      this.policies.settings(ns).maxValueBytes,
+    this.reader = new EntryReader(
+      store,
+      this.guard,
+      this.replayer,
+      this.telemetry,
+      this.logger,
+      (ns) => this.policies.settings(ns).maxValueBytes,
     );
     this.writer = new EntryWriter(store, this.guard, this.invalidator, this.telemetry, this.logger, t);
     this.lists = new ListEntries(store, this.flights, this.reader, this.guard, this.invalidator, this.telemetry, t);

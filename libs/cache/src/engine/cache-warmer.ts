@@ -1,5 +1,6 @@
 import type { ThrottledLogger } from '../resilience/throttled-logger.js';
-import { LogMessages } from '../errors/error-messages.js';
+import { CacheError } from '../errors/cache.error.js';
+import { ErrorMessages, LogMessages } from '../errors/error-messages.js';
 import type { KeySpace } from '../keys/key-space.js';
 import type { CacheTier } from '../observability/cache-recorder.js';
 import type { CacheTelemetry } from '../observability/cache-telemetry.js';
@@ -65,6 +66,21 @@ export class CacheWarmer {
       if (lease) await this.leases.release(namespace, lease);
       throw err;
     }
+    if (
+      entries === null ||
+      entries === undefined ||
+      typeof (entries as Partial<Iterable<unknown>>)[Symbol.iterator] !== 'function'
+    ) {
+      if (lease) await this.leases.release(namespace, lease);
+      throw new CacheError(
+        'E_MISUSE',
+        ErrorMessages.misuse(
+          `warm("${namespace}")`,
+          'the source is not [key, value] pairs or a Map',
+          'return an array of [key, value] pairs, or a Map',
+        ),
+      );
+    }
     let written = 0;
     let failed = 0;
     const batch: Promise<boolean>[] = [];
@@ -74,8 +90,9 @@ export class CacheWarmer {
         else failed++;
       }
     };
-    for (const [key, value] of entries) {
-      batch.push(write(key, value).catch(() => false));
+    for (const pair of entries as Iterable<unknown>) {
+      // A malformed pair is an entry that could not be cached, not a crash.
+      batch.push(Array.isArray(pair) ? write(pair[0], pair[1]).catch(() => false) : Promise.resolve(false));
       if (batch.length >= WARM_BATCH) await flush();
     }
     await flush();

@@ -31,7 +31,11 @@ export class LoadLease {
   ) {}
 
   /** Takes the lease (`lease` set: this instance loads), or waits for the holder's value (`value` set); {} on trouble. */
-  async await<T>(namespace: string, k: string, lease: ResolvedLease): Promise<{ value?: { value: T }; lease?: HeldLease }> {
+  async await<T>(
+    namespace: string,
+    k: string,
+    lease: ResolvedLease,
+  ): Promise<{ value?: { value: T }; lease?: HeldLease }> {
     const backend = this.store.backend;
     if (!isLeaseBackend(backend)) return {};
     const leaseKey = this.space.lease(k);

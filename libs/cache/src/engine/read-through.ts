@@ -114,7 +114,8 @@ export class ReadThrough {
       }
       return outcome.value;
     } catch (err) {
-      if (err instanceof CacheError && err.code === 'E_TIMEOUT') this.telemetry.count(namespace, 'source', 'load', 'timeout');
+      if (err instanceof CacheError && err.code === 'E_TIMEOUT')
+        this.telemetry.count(namespace, 'source', 'load', 'timeout');
       throw err;
     } finally {
       if (lease) void this.leases.release(namespace, lease);
@@ -162,7 +163,11 @@ export class ReadThrough {
       try {
         const budget = new Budget(this.commandTimeoutMs);
         const read = await this.reader.read<T>(namespace, k, budget);
-        const outcome = await runLoader(loader, { softTimeoutMs: undefined, hardTimeoutMs: policy.hardTimeoutMs }, undefined);
+        const outcome = await runLoader(
+          loader,
+          { softTimeoutMs: undefined, hardTimeoutMs: policy.hardTimeoutMs },
+          undefined,
+        );
         const value = outcome.value;
         const token = read.hit ? (read.token ?? liveToken(read.entry)) : read.token;
         await this.cacheLoaded(namespace, k, value, policy, tags, self, token, budget);

@@ -41,8 +41,7 @@ export const LogMessages = {
     `Redis clock differs from this host's by ${Math.round(offsetMs)} ms; write deadlines are corrected for it.`,
   hygiene: (maxmemory: string | undefined, policy: string | undefined) =>
     `Redis maxmemory is ${maxmemory === '0' ? 'unset (0)' : maxmemory} with policy ${policy ?? 'unknown'}: when it fills up, writes fail (counted as refused) instead of evicting. Set maxmemory and an allkeys-lru/allkeys-lfu policy for a cache.`,
-  staleServed: (namespace: string, reason: string) =>
-    `served a stale value in namespace "${namespace}" (${reason}).`,
+  staleServed: (namespace: string, reason: string) => `served a stale value in namespace "${namespace}" (${reason}).`,
   lateLoadFailed: (err: unknown) => `a load that timed out failed later: ${errorText(err)}`,
   refreshFailed: (namespace: string, err: unknown) => `background refresh failed in "${namespace}": ${errorText(err)}`,
   warmSkipped: (namespace: string, name: string, deployId: string) =>

@@ -61,8 +61,7 @@ export function argsKey(args: readonly unknown[]): string {
  * prefix clears working. Injective: verbatim keys never start with a single `#`, hashes have a fixed length.
  */
 function entryPart(key: string): string {
-  if (key.length <= MAX_RAW_KEY_LENGTH && isWellFormed(key))
-    return key.charCodeAt(0) === HASH_MARK ? `#${key}` : key;
+  if (key.length <= MAX_RAW_KEY_LENGTH && isWellFormed(key)) return key.charCodeAt(0) === HASH_MARK ? `#${key}` : key;
   return `#~${longHead(key)}~${hash(key)}`;
 }
 

@@ -19,7 +19,6 @@ import type {
   ResolvedTtl,
 } from './resolved-options.js';
 
-
 /** The default hard loader timeout (see CacheModuleOptions.hardTimeout). */
 export const DEFAULT_HARD_TIMEOUT_MS = 30_000;
 
@@ -270,7 +269,10 @@ function namespace(raw: unknown, path: string, base: ResolvedNamespace): Resolve
     memory: bool(ns.memory, `${path}.memory`, base.memory),
     graceMs: ns.grace === undefined ? base.graceMs : parseDuration(ns.grace, `${path}.grace`),
     softTimeoutMs: optionalDuration(ns.softTimeout, `${path}.softTimeout`, base.softTimeoutMs),
-    hardTimeoutMs: ns.hardTimeout === false ? undefined : optionalDuration(ns.hardTimeout, `${path}.hardTimeout`, base.hardTimeoutMs),
+    hardTimeoutMs:
+      ns.hardTimeout === false
+        ? undefined
+        : optionalDuration(ns.hardTimeout, `${path}.hardTimeout`, base.hardTimeoutMs),
     eagerRefresh: eager(ns.eagerRefresh, `${path}.eagerRefresh`, base.eagerRefresh),
     lease: lease(ns.lease, `${path}.lease`, base.lease),
   };
@@ -304,7 +306,9 @@ export function resolveOptions(input: CacheModuleOptions | undefined): ResolvedC
     graceMs: opts.grace === undefined ? 0 : parseDuration(opts.grace, 'grace'),
     softTimeoutMs: optionalDuration(opts.softTimeout, 'softTimeout', undefined),
     hardTimeoutMs:
-      opts.hardTimeout === false ? undefined : optionalDuration(opts.hardTimeout, 'hardTimeout', DEFAULT_HARD_TIMEOUT_MS),
+      opts.hardTimeout === false
+        ? undefined
+        : optionalDuration(opts.hardTimeout, 'hardTimeout', DEFAULT_HARD_TIMEOUT_MS),
     eagerRefresh: eager(opts.eagerRefresh, 'eagerRefresh', undefined),
     lease: lease(opts.lease, 'lease', undefined),
   };

@@ -6,6 +6,8 @@ import { redact } from '../backends/redis/redis-client.factory.js';
  * produces a few lines, not thousands. Messages are redacted of credentials.
  */
 export class ThrottledLogger {
+  /** Topics remembered at most (topics may name namespaces, which callers choose): the oldest is forgotten first. */
+  static readonly MAX_TOPICS = 1_000;
   private readonly last = new Map<string, { at: number; suppressed: number }>();
 
   constructor(
@@ -30,7 +32,12 @@ export class ThrottledLogger {
       return;
     }
     const suffix = seen && seen.suppressed > 0 ? ` (${seen.suppressed} similar suppressed)` : '';
+    this.last.delete(topic);
     this.last.set(topic, { at: now, suppressed: 0 });
+    if (this.last.size > ThrottledLogger.MAX_TOPICS) {
+      const oldest = this.last.keys().next().value;
+      if (oldest !== undefined) this.last.delete(oldest);
+    }
     write(redact(message) + suffix);
   }
 }

@@ -321,7 +321,10 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
   /** Every key this backend sends lies inside the prefix (built by the KeySpace); anything else is a bug, refused. */
   private own(key: string): void {
     if (!this.space.owns(key))
-      throw new CacheError('E_MISUSE', ErrorMessages.misuse('RedisBackend', 'a key outside the prefix', 'build keys with the KeySpace'));
+      throw new CacheError(
+        'E_MISUSE',
+        ErrorMessages.misuse('RedisBackend', 'a key outside the prefix', 'build keys with the KeySpace'),
+      );
   }
 
   /** Removes an entry that cannot be ours to read (poisoned, wrong type) and reports a corrupt miss. */
