@@ -13,7 +13,7 @@ import type { BackendGuard } from './backend-guard.js';
 export type EngineRead<T> = ReadResult<T> & { failed?: boolean };
 
 /** The answer of a read that could not reach the backend: a miss with no usable state token. */
-export const FAILED_READ: Miss & { failed: true } = Object.freeze({ hit: false, token: null, failed: true });
+const FAILED_READ: Miss & { failed: true } = Object.freeze({ hit: false, token: null, failed: true });
 /** A read while missed invalidations are being redone: a miss whose guard token matches nothing (no write lands). */
 const RECOVERING_MISS: Miss & { failed: true } = Object.freeze({ hit: false, token: 'recovering', failed: true });
 

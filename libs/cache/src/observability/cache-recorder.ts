@@ -34,6 +34,3 @@ export interface CacheRecorder {
     durationMs?: number,
   ): void;
 }
-
-/** Injection token for extra recorders (the metrics module registers one). */
-export const CACHE_RECORDERS = Symbol('tiercache:recorders');

@@ -380,7 +380,7 @@ function isListHeader(raw: Buffer): boolean {
 }
 
 /** Escapes Redis glob metacharacters so a server-built prefix matches only itself. */
-export function escapeGlob(text: string): string {
+function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\^-]/g, (c) => `\\${c}`);
 }
 
