@@ -41,6 +41,12 @@ export abstract class Database implements Queryable {
   /** Runs `fn` in a transaction: COMMIT when it resolves, ROLLBACK when it throws. */
   abstract transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
 
+  /**
+   * Runs `fn` holding the exclusive lock named `key`, shared by every process on this database (PostgreSQL: a
+   * session advisory lock on a connection of its own, so a process that dies releases it with its connection).
+   */
+  abstract withLock<T>(key: string, fn: () => Promise<T>): Promise<T>;
+
   /** Runs a script of several statements without parameters (migrations). */
   abstract exec(sql: string): Promise<void>;
 

@@ -10,10 +10,15 @@ export class PgDatabase extends Database {
   readonly driver = 'pg' as const;
   private readonly logger = new Logger(PgDatabase.name);
   private readonly pool: pg.Pool;
+  /**
+   * Connections that hold advisory locks, apart from the query pool: a lock holder then always finds a query
+   * connection, so locks can never starve the queries they wait for.
+   */
+  private readonly lockPool: pg.Pool;
 
   constructor(connectionString: string, max: number) {
     super();
-    this.pool = new pg.Pool({
+    const options: pg.PoolConfig = {
       connectionString,
       max,
       connectionTimeoutMillis: 5_000,
@@ -21,9 +26,39 @@ export class PgDatabase extends Database {
         getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
           oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
       },
-    });
+    };
+    this.pool = new pg.Pool(options);
+    this.lockPool = new pg.Pool({ ...options, idleTimeoutMillis: 30_000 });
     // An idle client losing its connection must not crash the process; the next query reconnects.
-    this.pool.on('error', (err) => this.logger.warn(`idle PostgreSQL client error: ${err.message}`));
+    for (const pool of [this.pool, this.lockPool])
+      pool.on('error', (err) => this.logger.warn(`idle PostgreSQL client error: ${err.message}`));
+  }
+
+  async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const client = await this.lockPool.connect();
+    let broken: Error | undefined;
+    try {
+      this.count('SELECT pg_advisory_lock');
+      await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [key]);
+    } catch (err) {
+      client.release(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    }
+    try {
+      return await fn();
+    } finally {
+      try {
+        this.count('SELECT pg_advisory_unlock');
+        await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]);
+      } catch (err) {
+        // Closing the session gives the lock back.
+        broken = err instanceof Error ? err : new Error(String(err));
+        this.logger.warn(
+          `advisory unlock failed (SQLSTATE ${(err as { code?: string }).code ?? '-'}): connection closed`,
+        );
+      }
+      client.release(broken);
+    }
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
@@ -56,7 +91,7 @@ export class PgDatabase extends Database {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.lockPool.end()]);
   }
 
   protected async run<R extends object>(sql: string, params: readonly unknown[]): Promise<QueryResult<R>> {

@@ -41,6 +41,11 @@ export class PgliteDatabase extends Database {
     return result;
   }
 
+  /** The embedded database belongs to one process: the caller's in-process ordering is all there is to it. */
+  async withLock<T>(_key: string, fn: () => Promise<T>): Promise<T> {
+    return fn();
+  }
+
   async exec(sql: string): Promise<void> {
     this.count(sql);
     await this.db.exec(sql);

@@ -1,5 +1,15 @@
 /** What a SQL statement does, as counted in `bot_db_queries_total{kind}`. */
-export type StatementKind = 'select' | 'insert' | 'update' | 'delete' | 'write' | 'ddl' | 'transaction' | 'other';
+export type StatementKind =
+  | 'select'
+  | 'insert'
+  | 'update'
+  | 'delete'
+  | 'write'
+  | 'ddl'
+  | 'transaction'
+  /** Taking or giving back an advisory lock (the per-thread order across instances). */
+  | 'lock'
+  | 'other';
 
 const WRITES_IN_CTE = /\b(insert\s+into|update\s+[a-z_"]+\s+set|delete\s+from)\b/i;
 
@@ -10,6 +20,7 @@ const WRITES_IN_CTE = /\b(insert\s+into|update\s+[a-z_"]+\s+set|delete\s+from)\b
  */
 export function statementKind(sql: string): StatementKind {
   const first = /^\s*(?:--[^\n]*\n\s*)*([a-z]+)/i.exec(sql)?.[1]?.toLowerCase();
+  if (first === 'select' && /^\s*select\s+pg_advisory_(?:xact_)?(?:un)?lock\b/i.test(sql)) return 'lock';
   switch (first) {
     case 'select':
     case 'insert':

@@ -14,7 +14,12 @@ export interface Exchange {
   telegramMessageId: number;
   question: { text: string; attachments: Attachment[]; date: number };
   answer: { text: string; date: number };
+  /** What the answer was based on: the id of the last message of the history (0: none) and the thread's version. */
+  basis: { lastMessageId: number; threadVersion: number };
 }
+
+/** Nothing was written: the history or thread the answer was based on is older than the database's. */
+export const STALE_BASIS = 'stale' as const;
 
 /** What a committed exchange changed. */
 export interface ExchangeResult {
@@ -28,11 +33,12 @@ export interface ExchangeResult {
 }
 
 interface ExchangeRow {
-  balance: string;
-  balance_version: number;
-  question_id: number;
-  answer_id: number;
-  charge_id: number;
+  fresh: boolean;
+  balance: string | null;
+  balance_version: number | null;
+  question_id: number | null;
+  answer_id: number | null;
+  charge_id: number | null;
   files_context: Attachment[] | null;
   files_version: number | null;
 }
@@ -46,14 +52,19 @@ interface MessageRow {
 }
 
 /**
- * One statement, so one round trip and atomic: charge the user only if the balance covers the price, store the
+ * One statement, so one round trip and atomic: check that the answer was based on the thread as the database has it
+ * (no message after the history's last, the same files version: a cached history that missed an append — an instance
+ * killed between its commit and its append — is caught here), charge the user only if the balance covers the price, store the
  * question and the answer (the answer reads the question's row, so its id is larger), write the charge into the
  * ledger, and merge new files into the thread's context. If the balance is short nothing at all is written.
  */
 const RECORD_EXCHANGE = `
-WITH charged AS (
+WITH fresh AS (
+  SELECT NOT EXISTS (SELECT 1 FROM messages WHERE thread_id = $3 AND id > $11)
+     AND EXISTS (SELECT 1 FROM threads WHERE id = $3 AND version = $12) AS ok
+), charged AS (
   UPDATE users SET balance = balance - $2::numeric, balance_version = balance_version + 1, updated_at = now()
-  WHERE id = $1 AND balance >= $2::numeric
+  WHERE id = $1 AND balance >= $2::numeric AND (SELECT ok FROM fresh)
   RETURNING balance, balance_version
 ), question AS (
   INSERT INTO messages (thread_id, user_id, role, tg_message_id, text, attachments, date)
@@ -83,17 +94,21 @@ WITH charged AS (
   WHERE id = $3 AND cardinality($10::text[]) > 0 AND EXISTS (SELECT 1 FROM charge)
   RETURNING files_context, version
 )
-SELECT charged.balance, charged.balance_version, question.id AS question_id, answer.id AS answer_id, charge.id AS charge_id,
+SELECT fresh.ok AS fresh, charged.balance, charged.balance_version, question.id AS question_id,
+       answer.id AS answer_id, charge.id AS charge_id,
        (SELECT files_context FROM files) AS files_context, (SELECT version FROM files) AS files_version
-FROM charged, question, answer, charge`;
+FROM fresh LEFT JOIN (charged CROSS JOIN question CROSS JOIN answer CROSS JOIN charge) ON true`;
 
 /** SQL of the messages table. */
 @Injectable()
 export class MessagesRepository {
   constructor(private readonly db: Database) {}
 
-  /** Stores and charges an exchange; null when the balance did not cover the price (nothing written). */
-  async recordExchange(exchange: Exchange): Promise<ExchangeResult | null> {
+  /**
+   * Stores and charges an exchange; null when the balance did not cover the price, {@link STALE_BASIS} when the
+   * answer was based on an outdated history or thread (nothing written either way).
+   */
+  async recordExchange(exchange: Exchange): Promise<ExchangeResult | typeof STALE_BASIS | null> {
     const { question, answer } = exchange;
     const { rows } = await this.db.query<ExchangeRow>(RECORD_EXCHANGE, [
       exchange.userId,
@@ -106,9 +121,19 @@ export class MessagesRepository {
       answer.text,
       answer.date,
       question.attachments.map((file) => file.fileUniqueId),
+      exchange.basis.lastMessageId,
+      exchange.basis.threadVersion,
     ]);
     const row = rows[0];
-    if (!row) return null;
+    if (!row?.fresh) return STALE_BASIS;
+    if (
+      row.balance === null ||
+      row.balance_version === null ||
+      row.question_id === null ||
+      row.answer_id === null ||
+      row.charge_id === null
+    )
+      return null;
     return {
       balance: row.balance,
       balanceVersion: row.balance_version,

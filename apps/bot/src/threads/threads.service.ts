@@ -36,6 +36,11 @@ export class ThreadsService {
     return this.repository.rename(ref, title);
   }
 
+  /** Drops the cached thread (everywhere): the next read takes it from the database. */
+  async forget(ref: ThreadRef): Promise<void> {
+    await this.cache.delete('thread', threadKey(ref));
+  }
+
   /** After an exchange committed new files: the cached thread gets them in place, never going back in version. */
   async filesChanged(ref: ThreadRef, filesContext: Attachment[], version: number): Promise<void> {
     await this.cache.update<Thread | null>('thread', threadKey(ref), (current) =>
