@@ -15,6 +15,7 @@ interface ComposeService {
   volumes?: string[];
   depends_on?: Record<string, { condition: string }> | string[];
   healthcheck?: { test: string[] };
+  ports?: string[];
 }
 
 /** Every variable validateEnv reads, found by handing it an environment that records the names it is asked for. */
@@ -39,8 +40,25 @@ describe('docker/ and the environment documentation', () => {
   it('compose.yaml runs the bot with PostgreSQL, Redis 7, Prometheus and Grafana', () => {
     expect(compose.name).toBeUndefined();
     expect(compose.version).toBeUndefined();
-    expect(Object.keys(compose.services).sort()).toEqual(['bot', 'grafana', 'postgres', 'prometheus', 'redis']);
-    const { bot, redis, postgres, prometheus, grafana } = compose.services as Record<string, ComposeService>;
+    expect(Object.keys(compose.services).sort()).toEqual([
+      'bot',
+      'grafana',
+      'postgres',
+      'prometheus',
+      'proxy',
+      'redis',
+    ]);
+    const { bot, redis, postgres, prometheus, grafana, proxy } = compose.services as Record<string, ComposeService>;
+    // The bot is reached through the proxy only, so `--scale bot=3` needs no port per instance.
+    expect(bot!.ports).toBeUndefined();
+    expect(proxy!.ports).toEqual(['3000:3000']);
+    expect(proxy!.volumes).toContain('./proxy.conf:/etc/nginx/conf.d/default.conf:ro');
+    expect(read('docker/proxy.conf')).toMatch(
+      /resolver 127\.0\.0\.11[^;]*;[\s\S]*set \$bot http:\/\/bot:3000;[\s\S]*proxy_pass \$bot;/,
+    );
+    // No well-known default for the secrets: compose refuses to start without them.
+    expect(bot!.environment?.['TELEGRAM_SECRET_TOKEN']).toMatch(/^\$\{TELEGRAM_SECRET_TOKEN:\?/);
+    expect(bot!.environment?.['ADMIN_TOKEN']).toMatch(/^\$\{ADMIN_TOKEN:\?/);
     expect(bot!.build).toEqual({ context: '..', dockerfile: 'docker/Dockerfile' });
     expect(bot!.environment).toMatchObject({
       DATABASE_URL: 'postgres://bot:bot@postgres:5432/bot',
