@@ -18,8 +18,6 @@ export type ReadResult<T = unknown> =
       entry: CacheEntry<T>;
       tier?: 'memory' | 'redis';
       size?: number;
-      /** The state token of this live entry (`live:<createdAt>:<expiresAt>`), for guarded refresh writes. */
-      token?: string;
     }
   | Miss;
 

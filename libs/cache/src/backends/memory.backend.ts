@@ -87,7 +87,7 @@ export class MemoryBackend implements CacheBackend {
     if (slot === undefined) return this.miss(key);
     if (slot.list) throw new CacheError('E_KIND_MISMATCH', ErrorMessages.kindMismatch('list'));
     const entry = slot.entry as CacheEntry<T>;
-    return { hit: true, entry, token: liveToken(entry) };
+    return { hit: true, entry };
   }
 
   async write(key: string, encoded: Buffer, ttlMs: number, options?: WriteOptions): Promise<boolean> {

@@ -1,6 +1,5 @@
 import type { CacheBackend, WriteOptions } from './cache-backend.interface.js';
 import type { CacheEntry, ListReadResult, ReadResult } from './cache-entry.js';
-import { liveToken } from './cache-entry.js';
 import type { LeaseBackend } from './lease-backend.interface.js';
 import { isLeaseBackend } from './lease-backend.interface.js';
 import type { MemoryBackend } from './memory.backend.js';
@@ -40,7 +39,7 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
 
   async read<T>(key: string): Promise<ReadResult<T>> {
     const local = this.peek<T>(key);
-    if (local !== undefined) return { hit: true, entry: local, tier: 'memory', token: liveToken(local) };
+    if (local !== undefined) return { hit: true, entry: local, tier: 'memory' };
     // Watched: an invalidation (local, or from the bus) while Redis answers must not let the old value in.
     const ticket = this.memory.watch(key);
     let result: ReadResult<T>;

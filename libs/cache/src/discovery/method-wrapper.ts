@@ -80,13 +80,16 @@ export function wrapMethod(
       lease,
     });
     const readThrough = engine.readThrough;
+    const space = engine.space;
+    const nsPrefix = space.namespace(namespace);
+    const keyFn = cached.key as Method | undefined;
     wrapper = function (this: unknown, ...args: unknown[]): unknown {
       if (mode === 'sync' || !engine.options.enabled || (cached.condition && !cached.condition(...args)))
         return original.apply(this, args);
       let k: string;
       let tags: readonly string[] | undefined;
       try {
-        k = keyOfCall(engine, namespace, cached.key as Method | undefined, args);
+        k = keyFn ? space.entryUnder(nsPrefix, keyFn(...args)) : space.callUnder(nsPrefix, args);
         tags = typeof tagsOf === 'function' ? tagsOf(...args) : tagsOf;
       } catch (err) {
         bypass(err);

@@ -51,8 +51,45 @@ export class ReadThrough {
       return Promise.resolve(local.value);
     }
     if (this.refreshing.has(k)) return this.readBehindRefresh(namespace, k, loader, policy, tags);
+    // No load in flight and nothing stale here: read first, outside any flight (a hit — the common case — then
+    // costs one backend read and nothing else); only a miss starts (or joins) the key's load.
+    if (local === undefined && !this.flights.has(k)) return this.readFirst(namespace, k, loader, policy, tags);
+    return this.loadOnce(namespace, k, loader, policy, tags, local, undefined);
+  }
+
+  private async readFirst<T>(
+    namespace: string,
+    k: string,
+    loader: Loader<T>,
+    policy: LoadPolicy,
+    tags: TagsOption<T>,
+  ): Promise<T> {
+    const budget = new Budget(this.commandTimeoutMs);
+    const read = await this.flights.read(k, () => this.reader.read<T>(namespace, k, budget));
+    if (read.hit) {
+      const now = Date.now();
+      if (read.entry.expiresAt > now) {
+        if (policy.eagerRefresh !== undefined && isDueForRefresh(read.entry, policy.eagerRefresh, now))
+          this.refresh(namespace, k, loader, policy, tags);
+        return read.entry.value;
+      }
+    }
+    // The same budget goes on to the write: one cache-I/O budget per call.
+    return this.loadOnce(namespace, k, loader, policy, tags, undefined, { read, budget });
+  }
+
+  /** Runs (or joins) the one load of a key in this process. */
+  private loadOnce<T>(
+    namespace: string,
+    k: string,
+    loader: Loader<T>,
+    policy: LoadPolicy,
+    tags: TagsOption<T>,
+    local: CacheEntry<T> | undefined,
+    first: { read: EngineRead<T>; budget: Budget } | undefined,
+  ): Promise<T> {
     const { flight, joined } = this.flights.run<T>(k, (self) =>
-      this.load(namespace, k, loader, policy, tags, self, local),
+      this.load(namespace, k, loader, policy, tags, self, local, first),
     );
     if (joined) this.telemetry.count(namespace, 'source', 'load', 'wait');
     return flight.promise;
@@ -67,9 +104,10 @@ export class ReadThrough {
     tags: TagsOption<T>,
     self: Flight<T>,
     localStale: CacheEntry<T> | undefined,
+    first?: { read: EngineRead<T>; budget: Budget },
   ): Promise<T> {
-    const budget = new Budget(this.commandTimeoutMs);
-    const read = await this.reader.read<T>(namespace, k, budget);
+    const budget = first?.budget ?? new Budget(this.commandTimeoutMs);
+    const read = first?.read ?? (await this.reader.read<T>(namespace, k, budget));
     let stale = localStale;
     if (read.hit) {
       const now = Date.now();
@@ -88,7 +126,7 @@ export class ReadThrough {
       this.telemetry.count(namespace, 'source', 'load', 'stale');
       return stale.value;
     }
-    const token = read.hit ? (read.token ?? null) : read.token;
+    const token = read.hit ? liveToken(read.entry) : read.token;
     let lease: HeldLease | undefined;
     if (policy.lease && !read.failed) {
       const waited = await this.leases.await<T>(namespace, k, policy.lease);
@@ -169,7 +207,7 @@ export class ReadThrough {
           undefined,
         );
         const value = outcome.value;
-        const token = read.hit ? (read.token ?? liveToken(read.entry)) : read.token;
+        const token = read.hit ? liveToken(read.entry) : read.token;
         await this.cacheLoaded(namespace, k, value, policy, tags, self, token, budget);
         this.telemetry.count(namespace, 'source', 'load', 'refresh');
         return value;
@@ -205,10 +243,7 @@ export class ReadThrough {
     }
     const read = await reading;
     if (read.hit && read.entry.expiresAt > Date.now()) return read.entry.value;
-    const { flight } = this.flights.run<T>(k, (self) =>
-      this.load(namespace, k, loader, policy, tags, self, read.hit ? read.entry : undefined),
-    );
-    return flight.promise;
+    return this.loadOnce(namespace, k, loader, policy, tags, read.hit ? read.entry : undefined, undefined);
   }
 }
 

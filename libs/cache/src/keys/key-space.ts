@@ -17,6 +17,9 @@ export const MAX_RAW_KEY_LENGTH = 200;
 /** How much of a long key stays readable (and prefix-addressable) in front of its hash. */
 const LONG_KEY_HEAD = 150;
 
+/** Validated namespace prefixes kept for the hot path. */
+const MAX_REMEMBERED_NAMESPACES = 1_000;
+
 /** Longest tag accepted. */
 export const MAX_TAG_LENGTH = 256;
 
@@ -95,6 +98,7 @@ export class KeySpace {
   readonly root: string;
   /** The pub/sub channel of the invalidation bus. */
   readonly channel: string;
+  private readonly namespaces = new Map<string, string>();
 
   constructor(readonly prefix: string) {
     this.root = `${prefix}:`;
@@ -111,6 +115,16 @@ export class KeySpace {
     return this.namespace(namespace) + entryPart(keyOf(key));
   }
 
+  /** The entry key of a key value under a namespace prefix already built by {@link namespace} (hot path). */
+  entryUnder(namespacePrefix: string, key: unknown): string {
+    return namespacePrefix + entryPart(keyOf(key));
+  }
+
+  /** The entry key of a call under a namespace prefix already built by {@link namespace} (hot path). */
+  callUnder(namespacePrefix: string, args: readonly unknown[]): string {
+    return namespacePrefix + entryPart(argsKey(args));
+  }
+
   /** The entry key of a decorated call without a `key` function ({@link argsKey}). */
   call(namespace: string, args: readonly unknown[]): string {
     return this.namespace(namespace) + entryPart(argsKey(args));
@@ -118,7 +132,12 @@ export class KeySpace {
 
   /** The prefix every entry of a namespace starts with (`<prefix>:<namespace>:`). */
   namespace(namespace: string): string {
-    return `${this.root}${checkNamespace(namespace)}:`;
+    const known = this.namespaces.get(namespace);
+    if (known !== undefined) return known;
+    const prefix = `${this.root}${checkNamespace(namespace)}:`;
+    // Remembered for the hot path (decorators call this on every call); bounded, whatever names callers pass.
+    if (this.namespaces.size < MAX_REMEMBERED_NAMESPACES) this.namespaces.set(namespace, prefix);
+    return prefix;
   }
 
   /**

@@ -12,6 +12,24 @@ export interface Flight<T> {
  */
 export class SingleFlight {
   private readonly flights = new Map<string, Flight<unknown>>();
+  /** Backend reads in progress, shared by the callers of a key that arrive meanwhile (a stampede reads once). */
+  private readonly reads = new Map<string, Promise<unknown>>();
+
+  /**
+   * Shares one read of `key` among concurrent callers. An invalidation of the key ends the sharing: a caller that
+   * arrives after it (e.g. right after its own write) starts a read of its own, never one that began before.
+   */
+  read<R>(key: string, start: () => Promise<R>): Promise<R> {
+    const existing = this.reads.get(key) as Promise<R> | undefined;
+    if (existing !== undefined) return existing;
+    const reading = start();
+    this.reads.set(key, reading);
+    const done = (): void => {
+      if (this.reads.get(key) === reading) this.reads.delete(key);
+    };
+    reading.then(done, done);
+    return reading;
+  }
 
   /** Number of keys being loaded now. */
   get size(): number {
@@ -45,6 +63,7 @@ export class SingleFlight {
   /** Marks in-flight loads of these keys as invalidated (their results will not be cached). */
   invalidate(keys: readonly string[]): void {
     for (const key of keys) {
+      this.reads.delete(key);
       const flight = this.flights.get(key);
       if (flight) flight.invalidated = true;
     }
@@ -53,5 +72,6 @@ export class SingleFlight {
   /** Marks every in-flight load whose key starts with `keyPrefix` (or all, with ''). */
   invalidatePrefix(keyPrefix: string): void {
     for (const [key, flight] of this.flights) if (key.startsWith(keyPrefix)) flight.invalidated = true;
+    for (const key of this.reads.keys()) if (key.startsWith(keyPrefix)) this.reads.delete(key);
   }
 }

@@ -33,6 +33,8 @@ return 1`;
 const GUARDED_SET = `${LATE}
 if late(ARGV[6]) then return -1 end
 local cur = redis.call('GET', KEYS[1])
+-- An empty string is never ours: reads take it as absent, so the write replaces it.
+if cur == '' then cur = false end
 if ARGV[5] == 'live' then
   if not cur or string.sub(cur, 1, string.len(ARGV[3])) ~= ARGV[3] then return 0 end
 elseif cur then
@@ -111,17 +113,6 @@ end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1`;
 
-/**
- * GET that refuses to move an oversized value: past ARGV[1] bytes the entry cannot be one we wrote (or a namespace
- * limit was lowered since), so it is removed instead of transferred. Returns -1 for that case.
- */
-const READ_BOUNDED = `
-if redis.call('STRLEN', KEYS[1]) > tonumber(ARGV[1]) then
-  redis.call('UNLINK', KEYS[1])
-  return -1
-end
-return redis.call('GET', KEYS[1])`;
-
 /** Releases a lease only if the caller still holds it. */
 const LEASE_RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -143,7 +134,6 @@ export interface CacheScripts {
   ): Promise<number>;
   tcCompareAndSet(key: string, expected: Buffer, next: Buffer, notAfter: number): Promise<number>;
   tcLeaseRelease(key: string, holder: string): Promise<number>;
-  tcReadBoundedBuffer(key: string, maxBytes: number): Promise<Buffer | null | number>;
   tcTagAdd(tagKey: string, member: string, ttlMs: number): Promise<number>;
   tcTagTake(tagKey: string): Promise<string[]>;
   tcListReadBuffer(key: string): Promise<[number, ...unknown[]]>;
@@ -163,7 +153,6 @@ export function defineScripts(client: RedisClient): RedisClient & CacheScripts {
   const scripts: Record<string, string> = {
     tcSetFresh: SET_FRESH,
     tcLeaseRelease: LEASE_RELEASE,
-    tcReadBounded: READ_BOUNDED,
     tcGuardedSet: GUARDED_SET,
     tcCompareAndSet: COMPARE_AND_SET,
     tcTagAdd: TAG_ADD,
