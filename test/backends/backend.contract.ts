@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import type { CacheBackend, WriteOptions } from '../../libs/cache/src/backends/cache-backend.interface.js';
 import type { CacheEntry, ListReadResult, ReadResult } from '../../libs/cache/src/backends/cache-entry.js';
+import { liveToken } from '../../libs/cache/src/backends/cache-entry.js';
 import { encodeEntry } from '../../libs/cache/src/codec/entry.codec.js';
 import { waitFor } from '../harness/wait-for.js';
 
@@ -24,7 +25,7 @@ function entryOf<T>(value: T, ttlMs: number): CacheEntry<T> {
   return { value, createdAt: now, expiresAt: now + ttlMs };
 }
 
-/** Writes `value` the way the service does: the entry plus its encoded bytes. */
+/** Writes `value` the way the service does: the encoded envelope bytes. */
 function put(
   backend: CacheBackend,
   key: string,
@@ -32,8 +33,7 @@ function put(
   options?: WriteOptions,
   ttlMs = HOUR,
 ): Promise<boolean> {
-  const entry = entryOf(value, ttlMs);
-  return backend.write(key, entry, encodeEntry(entry), ttlMs, options);
+  return backend.write(key, encodeEntry(entryOf(value, ttlMs)), ttlMs, options);
 }
 
 function valueOf<T>(result: ReadResult<T>): T | undefined {
@@ -87,7 +87,7 @@ export function backendContract(name: string, factory: () => Promise<BackendFixt
         for (const [i, value] of values.entries()) {
           const k = key('v', `value-${i}`);
           const entry = entryOf(value, HOUR);
-          expect(await backend.write(k, entry, encodeEntry(entry), HOUR)).toBe(true);
+          expect(await backend.write(k, encodeEntry(entry), HOUR)).toBe(true);
           const read = await backend.read(k);
           expect(read.hit).toBe(true);
           if (!read.hit) continue;
@@ -185,14 +185,14 @@ export function backendContract(name: string, factory: () => Promise<BackendFixt
     });
 
     describe('stale entries and live tokens', () => {
-      it('an entry past expiresAt but within its stored TTL is a stale hit that names itself with a token', async () => {
+      it('an entry past expiresAt but within its stored TTL is a stale hit, named by its live token', async () => {
         const k = key('s', 'grace');
         const now = Date.now();
         const stale = { value: 'old', createdAt: now - 2_000, expiresAt: now - 1_000 };
-        expect(await backend.write(k, stale, encodeEntry(stale), HOUR)).toBe(true);
+        expect(await backend.write(k, encodeEntry(stale), HOUR)).toBe(true);
         const read = await backend.read(k);
         expect(read.hit && read.entry).toEqual(stale);
-        const token = read.hit ? read.token : undefined;
+        const token = read.hit ? liveToken(read.entry) : undefined;
         expect(typeof token).toBe('string');
         // A reload guarded by that token replaces exactly this entry...
         expect(await put(backend, k, 'new', { ifToken: token })).toBe(true);
@@ -206,7 +206,7 @@ export function backendContract(name: string, factory: () => Promise<BackendFixt
         const k = key('s', 'refresh');
         await put(backend, k, 'v1');
         const read = await backend.read(k);
-        const token = read.hit ? read.token : undefined;
+        const token = read.hit ? liveToken(read.entry) : undefined;
         expect(typeof token).toBe('string');
         await backend.delete([k]);
         expect(await put(backend, k, 'refreshed', { ifToken: token })).toBe(false);
@@ -227,22 +227,22 @@ export function backendContract(name: string, factory: () => Promise<BackendFixt
         const untagged = key('t1', 'untagged');
         await put(backend, untagged, 'u');
 
-        expect(await backend.invalidateTags(fx.prefix, ['user:1'])).toBe(3);
+        expect(await backend.invalidateTags(['user:1'])).toBe(3);
         for (const k of [a, b, c]) expect((await backend.read(k)).hit).toBe(false);
         expect(valueOf(await backend.read(d))).toBe('d');
         expect(valueOf(await backend.read(untagged))).toBe('u');
 
-        await backend.invalidateTags(fx.prefix, ['user:2']);
+        await backend.invalidateTags(['user:2']);
         expect((await backend.read(d)).hit).toBe(false);
         expect(valueOf(await backend.read(untagged))).toBe('u');
-        expect(await backend.invalidateTags(fx.prefix, ['no-such-tag'])).toBe(0);
+        expect(await backend.invalidateTags(['no-such-tag'])).toBe(0);
       });
 
       it('a tag invalidation between a read and a guarded write makes the write skip', async () => {
         const k = key('t1', 'guarded');
         const miss = await backend.read(k);
         await put(backend, k, 'written-through', { tags: ['order:9'] });
-        expect(await backend.invalidateTags(fx.prefix, ['order:9'])).toBe(1);
+        expect(await backend.invalidateTags(['order:9'])).toBe(1);
         expect(await put(backend, k, 'stale', { ifToken: tokenOf(miss) })).toBe(false);
         expect((await backend.read(k)).hit).toBe(false);
       });
@@ -251,7 +251,7 @@ export function backendContract(name: string, factory: () => Promise<BackendFixt
         const k = key('t1', 'counter');
         await put(backend, k, 1, { tags: ['counter'] });
         expect(await backend.update<number>(k, (n) => n + 1)).toBe(2);
-        expect(await backend.invalidateTags(fx.prefix, ['counter'])).toBe(1);
+        expect(await backend.invalidateTags(['counter'])).toBe(1);
         expect((await backend.read(k)).hit).toBe(false);
       });
     });
@@ -300,7 +300,7 @@ export function backendContract(name: string, factory: () => Promise<BackendFixt
       it('replaces the value atomically and keeps the entry times', async () => {
         const k = key('u', 'balance');
         const entry = entryOf({ balance: 100 }, HOUR);
-        await backend.write(k, entry, encodeEntry(entry), HOUR);
+        await backend.write(k, encodeEntry(entry), HOUR);
         expect(await backend.update<{ balance: number }>(k, (cur) => ({ balance: cur.balance - 30 }))).toEqual({
           balance: 70,
         });

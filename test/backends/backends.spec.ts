@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { CacheBackend } from '../../libs/cache/src/backends/cache-backend.interface.js';
-import type { CacheEntry, ReadResult } from '../../libs/cache/src/backends/cache-entry.js';
+import type { ReadResult } from '../../libs/cache/src/backends/cache-entry.js';
 import { MemoryBackend } from '../../libs/cache/src/backends/memory.backend.js';
 import { createRedisClient } from '../../libs/cache/src/backends/redis/redis-client.factory.js';
 import type { RedisClient } from '../../libs/cache/src/backends/redis/redis-client.factory.js';
 import { RedisBackend } from '../../libs/cache/src/backends/redis/redis.backend.js';
 import { TieredBackend } from '../../libs/cache/src/backends/tiered.backend.js';
-import { decodeEntry, encodeEntry } from '../../libs/cache/src/codec/entry.codec.js';
+import { encodeEntry } from '../../libs/cache/src/codec/entry.codec.js';
+import { CacheError } from '../../libs/cache/src/errors/cache.error.js';
+import { KeySpace } from '../../libs/cache/src/keys/key-space.js';
 import { resolveOptions } from '../../libs/cache/src/options/options.resolver.js';
 import { RedisServer } from '../harness/redis-server.js';
 import { backendContract } from './backend.contract.js';
@@ -35,13 +37,9 @@ const raw = (): BackendFixture['raw'] => ({
   set: async (key, value) => void (await client.set(key, value)),
   exists: async (key) => (await client.exists(key)) === 1,
 });
+const redisBackend = (prefix: string): RedisBackend => new RedisBackend(client, new KeySpace(prefix));
 const tiered = (prefix: string, mem = memory()): TieredBackend =>
-  new TieredBackend(
-    mem,
-    new RedisBackend(client, { prefix }),
-    () => true,
-    (b) => decodeEntry(b),
-  );
+  new TieredBackend(mem, redisBackend(prefix), () => true);
 
 backendContract('MemoryBackend', async () => {
   const backend = memory();
@@ -50,7 +48,7 @@ backendContract('MemoryBackend', async () => {
 
 backendContract('RedisBackend', async () => {
   const prefix = `bk-redis-${++runs}`;
-  return { backend: new RedisBackend(client, { prefix }), prefix, cleanup: async () => undefined, raw: raw() };
+  return { backend: redisBackend(prefix), prefix, cleanup: async () => undefined, raw: raw() };
 });
 
 backendContract('TieredBackend (memory + Redis)', async () => {
@@ -59,15 +57,13 @@ backendContract('TieredBackend (memory + Redis)', async () => {
   return { backend, prefix, cleanup: () => backend.close(), raw: raw() };
 });
 
-function entryOf<T>(value: T): { entry: CacheEntry<T>; encoded: Buffer } {
+function encoded(value: unknown): Buffer {
   const now = Date.now();
-  const entry = { value, createdAt: now, expiresAt: now + 60_000 };
-  return { entry, encoded: encodeEntry(entry) };
+  return encodeEntry({ value, createdAt: now, expiresAt: now + 60_000 });
 }
 
 async function put(backend: CacheBackend, key: string, value: unknown, tags?: string[]): Promise<boolean> {
-  const { entry, encoded } = entryOf(value);
-  return backend.write(key, entry, encoded, 60_000, tags ? { tags } : undefined);
+  return backend.write(key, encoded(value), 60_000, tags ? { tags } : undefined);
 }
 
 /** A chaos wrapper: holds remote reads after Redis answered, until released. */
@@ -94,16 +90,11 @@ describe('TieredBackend: the memory tier never outlives an invalidation', () => 
   it('a remote read racing an invalidation does not fill memory with the old value', async () => {
     const prefix = `bk-race-${++runs}`;
     const key = `${prefix}:user:1`;
-    const remote = new RedisBackend(client, { prefix });
+    const remote = redisBackend(prefix);
     await put(remote, key, 'v1');
     const mem = memory();
     const chaos = gatedReads(remote);
-    const backend = new TieredBackend(
-      mem,
-      chaos.backend,
-      () => true,
-      (b) => decodeEntry(b),
-    );
+    const backend = new TieredBackend(mem, chaos.backend, () => true);
     const reading = backend.read(key);
     await chaos.read;
     // Another instance deletes the key and its bus message reaches us while our Redis answer is in flight.
@@ -126,15 +117,15 @@ describe('TieredBackend: the memory tier never outlives an invalidation', () => 
     expect((await reader.read(key)).hit).toBe(true);
     expect(reader.memory.peek(key)).toBeDefined();
 
-    expect(await reader.invalidateTags(prefix, ['user:1'])).toBe(1);
+    expect(await reader.invalidateTags(['user:1'])).toBe(1);
     expect((await reader.read(key)).hit).toBe(false);
 
     // The other instance only learns the tag from the bus (applied with invalidateTagsSync).
     await put(writer, key, 'v2', ['user:1']);
     expect((await reader.read(key)).hit).toBe(true);
-    writer.memory.invalidateTagsSync(prefix, ['user:1']);
-    reader.memory.invalidateTagsSync(prefix, ['user:1']);
-    await writer.remote.invalidateTags(prefix, ['user:1']);
+    writer.memory.invalidateTagsSync(['user:1']);
+    reader.memory.invalidateTagsSync(['user:1']);
+    await writer.remote.invalidateTags(['user:1']);
     expect((await reader.read(key)).hit).toBe(false);
     expect((await writer.read(key)).hit).toBe(false);
   });
@@ -142,12 +133,39 @@ describe('TieredBackend: the memory tier never outlives an invalidation', () => 
   it('a value too big for the memory tier does not leave the previous one there', async () => {
     const prefix = `bk-big-${++runs}`;
     const key = `${prefix}:file:1`;
-    const backend = tiered(prefix, new MemoryBackend({ maxEntries: 100, maxBytes: 256 }));
+    // Sized so the small value fits whatever the tier counts per entry (encoded bytes or heap estimate + overhead).
+    const backend = tiered(prefix, new MemoryBackend({ maxEntries: 100, maxBytes: 2048 }));
     await put(backend, key, 'small');
     expect(backend.memory.peek(key)?.value).toBe('small');
-    const big = 'x'.repeat(1024);
+    const big = 'x'.repeat(16 * 1024);
     expect(await put(backend, key, big)).toBe(true);
     const read = await backend.read(key);
     expect(read.hit && read.entry.value).toBe(big);
+  });
+});
+
+describe('RedisBackend: keys outside the prefix', () => {
+  it('refuses them with E_MISUSE and sends nothing', async () => {
+    const prefix = `bk-own-${++runs}`;
+    const backend = redisBackend(prefix);
+    const foreign = [`other-${prefix}:user:1`, `${prefix}x:user:1`, 'user:1'];
+    for (const key of foreign) await client.set(key, 'not ours');
+    const misuse = async (op: () => Promise<unknown>): Promise<string | undefined> => {
+      try {
+        await op();
+        return undefined;
+      } catch (err) {
+        return err instanceof CacheError ? err.code : String(err);
+      }
+    };
+    for (const key of foreign) {
+      expect(await misuse(() => backend.read(key))).toBe('E_MISUSE');
+      expect(await misuse(() => backend.write(key, encoded('x'), 60_000))).toBe('E_MISUSE');
+      expect(await misuse(() => backend.delete([key]))).toBe('E_MISUSE');
+      expect(await misuse(() => backend.update(key, () => 'x'))).toBe('E_MISUSE');
+      expect(await misuse(() => backend.readList(key))).toBe('E_MISUSE');
+      expect(await misuse(() => backend.clearPrefix(key))).toBe('E_MISUSE');
+      expect(await client.get(key)).toBe('not ours');
+    }
   });
 });

@@ -6,6 +6,7 @@ import { CacheService } from 'nestjs-tiercache';
 import { decodeEntry, encodeEntry, ENTRY_LAYOUT } from '../../libs/cache/src/codec/entry.codec.js';
 import { bootCache } from '../cache/fixtures.js';
 import { RedisServer } from '../harness/redis-server.js';
+import { entryKey } from '../support/cache-internals.js';
 
 const RUNS = 200;
 
@@ -220,7 +221,7 @@ describe('poisoned entries written straight into Redis', () => {
 
   it.each(cases)('%s: get is a counted miss, the key is removed, no pollution', async (name, plant) => {
     const key = name.replace(/[^a-z]+/gi, '-');
-    const full = cache.key(NS, key);
+    const full = entryKey(app, NS, key);
     await plant(full);
     expect(await server.command('EXISTS', full)).toBe(1);
     const before = cache.stats().namespaces[NS]?.corrupt ?? 0;
@@ -240,7 +241,7 @@ describe('poisoned entries written straight into Redis', () => {
   });
 
   it('a well-formed entry with __proto__ keys decodes them as own data, never as a prototype', async () => {
-    const full = cache.key(NS, 'proto-data');
+    const full = entryKey(app, NS, 'proto-data');
     await raw.set(
       full,
       envelopeAround('t{"__proto__":{"polluted":"yes"},"m":{"$t":"Map","v":[["__proto__",{"polluted":"yes"}]]}}'),

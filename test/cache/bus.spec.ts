@@ -4,6 +4,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { Cached, CacheInvalidate, CachePut, CacheService } from 'nestjs-tiercache';
 import { RedisServer } from '../harness/redis-server.js';
 import { waitFor } from '../harness/wait-for.js';
+import { entryKey } from '../support/cache-internals.js';
 import { bootCache } from './fixtures.js';
 
 type Item = { id: number; name: string };
@@ -157,10 +158,10 @@ describe('forged and foreign bus messages', () => {
       await b.items.get(id);
       await fillMemory(a, id);
     }
-    const key = a.cache.key('item', kept);
+    const key = entryKey(a.app, 'item', kept);
     const forged = [
       { v: 1, p: OTHER_PREFIX, o: 'forger', keys: [key] },
-      { v: 1, p: PREFIX, o: 'forger', keys: [`${OTHER_PREFIX}:item:${kept}`] },
+      { v: 1, p: PREFIX, o: 'forger', keys: [entryKey(c.app, 'item', kept)] },
       { v: 1, p: PREFIX, o: 'forger', clear: `${OTHER_PREFIX}:` },
       { v: 2, p: PREFIX, o: 'forger', keys: [key] },
       { v: 1, p: PREFIX, keys: [key] },
@@ -172,7 +173,7 @@ describe('forged and foreign bus messages', () => {
     await admin(
       'PUBLISH',
       CHANNEL,
-      JSON.stringify({ v: 1, p: PREFIX, o: 'tester', keys: [a.cache.key('item', dropped)] }),
+      JSON.stringify({ v: 1, p: PREFIX, o: 'tester', keys: [entryKey(a.app, 'item', dropped)] }),
     );
     await waitFor(async () => (await readTier(a, dropped)).tier !== 'memory', {
       timeoutMs: 1_000,
@@ -192,12 +193,12 @@ describe('forged and foreign bus messages', () => {
     await admin(
       'PUBLISH',
       otherChannel,
-      JSON.stringify({ v: 1, p: PREFIX, o: 'forger', keys: [c.cache.key('item', kept)] }),
+      JSON.stringify({ v: 1, p: PREFIX, o: 'forger', keys: [entryKey(c.app, 'item', kept)] }),
     );
     await admin(
       'PUBLISH',
       otherChannel,
-      JSON.stringify({ v: 1, p: OTHER_PREFIX, o: 'tester', keys: [c.cache.key('item', dropped)] }),
+      JSON.stringify({ v: 1, p: OTHER_PREFIX, o: 'tester', keys: [entryKey(c.app, 'item', dropped)] }),
     );
     await waitFor(async () => (await readTier(c, dropped)).tier !== 'memory', {
       timeoutMs: 1_000,

@@ -7,6 +7,7 @@ import { Cached, CacheEvents, CacheModule, CacheService } from 'nestjs-tiercache
 import type { CacheInvalidatedEvent, CacheModuleOptions, CacheOptionsFactory } from 'nestjs-tiercache';
 import { RedisServer } from '../harness/redis-server.js';
 import { waitFor } from '../harness/wait-for.js';
+import { entryKey } from '../support/cache-internals.js';
 
 @Injectable()
 class OptionsFactory implements CacheOptionsFactory {
@@ -62,8 +63,7 @@ describe('CacheModule.forRootAsync', () => {
       [viaClass, 'from-class'],
       [viaExisting, 'from-class'],
     ] as const) {
-      const cache = app.get(CacheService);
-      expect(cache.key('count', 1)).toBe(`${prefix}:count:1`);
+      expect(entryKey(app, 'count', 1)).toBe(`${prefix}:count:=n1`);
       const counter = app.get(Counter);
       await counter.get(1);
       await counter.get(1);
@@ -209,7 +209,7 @@ describe('module events and TTLs', () => {
     const cache = app.get(CacheService);
     await cache.delete('user', 42);
     expect(got[CacheEvents.invalidated]).toEqual([
-      { namespace: 'user', keys: ['events:user:42'], origin: 'local' } satisfies CacheInvalidatedEvent,
+      { namespace: 'user', keys: ['events:user:=n42'], origin: 'local' } satisfies CacheInvalidatedEvent,
     ]);
     await redis.kill();
     await waitFor(() => (got[CacheEvents.backendDown]?.length ?? 0) > 0, { message: 'backend.down' });

@@ -26,6 +26,7 @@ import {
   watchEscapes,
 } from './support/faults.js';
 import type { TimedCall } from './support/faults.js';
+import { entryKey } from '../support/cache-internals.js';
 
 const FREEZE_MS = 6_000;
 const BUDGET_MS = COMMAND_TIMEOUT_MS + SLACK_MS;
@@ -166,7 +167,7 @@ describe.each([
       );
       expect(landed).toEqual([]);
       if (kind === 'SIGSTOP') expect(lateScripts.length).toBeGreaterThanOrEqual(1);
-      const raw = (await server.command('GET', cache.key('acct', 1))) as string | null;
+      const raw = (await server.command('GET', entryKey(app, 'acct', 1))) as string | null;
       expect(raw ?? '').not.toContain(marker);
 
       // The keys hold the source's values after recovery.
@@ -174,7 +175,7 @@ describe.each([
       expect(await accounts.get(2)).toEqual({ id: 2, balance: 999 });
       expect(await accounts.get(3)).toEqual(accounts.db.get(3));
       for (const id of [1, 2, 3]) {
-        const stored = (await server.command('GET', cache.key('acct', id))) as string | null;
+        const stored = (await server.command('GET', entryKey(app, 'acct', id))) as string | null;
         // Absent, a tombstone ('T\x00'), or the source's value.
         if (stored !== null && !stored.startsWith('T\u0000'))
           expect(stored).toContain(`"balance":${accounts.db.get(id)?.balance}`);

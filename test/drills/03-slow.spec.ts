@@ -26,6 +26,7 @@ import {
   watchLoopLag,
 } from './support/faults.js';
 import type { TimedCall } from './support/faults.js';
+import { engineOf } from '../support/cache-internals.js';
 
 const KEYS = 10;
 const LOADER_MS = 20;
@@ -84,7 +85,7 @@ describe('drill 3: DEBUG SLEEP bursts', () => {
   beforeAll(async () => {
     server = await RedisServer.start();
     app = await bootApp({ prefix: 'd03-sleep', redis: server.url }, { providers: [Profiles] });
-    app.get(CacheService).addRecorder(recorder);
+    engineOf(app).telemetry.addRecorder(recorder);
   });
   afterAll(async () => {
     await app?.close();
@@ -160,7 +161,7 @@ describe('drill 3: proxy latency', () => {
     server = await RedisServer.start();
     proxy = await TcpProxy.start(server.port);
     app = await bootApp({ prefix: 'd03-lat', redis: `redis://127.0.0.1:${proxy.port}` }, { providers: [Profiles] });
-    app.get(CacheService).addRecorder(recorder);
+    engineOf(app).telemetry.addRecorder(recorder);
   });
   afterAll(async () => {
     await app?.close();

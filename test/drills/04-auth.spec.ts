@@ -15,10 +15,12 @@ import request from 'supertest';
 import { Cached } from 'nestjs-tiercache';
 import { CacheHealthIndicator, CacheHealthModule } from 'nestjs-tiercache/health';
 import { CACHE_METRICS, CacheMetricsModule } from 'nestjs-tiercache/metrics';
-import type { CacheMetrics, CacheModuleOptions } from 'nestjs-tiercache';
+import type { CacheMetrics } from 'nestjs-tiercache/metrics';
+import type { CacheModuleOptions } from 'nestjs-tiercache';
 import { freePort } from '../harness/free-port.js';
 import { RedisServer } from '../harness/redis-server.js';
 import { waitFor } from '../harness/wait-for.js';
+import { engineOf } from '../support/cache-internals.js';
 import {
   bootApp,
   COMMAND_TIMEOUT_MS,
@@ -29,7 +31,6 @@ import {
   loadLoop,
   round,
   SLACK_MS,
-  storeOf,
   timed,
   watchEscapes,
 } from './support/faults.js';
@@ -99,7 +100,7 @@ async function boot(
   });
   const bootMs = performance.now() - started;
   const errors: Error[] = [];
-  storeOf(app).redis?.on('error', (err: Error) => errors.push(err));
+  engineOf(app).store.redis?.on('error', (err: Error) => errors.push(err));
   return { app, errors, bootMs };
 }
 
@@ -196,7 +197,7 @@ describe('drill 4: Redis absent at boot', () => {
 
       // Reconnect attempts of the main connection over the window, with the delay ioredis schedules for each.
       const delays: number[] = [];
-      const client = storeOf(app).redis;
+      const client = engineOf(app).store.redis;
       const onReconnecting = (delay: number): void => void delays.push(delay);
       client?.on('reconnecting', onReconnecting);
       await trafficWindow(app);

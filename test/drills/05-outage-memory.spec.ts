@@ -12,6 +12,7 @@ import { Cached, CacheInvalidate, CachePut, CacheService, composeKey } from 'nes
 import { decodeEntry, tombstoneId } from '../../libs/cache/src/codec/entry.codec.js';
 import { RedisServer } from '../harness/redis-server.js';
 import { waitFor } from '../harness/wait-for.js';
+import { engineOf } from '../support/cache-internals.js';
 import {
   adminClient,
   bootApp,
@@ -21,7 +22,6 @@ import {
   loadLoop,
   round,
   rssMb,
-  storeOf,
   watchEscapes,
 } from './support/faults.js';
 
@@ -88,11 +88,13 @@ describe('drill 5: 20 s outage under load', () => {
   it('queues stay capped (overflow counted), RSS grows < 50 MB, Redis agrees with the source after recovery', async () => {
     const users = app.get(Users);
     const cache = app.get(CacheService);
-    const store = storeOf(app);
+    const engine = engineOf(app);
+    const store = engine.store;
+    const key = (id: number): string => engine.space.entry('user', id);
     for (let id = 1; id <= ROWS; id++) users.db.set(id, { id, name: `v1-${id}` });
     for (let id = 1; id <= CACHED; id++) await users.get(id);
     for (let id = 1; id <= CACHED; id++) await cache.set('stats', composeKey(id, 'day-1'), { id, hits: 1 });
-    expect(Number(await admin.exists(cache.key('user', 1)))).toBe(1);
+    expect(Number(await admin.exists(key(1)))).toBe(1);
     // Another app's key, to show the restarted server did load its data back.
     await admin.set('other-app:persisted', '1');
 
@@ -149,8 +151,8 @@ describe('drill 5: 20 s outage under load', () => {
           } catch {
             errors++;
           }
-          peakQueue = Math.max(peakQueue, store.replay.size);
-          peakFlights = Math.max(peakFlights, store.flights.size);
+          peakQueue = Math.max(peakQueue, engine.replayer.pending);
+          peakFlights = Math.max(peakFlights, engine.flights.size);
         },
       );
       await warm;
@@ -161,7 +163,7 @@ describe('drill 5: 20 s outage under load', () => {
     const heapEnd = process.memoryUsage().heapUsed / 1024 / 1024;
     const maxPending = Math.max(peakQueue, ...samples.map((s) => s.pending));
     const maxInFlight = Math.max(peakFlights, ...samples.map((s) => s.inFlight));
-    const dropped = store.replay.dropped;
+    const dropped = engine.replayer.dropped;
 
     expect(errors).toBe(0);
     expect(maxPending).toBeLessThanOrEqual(MAX_PENDING);
@@ -205,10 +207,10 @@ describe('drill 5: 20 s outage under load', () => {
     const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
     for (let id = 1; id <= CACHED; id++) {
       const expected = users.db.get(id);
-      const local = store.memory?.peek<User | null>(cache.key('user', id));
+      const local = store.memory?.peek<User | null>(key(id));
       if (local !== undefined && !same(local.value, expected))
         disagreements.push(`${id}: memory ${JSON.stringify(local.value)} db ${JSON.stringify(expected)}`);
-      const raw = await admin.getBuffer(cache.key('user', id));
+      const raw = await admin.getBuffer(key(id));
       if (raw === null || tombstoneId(raw) !== null) {
         removed++;
         continue;

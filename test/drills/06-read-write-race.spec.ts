@@ -8,15 +8,16 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
-import { CACHE_BACKEND, Cached, CacheEvents, CacheInvalidate, CachePut, CacheService } from 'nestjs-tiercache';
+import { Cached, CacheEvents, CacheInvalidate, CachePut, CacheService } from 'nestjs-tiercache';
 import type { CacheInvalidatedEvent } from 'nestjs-tiercache';
-import type { CacheStore } from '../../libs/cache/src/backends/cache-store.js';
 import { decodeEntry, tombstoneId } from '../../libs/cache/src/codec/entry.codec.js';
 import { bootCache } from '../cache/fixtures.js';
 import { RedisServer } from '../harness/redis-server.js';
 import { waitFor } from '../harness/wait-for.js';
 import { withTimeout } from '../harness/with-timeout.js';
 import { reportDrill } from './support/processes.js';
+import { engineOf } from '../support/cache-internals.js';
+import type { CacheEngine } from '../support/cache-internals.js';
 
 // Real servers, processes and fault injection: slower than a unit test, especially on a loaded machine.
 jest.setTimeout(60_000);
@@ -86,7 +87,7 @@ interface Instance {
   app: INestApplicationContext;
   repo: RaceRepo;
   cache: CacheService;
-  store: CacheStore;
+  engine: CacheEngine;
   events: EventEmitter2;
 }
 
@@ -129,7 +130,7 @@ async function boot(name: string): Promise<Instance> {
     app,
     repo: app.get(RaceRepo),
     cache: app.get(CacheService),
-    store: app.get<CacheStore>(CACHE_BACKEND),
+    engine: engineOf(app),
     events: app.get(EventEmitter2),
   };
 }
@@ -140,7 +141,7 @@ let markers = 0;
 /** Resolves once every bus message `from` published so far has been applied by `to` (pub/sub keeps per-publisher order). */
 async function drainBus(from: Instance, to: Instance): Promise<void> {
   const marker = `__marker-${++markers}`;
-  const full = from.cache.key(NS, marker);
+  const full = from.engine.space.entry(NS, marker);
   const seen = new Promise<void>((resolve) => {
     const listener = (e: CacheInvalidatedEvent): void => {
       if (e.origin === 'remote' && e.keys?.includes(full)) {
@@ -158,12 +159,12 @@ async function drainBus(from: Instance, to: Instance): Promise<void> {
 async function tiers(
   id: string,
 ): Promise<{ redis: number | 'absent'; memory: [number | 'absent', number | 'absent'] }> {
-  const k = instances[0].cache.key(NS, id);
+  const k = instances[0].engine.space.entry(NS, id);
   const bytes = await raw.getBuffer(k);
   let redisV: number | 'absent' = 'absent';
   if (bytes !== null && tombstoneId(bytes) === null) redisV = (decodeEntry(bytes).value as Row).v;
   const mem = instances.map((i) => {
-    const entry = i.store.memory?.peek<Row>(k);
+    const entry = i.engine.store.memory?.peek<Row>(k);
     return entry === undefined ? 'absent' : entry.value.v;
   }) as [number | 'absent', number | 'absent'];
   return { redis: redisV, memory: mem };
@@ -289,7 +290,7 @@ async function race(numRuns: number, readAfterWrite: boolean): Promise<void> {
               if (!readAfterWrite) return;
               // Read-your-writes: a read that starts after the write returned must not see the old row.
               const committed = db.get(id)?.v ?? 0;
-              const inFlight = writer.store.flights.has(writer.cache.key(NS, id));
+              const inFlight = writer.engine.flights.has(writer.engine.space.entry(NS, id));
               const after = await writer.repo.get(id);
               if ((after?.v ?? -1) < committed) {
                 staleAfterWrite.push(

@@ -8,14 +8,15 @@ import type { INestApplicationContext, LoggerService } from '@nestjs/common';
 import { EventEmitter2, EventEmitterModule } from '@nestjs/event-emitter';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
-import { CACHE_BACKEND, Cached, CacheEvents, CacheModule, CacheService } from 'nestjs-tiercache';
+import { Cached, CacheEvents, CacheModule, CacheService } from 'nestjs-tiercache';
 import type { CacheInvalidatedEvent } from 'nestjs-tiercache';
-import type { CacheStore } from '../../libs/cache/src/backends/cache-store.js';
 import { decodeEntry, tombstoneId } from '../../libs/cache/src/codec/entry.codec.js';
 import { RedisServer } from '../harness/redis-server.js';
 import { waitFor } from '../harness/wait-for.js';
 import { withTimeout } from '../harness/with-timeout.js';
 import { reportDrill } from './support/processes.js';
+import { engineOf } from '../support/cache-internals.js';
+import type { CacheEngine } from '../support/cache-internals.js';
 
 // Real servers, processes and fault injection: slower than a unit test, especially on a loaded machine.
 jest.setTimeout(60_000);
@@ -100,7 +101,7 @@ interface Instance {
   profiles: Profiles;
   uow: UnitOfWork;
   cache: CacheService;
-  store: CacheStore;
+  engine: CacheEngine;
   events: EventEmitter2;
   invalidated: (CacheInvalidatedEvent & { at: number })[];
 }
@@ -148,7 +149,7 @@ async function boot(name: string): Promise<Instance> {
     profiles: app.get(Profiles),
     uow: app.get(UnitOfWork),
     cache: app.get(CacheService),
-    store: app.get<CacheStore>(CACHE_BACKEND),
+    engine: engineOf(app),
     events,
     invalidated,
   };
@@ -178,16 +179,16 @@ async function warm(id: number): Promise<void> {
 
 /** The names held for `id` by Redis and each memory tier ('-' when absent or a tombstone). */
 async function held(id: number, namespace = 'profile'): Promise<string[]> {
-  const k = a.cache.key(namespace, id);
+  const k = a.engine.space.entry(namespace, id);
   const bytes = await raw.getBuffer(k);
   const inRedis = bytes === null || tombstoneId(bytes) !== null ? '-' : JSON.stringify(decodeEntry(bytes).value);
-  return [inRedis, ...[a, b].map((i) => JSON.stringify(i.store.memory?.peek(k)?.value ?? '-'))];
+  return [inRedis, ...[a, b].map((i) => JSON.stringify(i.engine.store.memory?.peek(k)?.value ?? '-'))];
 }
 
 let markers = 0;
 /** Resolves once `to` applied every bus message `from` published so far. */
 async function drainBus(from: Instance, to: Instance): Promise<void> {
-  const full = from.cache.key('other', `marker-${++markers}`);
+  const full = from.engine.space.entry('other', `marker-${++markers}`);
   const seen = new Promise<void>((resolve) => {
     const listener = (e: CacheInvalidatedEvent): void => {
       if (e.origin === 'remote' && e.keys?.includes(full)) {
@@ -197,7 +198,7 @@ async function drainBus(from: Instance, to: Instance): Promise<void> {
     };
     to.events.on(CacheEvents.invalidated, listener);
   });
-  await from.cache.deleteKeys('other', [full]);
+  await from.engine.invalidator.keys('other', [full]);
   await withTimeout(seen, 5_000, `bus marker ${from.name} → ${to.name}`);
 }
 

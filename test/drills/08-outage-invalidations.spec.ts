@@ -7,23 +7,16 @@ import { Injectable } from '@nestjs/common';
 import type { INestApplicationContext } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { Redis } from 'ioredis';
-import {
-  CACHE_BACKEND,
-  Cached,
-  CacheEvents,
-  CacheInvalidate,
-  CachePut,
-  CacheService,
-  composeKey,
-} from 'nestjs-tiercache';
+import { Cached, CacheEvents, CacheInvalidate, CachePut, CacheService, composeKey } from 'nestjs-tiercache';
 import type { CacheInvalidatedEvent } from 'nestjs-tiercache';
-import type { CacheStore } from '../../libs/cache/src/backends/cache-store.js';
 import { decodeEntry, tombstoneId } from '../../libs/cache/src/codec/entry.codec.js';
 import { bootCache } from '../cache/fixtures.js';
 import { RedisServer } from '../harness/redis-server.js';
 import { TcpProxy } from '../harness/tcp-proxy.js';
 import { waitFor } from '../harness/wait-for.js';
 import { reportDrill } from './support/processes.js';
+import { engineOf } from '../support/cache-internals.js';
+import type { CacheEngine } from '../support/cache-internals.js';
 
 // Real servers, processes and fault injection: slower than a unit test, especially on a loaded machine.
 jest.setTimeout(60_000);
@@ -91,7 +84,7 @@ interface Instance {
   app: INestApplicationContext;
   accounts: Accounts;
   cache: CacheService;
-  store: CacheStore;
+  engine: CacheEngine;
   events: EventEmitter2;
 }
 
@@ -120,7 +113,7 @@ async function boot(name: string, url: string): Promise<Instance> {
     app,
     accounts: app.get(Accounts),
     cache: app.get(CacheService),
-    store: app.get<CacheStore>(CACHE_BACKEND),
+    engine: engineOf(app),
     events: app.get(EventEmitter2),
   };
 }
@@ -166,7 +159,7 @@ function checks(): {
 
 /** The full key of a check: decorators with default keys encode the argument list. */
 function fullKeyOf(c: { namespace: string; key: unknown }): string {
-  return c.namespace === 'acct-list' ? `${PREFIX}:acct-list:` : a.cache.key(c.namespace, c.key);
+  return c.namespace === 'acct-list' ? `${PREFIX}:acct-list:` : a.engine.space.entry(c.namespace, c.key);
 }
 
 /** Disagreements between the database and Redis / each memory tier / what callers of each instance get. */
@@ -181,7 +174,7 @@ async function disagreements(): Promise<string[]> {
       if (got !== want) out.push(`redis ${k}: ${got} ≠ db ${want}`);
     }
     for (const i of [a, b]) {
-      const entry = i.store.memory?.peek(k);
+      const entry = i.engine.store.memory?.peek(k);
       if (entry !== undefined && JSON.stringify(entry.value) !== want)
         out.push(`${i.name} memory ${k}: ${JSON.stringify(entry.value)} ≠ db ${want}`);
       // Twice: the second read comes from the memory tier the first one filled.
@@ -239,7 +232,7 @@ let markers = 0;
 async function drainBus(from: Instance, to: Instance): Promise<void> {
   await waitFor(
     async () => {
-      const full = from.cache.key('bus-marker', ++markers);
+      const full = from.engine.space.entry('bus-marker', ++markers);
       const seen = new Promise<boolean>((resolve) => {
         const listener = (e: CacheInvalidatedEvent): void => {
           if (e.origin === 'remote' && e.keys?.includes(full)) {
@@ -253,7 +246,7 @@ async function drainBus(from: Instance, to: Instance): Promise<void> {
           resolve(false);
         }, 300).unref();
       });
-      await from.cache.deleteKeys('bus-marker', [full]);
+      await from.engine.invalidator.keys('bus-marker', [full]);
       return seen;
     },
     { timeoutMs: 10_000, message: `bus ${from.name} → ${to.name}` },
@@ -336,7 +329,7 @@ describe('drill 08: invalidations during an outage are replayed', () => {
 
     await redis.restart();
     // The AOF brought the old entries back: an untouched one proves it (the invalidated ones are replayed away).
-    await waitFor(async () => (await raw.exists(a.cache.key('acct', 8))) === 1, {
+    await waitFor(async () => (await raw.exists(a.engine.space.entry('acct', 8))) === 1, {
       timeoutMs: 5_000,
       message: 'Redis back with its data',
     });

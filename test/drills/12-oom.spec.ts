@@ -12,6 +12,7 @@ import { Cached, CacheInvalidate, CachePut, CacheService } from 'nestjs-tiercach
 import { RedisServer } from '../harness/redis-server.js';
 import { waitFor } from '../harness/wait-for.js';
 import { bootApp, CollectingLogger, CountingRecorder, DrillReporter, timed, watchEscapes } from './support/faults.js';
+import { engineOf, entryKey } from '../support/cache-internals.js';
 
 type User = { id: number; name: string };
 
@@ -101,7 +102,7 @@ describe('drill 12: OOM under noeviction', () => {
   beforeAll(async () => {
     server = await RedisServer.start({ args: ['--maxmemory-policy', 'noeviction'] });
     app = await bootApp({ prefix: 'd12', redis: server.url }, { providers: [Users] });
-    app.get(CacheService).addRecorder(recorder);
+    engineOf(app).telemetry.addRecorder(recorder);
   });
   afterAll(async () => {
     await server?.command('CONFIG', 'SET', 'maxmemory', '0').catch(() => undefined);
@@ -116,7 +117,7 @@ describe('drill 12: OOM under noeviction', () => {
     for (let id = 1; id <= 6; id++) await users.get(id);
     await users.search('v1');
     await cache.getOrSetList('feed', 1, () => ['a', 'b'], { maxLength: 10 });
-    const key = (id: number): string => cache.key('user', id);
+    const key = (id: number): string => entryKey(app, 'user', id);
     for (let id = 1; id <= 6; id++) expect(await server.command('EXISTS', key(id))).toBe(1);
 
     await server.command('CONFIG', 'SET', 'maxmemory', '1');

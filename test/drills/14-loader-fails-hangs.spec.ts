@@ -12,6 +12,7 @@ import { bootCache } from '../cache/fixtures.js';
 import { RedisServer } from '../harness/redis-server.js';
 import { waitFor } from '../harness/wait-for.js';
 import { reportDrill } from './support/processes.js';
+import { engineOf, entryKey } from '../support/cache-internals.js';
 
 // Real servers, processes and fault injection: slower than a unit test, especially on a loaded machine.
 jest.setTimeout(60_000);
@@ -87,7 +88,7 @@ describe.each(modes)('drill 14 on %s', (mode, options) => {
     app = await bootCache(options(), [Source]);
     source = app.get(Source);
     cache = app.get(CacheService);
-    cache.addRecorder({
+    engineOf(app).telemetry.addRecorder({
       record: (namespace, _tier, operation, outcome) => {
         if (operation === 'load' && outcome === 'stale') stale[namespace] = (stale[namespace] ?? 0) + 1;
       },
@@ -114,7 +115,7 @@ describe.each(modes)('drill 14 on %s', (mode, options) => {
     expect(source.calls).toBe(1);
     expect(cache.stats().inFlight).toBe(0);
     expect(await cache.get('strict', 'e1')).toBeUndefined();
-    if (mode !== 'memory') expect(await redis.command('EXISTS', cache.key('strict', 'e1'))).toBe(0);
+    if (mode !== 'memory') expect(await redis.command('EXISTS', entryKey(app, 'strict', 'e1'))).toBe(0);
 
     source.behaviour = async (key) => ({ key, rev: 2 });
     expect(await source.strict('e1')).toEqual({ key: 'e1', rev: 2 });

@@ -25,6 +25,7 @@ import { Cached, CacheError, CacheModule, CacheService } from 'nestjs-tiercache'
 import type { CacheModuleOptions } from 'nestjs-tiercache';
 import { RedisServer } from '../harness/redis-server.js';
 import { reportDrill } from './support/processes.js';
+import { entryKey } from '../support/cache-internals.js';
 
 // Real servers, processes and fault injection: slower than a unit test, especially on a loaded machine.
 jest.setTimeout(60_000);
@@ -220,7 +221,7 @@ describe.each(modes)('drill 17: @Exclude() fields never reappear on a hit (%s)',
         expect(body).toContain('label');
       }
       if (mode !== 'memory') {
-        const stored = await raw.getBuffer(cache.key(namespace, key));
+        const stored = await raw.getBuffer(entryKey(app, namespace, key));
         expect(stored).not.toBeNull();
         expect(stored?.toString('latin1')).not.toContain('passwordHash');
         expect(stored?.toString('latin1')).not.toContain('s3cr3t');

@@ -7,13 +7,14 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
 import type { INestApplicationContext } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { CACHE_BACKEND, Cached, CacheInvalidate, CacheService, composeKey } from 'nestjs-tiercache';
+import { Cached, CacheInvalidate, CacheService, composeKey } from 'nestjs-tiercache';
 import type { CacheStore } from '../../libs/cache/src/backends/cache-store.js';
 import { tombstoneId } from '../../libs/cache/src/codec/entry.codec.js';
 import { bootCache } from '../cache/fixtures.js';
 import { RedisServer } from '../harness/redis-server.js';
 import { waitFor } from '../harness/wait-for.js';
 import { reportDrill } from './support/processes.js';
+import { engineOf, entryKey } from '../support/cache-internals.js';
 
 // Real servers, processes and fault injection: slower than a unit test, especially on a loaded machine.
 jest.setTimeout(60_000);
@@ -88,7 +89,7 @@ const figures: Record<string, unknown> = {};
 
 /** Whether the entry of `id` is live in Redis (a tombstone or nothing counts as removed) and in the memory tier. */
 async function liveIn(namespace: string, key: string): Promise<{ redis: boolean; memory: boolean }> {
-  const k = cache.key(namespace, key);
+  const k = entryKey(app, namespace, key);
   const bytes = await raw.getBuffer(k);
   return { redis: bytes !== null && tombstoneId(bytes) === null, memory: store.memory?.peek(k) !== undefined };
 }
@@ -113,7 +114,7 @@ beforeAll(async () => {
   app = await bootCache({ prefix: 'drill18', redis: redis.url, memory: { maxEntries: 10_000 } }, [Items]);
   items = app.get(Items);
   cache = app.get(CacheService);
-  store = app.get<CacheStore>(CACHE_BACKEND);
+  store = engineOf(app).store;
   await raw.call('CONFIG', 'RESETSTAT');
 });
 afterAll(async () => {

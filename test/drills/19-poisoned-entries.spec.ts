@@ -15,6 +15,7 @@ import { encodeValue } from '../../libs/cache/src/codec/value.codec.js';
 import { bootCache } from '../cache/fixtures.js';
 import { RedisServer } from '../harness/redis-server.js';
 import { reportDrill } from './support/processes.js';
+import { entryKey } from '../support/cache-internals.js';
 
 // Real servers, processes and fault injection: slower than a unit test, especially on a loaded machine.
 jest.setTimeout(60_000);
@@ -173,7 +174,7 @@ describe.each(modes)('drill 19 on %s', (mode, options) => {
     '@Cached over %s: a miss, overwritten by the load, 0 errors, no pollution',
     async (name, plant) => {
       const id = name.replace(/[^a-z0-9]+/gi, '-');
-      const full = cache.key('product', id);
+      const full = entryKey(app, 'product', id);
       await plant(raw, full);
       expect(await raw.exists(full)).toBe(1);
       const loads = catalog.loads;
@@ -197,7 +198,7 @@ describe.each(modes)('drill 19 on %s', (mode, options) => {
     'cached list over %s: a miss, overwritten by the load, 0 errors, no pollution',
     async (name, plant) => {
       const key = name.replace(/[^a-z0-9]+/gi, '-');
-      const full = cache.key('history', key);
+      const full = entryKey(app, 'history', key);
       await plant(raw, full);
       let loads = 0;
       const loader = async (): Promise<{ n: number }[]> => {
@@ -225,7 +226,7 @@ describe.each(modes)('drill 19 on %s', (mode, options) => {
     const loads = catalog.loads;
     const refused = cache.stats().namespaces['blob']?.refused ?? 0;
     expect(await catalog.blob('too-big', MAX_VALUE_BYTES * 2)).toHaveLength(MAX_VALUE_BYTES * 2);
-    expect(await raw.exists(cache.key('blob', 'too-big'))).toBe(0);
+    expect(await raw.exists(entryKey(app, 'blob', 'too-big'))).toBe(0);
     expect(cache.stats().namespaces['blob']?.refused).toBe(refused + 1);
     expect(await catalog.blob('too-big', MAX_VALUE_BYTES * 2)).toHaveLength(MAX_VALUE_BYTES * 2);
     expect(catalog.loads).toBe(loads + 2);
@@ -237,7 +238,7 @@ describe.each(modes)('drill 19 on %s', (mode, options) => {
 
   it('an entry over the namespace maxValueBytes planted in Redis is skipped on read, then replaced by the load', async () => {
     const id = 'planted-oversized';
-    const full = cache.key('blob', id);
+    const full = entryKey(app, 'blob', id);
     await raw.set(full, validEnvelope('p'.repeat(MAX_VALUE_BYTES * 2)));
     const loads = catalog.loads;
     const started = performance.now();
@@ -270,7 +271,7 @@ describe.each(modes)('drill 19 on %s', (mode, options) => {
       '@Cached over %s: a miss, overwritten by the load, 0 errors, the circuit stays closed',
       async (name, plant) => {
         const id = name.replace(/[^a-z0-9]+/gi, '-');
-        const full = hugeCache.key('product', id);
+        const full = entryKey(huge, 'product', id);
         await plant(raw, full);
         const started = performance.now();
         await expect(hugeCatalog.product(id)).resolves.toEqual({ id, name: `product ${id}`, price: 10 });

@@ -2,10 +2,11 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { Registry, register } from 'prom-client';
 import { CACHE_METRICS, cacheMetricNames } from 'nestjs-tiercache/metrics';
-import type { CacheMetrics } from 'nestjs-tiercache';
+import type { CacheMetrics } from 'nestjs-tiercache/metrics';
 import { freePort } from '../harness/free-port.js';
 import { RedisServer } from '../harness/redis-server.js';
 import { waitFor } from '../harness/wait-for.js';
+import { entryKey } from '../support/cache-internals.js';
 import { bootObservabilityApp, parseSamples, promtool, valueOf } from './observability-app.js';
 import type { ObservabilityApp, Sample } from './observability-app.js';
 
@@ -53,7 +54,7 @@ describe('cache metrics on the app registry (PrometheusModule /metrics)', () => 
     await repo.getUser(1); // memory-tier hit
     await repo.rename(1, 'renamed'); // delete
     await repo.file('a', 1000); // too large: refused
-    await redis.command('SET', cache.key('user', 2), 'not an entry');
+    await redis.command('SET', entryKey(app.app, 'user', 2), 'not an entry');
     expect(await cache.get('user', 2)).toBeUndefined(); // decode failure
     for (let id = 10; id < 16; id++) await cache.set('user', id, user(id)); // memory tier holds 3: evictions
 
@@ -68,11 +69,12 @@ describe('cache metrics on the app registry (PrometheusModule /metrics)', () => 
     await redis.command('CLIENT', 'PAUSE', 400, 'ALL'); // returns once the pause is in force
     expect(await cache.get('user', 99)).toBeUndefined(); // commandTimeout 100 ms: timeout
     await waitFor(async () => (await redis.command('PING')) === 'PONG', { message: 'the pause to end' });
-    await redis.command('ACL', 'SETUSER', 'default', '-get');
+    // Reads are GET or GETRANGE (bounded): deny both.
+    await redis.command('ACL', 'SETUSER', 'default', '-get', '-getrange');
     try {
       expect(await cache.get('user', 97)).toBeUndefined(); // NOPERM: error
     } finally {
-      await redis.command('ACL', 'SETUSER', 'default', '+get');
+      await redis.command('ACL', 'SETUSER', 'default', '+get', '+getrange');
     }
     await redis.command('CONFIG', 'SET', 'maxmemory', 1);
     try {

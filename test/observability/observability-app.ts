@@ -7,20 +7,12 @@ import type { HealthCheckResult } from '@nestjs/terminus';
 import { Test } from '@nestjs/testing';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import request from 'supertest';
-import {
-  CacheHealthIndicator,
-  CacheHealthModule,
-  CacheMetricsModule,
-  CacheModule,
-  CacheService,
-  CacheStatsModule,
-} from 'nestjs-tiercache';
-import type {
-  CacheHealthOptions,
-  CacheMetricsOptions,
-  CacheModuleOptions,
-  CacheStatsModuleOptions,
-} from 'nestjs-tiercache';
+import { CacheModule, CacheService } from 'nestjs-tiercache';
+import type { CacheModuleOptions } from 'nestjs-tiercache';
+import { CacheHealthIndicator, CacheHealthModule, CacheStatsModule } from 'nestjs-tiercache/health';
+import type { CacheHealthOptions, CacheStatsModuleOptions } from 'nestjs-tiercache/health';
+import { CacheMetricsModule } from 'nestjs-tiercache/metrics';
+import type { CacheMetricsOptions } from 'nestjs-tiercache/metrics';
 import { UserRepo } from '../cache/fixtures.js';
 
 @Controller('health')

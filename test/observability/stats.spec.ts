@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CacheStatsReporter } from 'nestjs-tiercache/health';
-import type { CacheStatsReport } from 'nestjs-tiercache';
+import type { CacheStatsReport } from 'nestjs-tiercache/health';
 import { RedisServer } from '../harness/redis-server.js';
 import { waitFor } from '../harness/wait-for.js';
 import { bootObservabilityApp } from './observability-app.js';

@@ -130,7 +130,7 @@ beforeAll(async () => {
   a = await boot(options(), Catalog);
   b = await boot(options(), Catalog);
   // The bus gates the memory tier: wait for both subscriptions.
-  await waitFor(() => a.store.redisConnected && b.store.redisConnected, {
+  await waitFor(() => a.engine.store.redisConnected && b.engine.store.redisConnected, {
     timeoutMs: 5_000,
     message: 'both instances connected',
   });
@@ -147,7 +147,7 @@ afterAll(async () => {
 describe('Redis Cluster (3 masters): basics', () => {
   it('@Cached reads and @CachePut / @CacheInvalidate writes go through the master that owns the slot', async () => {
     const id = 1;
-    const key = a.cache.key('product', id);
+    const key = a.engine.space.entry('product', id);
     const loads = a.service.loads;
     expect(await a.service.product(id)).toEqual(products.get(id));
     expect(a.service.loads).toBe(loads + 1);
@@ -202,7 +202,7 @@ describe('Redis Cluster (3 masters): basics', () => {
   it('lists (getOrSetList / append / setList) and update work on keys of every master', async () => {
     const keys = range(1, 30).map((n) => `feed-${n}`);
     const owners = new Set(
-      await Promise.all(keys.map(async (k) => (await cluster.nodeOf(a.cache.key('feed', k))).port)),
+      await Promise.all(keys.map(async (k) => (await cluster.nodeOf(a.engine.space.entry('feed', k))).port)),
     );
     expect(owners.size).toBe(3);
     for (const k of keys) {
@@ -266,7 +266,7 @@ describe('drill 11: cluster-wide invalidation', () => {
     await pool(ids, 32, (id) => a.service.product(id));
     const tagged = ids.filter((id) => group(id) === 'group:1');
     const owners = new Set(
-      await Promise.all(tagged.map(async (id) => (await cluster.nodeOf(a.cache.key('product', id))).port)),
+      await Promise.all(tagged.map(async (id) => (await cluster.nodeOf(a.engine.space.entry('product', id))).port)),
     );
     expect(owners.size).toBe(3);
     for (const id of tagged) bump(id, `tagged-${id}`);
@@ -276,7 +276,7 @@ describe('drill 11: cluster-wide invalidation', () => {
     expect(removed).toBeGreaterThanOrEqual(tagged.length);
 
     for (const id of ids) {
-      const state = await stored(a.cache.key('product', id));
+      const state = await stored(a.engine.space.entry('product', id));
       if (group(id) === 'group:1') expect(state === 'tombstone' || state === 'absent').toBe(true);
       else expect(state).toEqual({ value: products.get(id) });
     }
@@ -339,7 +339,9 @@ describe('a master SIGKILLed during writes (no replicas: its slots go down, then
   }
 
   async function idsOn(node: { port: number }, ids: number[]): Promise<number[]> {
-    const owners = await Promise.all(ids.map(async (id) => (await cluster.nodeOf(a.cache.key('product', id))).port));
+    const owners = await Promise.all(
+      ids.map(async (id) => (await cluster.nodeOf(a.engine.space.entry('product', id))).port),
+    );
     return ids.filter((_, i) => owners[i] === node.port);
   }
 
@@ -377,7 +379,7 @@ describe('a master SIGKILLed during writes (no replicas: its slots go down, then
       for (let i = 0; a.cache.stats().breaker !== 'open' && i < 50; i++)
         await a.service.product(victimIds[i % victimIds.length]!);
       expect(a.cache.stats().breaker).toBe('open');
-      expect(a.store.peek(a.cache.key('product', id))).toBeDefined();
+      expect(a.engine.store.peek(a.engine.space.entry('product', id))).toBeDefined();
 
       await a.service.rename(id!, 'renamed-while-open');
       // This instance: at once. Another instance: as soon as the bus message lands (as in bus.spec.ts, ≤ 1 s).
@@ -423,7 +425,8 @@ describe('a master SIGKILLed during writes (no replicas: its slots go down, then
           if (JSON.stringify(got) !== JSON.stringify(products.get(id))) {
             // Served from A's own memory tier = the invalidation/write-through skipped it (the breaker bug above).
             const fromMemory =
-              JSON.stringify(a.store.memory?.peek(a.cache.key('product', id))?.value) === JSON.stringify(got);
+              JSON.stringify(a.engine.store.memory?.peek(a.engine.space.entry('product', id))?.value) ===
+              JSON.stringify(got);
             stale.push(`${id}@${Math.round(performance.now() - killedAt)}ms ${fromMemory ? 'memory' : 'redis'}`);
           }
         } catch (err) {
@@ -448,7 +451,7 @@ describe('a master SIGKILLed during writes (no replicas: its slots go down, then
     await waitFor(
       async () => {
         await a.service.save(probe, `probe-${Math.round(performance.now())}`);
-        const state = await stored(a.cache.key('product', probe)).catch(() => 'absent' as const);
+        const state = await stored(a.engine.space.entry('product', probe)).catch(() => 'absent' as const);
         return typeof state === 'object' && JSON.stringify(state.value) === JSON.stringify(products.get(probe));
       },
       { timeoutMs: 10_000, intervalMs: 50, message: 'writes to land on the restarted master' },
@@ -482,7 +485,7 @@ describe('a master SIGKILLed during writes (no replicas: its slots go down, then
     });
     const disagree: string[] = [];
     for (const id of ids) {
-      const state = await stored(a.cache.key('product', id));
+      const state = await stored(a.engine.space.entry('product', id));
       if (typeof state === 'object' && JSON.stringify(state.value) !== JSON.stringify(products.get(id)))
         disagree.push(`redis ${id}`);
       for (const [name, i] of [

@@ -113,7 +113,7 @@ describe('Sentinel: cached reads/writes and a primary SIGKILLed under load (dril
     figures.topologyStartMs = Math.round(performance.now() - started);
     a = await boot(options(topo), Accounts);
     b = await boot(options(topo), Accounts);
-    await waitFor(() => a.store.redisConnected && b.store.redisConnected, {
+    await waitFor(() => a.engine.store.redisConnected && b.engine.store.redisConnected, {
       timeoutMs: 5_000,
       message: 'both instances connected',
     });
@@ -127,7 +127,7 @@ describe('Sentinel: cached reads/writes and a primary SIGKILLed under load (dril
   it('@Cached reads and @CachePut / @CacheInvalidate writes go to the primary (and replicate)', async () => {
     seed(300);
     const id = 1;
-    const key = a.cache.key('acct', id);
+    const key = a.engine.space.entry('acct', id);
     const loads = a.service.loads;
     expect(await a.service.get(id)).toEqual(accounts.get(id));
     expect(await a.service.get(id)).toEqual(accounts.get(id));
@@ -167,7 +167,7 @@ describe('Sentinel: cached reads/writes and a primary SIGKILLed under load (dril
     /** Keys whose live entry their tag set no longer lists: the write-through vs tag-invalidation race (pinned below). */
     const untagged = new Set<number>();
     const indexed = async (id: number): Promise<boolean> => {
-      const key = a.cache.key('acct', id);
+      const key = a.engine.space.entry('acct', id);
       const member = await topo.primary.command('SISMEMBER', `${PREFIX}:__tag:acct:${id}`, key).catch(() => 1);
       const state = await storedOn(topo.primary, key).catch(() => 'absent' as const);
       return Number(member) === 1 || typeof state !== 'object';
@@ -193,7 +193,7 @@ describe('Sentinel: cached reads/writes and a primary SIGKILLed under load (dril
           }
           const got = await a.service.get(id);
           if (!same(got, accounts.get(id))) {
-            const fromMemory = same(a.store.memory?.peek(a.cache.key('acct', id))?.value, got);
+            const fromMemory = same(a.engine.store.memory?.peek(a.engine.space.entry('acct', id))?.value, got);
             if (!fromMemory && !(await indexed(id))) untagged.add(id);
             stale.push({
               id,
@@ -236,7 +236,7 @@ describe('Sentinel: cached reads/writes and a primary SIGKILLed under load (dril
     await waitFor(
       async () => {
         const saved = await a.service.save(probe, `probe-${Math.round(performance.now())}`);
-        return same(await storedOn(promoted, a.cache.key('acct', probe)), { value: saved });
+        return same(await storedOn(promoted, a.engine.space.entry('acct', probe)), { value: saved });
       },
       { timeoutMs: 15_000, intervalMs: 20, message: 'A to write to the promoted replica' },
     );
@@ -281,7 +281,7 @@ describe('Sentinel: cached reads/writes and a primary SIGKILLed under load (dril
     });
     const disagree: { id: number; line: string }[] = [];
     for (const id of ids) {
-      const state = await storedOn(promoted, a.cache.key('acct', id));
+      const state = await storedOn(promoted, a.engine.space.entry('acct', id));
       if (typeof state === 'object' && !same(state.value, accounts.get(id)))
         disagree.push({ id, line: `redis ${id}: ${JSON.stringify(state.value)}` });
       for (const [name, i] of [
@@ -299,8 +299,8 @@ describe('Sentinel: cached reads/writes and a primary SIGKILLed under load (dril
 
     // The bus works again (both subscribers resubscribed on the promoted replica): B drops what A invalidates.
     const id = ids[ids.length - 1]!;
-    const key = b.cache.key('acct', id);
-    await waitFor(async () => (await b.service.get(id)) !== undefined && b.store.peek(key) !== undefined, {
+    const key = b.engine.space.entry('acct', id);
+    await waitFor(async () => (await b.service.get(id)) !== undefined && b.engine.store.peek(key) !== undefined, {
       timeoutMs: 2_000,
       message: "the entry in B's memory tier",
     });
@@ -319,7 +319,7 @@ describe('Sentinel: an invalidation the primary acknowledged but never replicate
   beforeAll(async () => {
     topo = await SentinelTopology.start();
     a = await boot(options(topo), Accounts);
-    await waitFor(() => a.store.redisConnected, { timeoutMs: 5_000, message: 'A connected' });
+    await waitFor(() => a.engine.store.redisConnected, { timeoutMs: 5_000, message: 'A connected' });
   }, 30_000);
 
   afterAll(async () => {
@@ -338,9 +338,9 @@ describe('Sentinel: an invalidation the primary acknowledged but never replicate
   it('a write-through racing a tag invalidation stays reachable by later invalidations of its tag', async () => {
     seed(10);
     const id = 5;
-    const key = a.cache.key('acct', id);
+    const key = a.engine.space.entry('acct', id);
     const b = await boot(options(topo), Accounts);
-    const client = a.store.redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const client = a.engine.store.redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
     const original = client.tcSetFresh!;
     let release = (): void => undefined;
     const gate = new Promise<void>((r) => (release = r));
@@ -379,7 +379,7 @@ describe('Sentinel: an invalidation the primary acknowledged but never replicate
   it('a tag invalidation that fails after taking the tag set is replayed completely', async () => {
     seed(10);
     const id = 3;
-    const key = a.cache.key('acct', id);
+    const key = a.engine.space.entry('acct', id);
     await a.service.get(id);
     expect(await storedOn(topo.primary, key)).toEqual({ value: accounts.get(id) });
 
@@ -409,7 +409,7 @@ describe('Sentinel: an invalidation the primary acknowledged but never replicate
   it('a tombstone acknowledged by the dying primary is re-applied on the promoted replica', async () => {
     seed(10);
     const id = 7;
-    const key = a.cache.key('acct', id);
+    const key = a.engine.space.entry('acct', id);
     await a.service.get(id);
     await waitFor(async () => same(await storedOn(topo.replica, key), { value: accounts.get(id) }), {
       timeoutMs: 2_000,
@@ -427,11 +427,14 @@ describe('Sentinel: an invalidation the primary acknowledged but never replicate
 
     const timing = await topo.killPrimaryAndAwaitFailover();
     figures.lostAckFailoverMs = Math.round(timing.allSentinelsMs);
-    await waitFor(async () => same(await a.service.save(1, 'probe'), accounts.get(1)) && a.store.redisConnected, {
-      timeoutMs: 10_000,
-      message: 'A on the new primary',
-    });
-    await waitFor(async () => typeof (await storedOn(topo.primary, a.cache.key('acct', 1))) === 'object', {
+    await waitFor(
+      async () => same(await a.service.save(1, 'probe'), accounts.get(1)) && a.engine.store.redisConnected,
+      {
+        timeoutMs: 10_000,
+        message: 'A on the new primary',
+      },
+    );
+    await waitFor(async () => typeof (await storedOn(topo.primary, a.engine.space.entry('acct', 1))) === 'object', {
       timeoutMs: 10_000,
       message: 'A writing to the new primary',
     });

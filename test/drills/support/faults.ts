@@ -13,9 +13,8 @@ import type { DynamicModule, INestApplication, LoggerService, Type } from '@nest
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
-import { CACHE_BACKEND, CacheModule } from 'nestjs-tiercache';
+import { CacheModule } from 'nestjs-tiercache';
 import type { CacheModuleOptions } from 'nestjs-tiercache';
-import type { CacheStore } from '../../../libs/cache/src/backends/cache-store.js';
 import type {
   CacheOperation,
   CacheOutcome,
@@ -133,12 +132,7 @@ export async function bootApp(cache: CacheModuleOptions, options: DrillAppOption
   return app;
 }
 
-/** The runtime behind an app's CacheModule (connections, breaker, replay queue). */
-export function storeOf(app: INestApplication): CacheStore {
-  return app.get<CacheStore>(CACHE_BACKEND);
-}
-
-/** A recorder that counts every (operation, outcome) the cache reports; add it with `cache.addRecorder()`. */
+/** A recorder that counts every (operation, outcome) the cache reports; add it with `engineOf(app).telemetry.addRecorder()`. */
 export class CountingRecorder implements CacheRecorder {
   readonly counts = new Map<string, number>();
 

@@ -2,9 +2,10 @@ import vm from 'node:vm';
 import type { INestApplicationContext, LoggerService, Type } from '@nestjs/common';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { Test } from '@nestjs/testing';
-import { CACHE_BACKEND, CacheModule, CacheService } from 'nestjs-tiercache';
+import { CacheModule, CacheService } from 'nestjs-tiercache';
 import type { CacheModuleOptions } from 'nestjs-tiercache';
-import type { CacheStore } from '../../../libs/cache/src/backends/cache-store.js';
+import { engineOf } from '../../support/cache-internals.js';
+import type { CacheEngine } from '../../support/cache-internals.js';
 
 /** Keeps every line Nest's Logger receives, so a test can show (or assert on) what the cache logged. */
 export class CollectingLogger implements LoggerService {
@@ -38,7 +39,7 @@ export interface Instance<T> {
   app: INestApplicationContext;
   service: T;
   cache: CacheService;
-  store: CacheStore;
+  engine: CacheEngine;
   logger: CollectingLogger;
 }
 
@@ -55,7 +56,7 @@ export async function boot<T>(options: CacheModuleOptions, provider: Type<T>): P
     app,
     service: app.get(provider),
     cache: app.get(CacheService),
-    store: app.get<CacheStore>(CACHE_BACKEND),
+    engine: engineOf(app),
     logger,
   };
 }
