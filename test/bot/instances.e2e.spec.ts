@@ -309,6 +309,41 @@ describe('the bot as several instances (3 processes, Redis + PostgreSQL)', () =>
     }
   }, 300_000);
 
+  it("a change made on one instance reaches the others' memory tiers (invalidated over Redis)", async () => {
+    const user: TgUser = { id: 5_951, first_name: 'Switcher' };
+    const chat = privateChat(user);
+    const [a, b] = bots.filter((bot) => bot.alive) as [BotProcess, BotProcess];
+    const hook = { 'x-telegram-bot-api-secret-token': SECRET };
+    let messageId = 0;
+    const ask = async (bot: BotProcess, text: string): Promise<string> =>
+      String(
+        (await bot.request('POST', '/telegram/webhook', hook, textUpdate(user, { chat }, ++messageId, text))).body?.[
+          'text'
+        ],
+      );
+    // Both instances read the user, so both hold it in their memory tier.
+    expect(await ask(a, '/balance')).toBe('Your balance is 1.00. A message costs 0.02.');
+    expect(await ask(b, '/balance')).toBe('Your balance is 1.00. A message costs 0.02.');
+    expect(await ask(a, '/model upper-1')).toBe('Model set to upper-1.');
+    await waitFor(async () => (await ask(b, '/model')).startsWith('Your model is upper-1.'), {
+      timeoutMs: 10_000,
+      message: 'the other instance to see the new model',
+    });
+    const topUp = await a.request(
+      'POST',
+      `/admin/users/${user.id}/top-up`,
+      { authorization: `Bearer ${ADMIN}` },
+      { amount: '2' },
+    );
+    expect(topUp.status).toBe(200);
+    await waitFor(async () => (await ask(b, '/balance')) === 'Your balance is 3.00. A message costs 0.02.', {
+      timeoutMs: 10_000,
+      message: 'the other instance to see the top-up',
+    });
+    // /stats lives in Redis only: right after the top-up, on any instance.
+    expect(await ask(b, '/stats')).toMatch(/: 0 messages, spent 0\.00\. Your balance is 3\.00\.$/);
+  });
+
   it('repairs a cached history that missed an append (an instance died between its commit and its cache update)', async () => {
     const user: TgUser = { id: 5_901, first_name: 'Survivor' };
     const chat = privateChat(user);
