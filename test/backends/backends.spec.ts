@@ -134,7 +134,7 @@ describe('TieredBackend: the memory tier never outlives an invalidation', () => 
     const prefix = `bk-big-${++runs}`;
     const key = `${prefix}:file:1`;
     // Sized so the small value fits whatever the tier counts per entry (encoded bytes or heap estimate + overhead).
-    const backend = tiered(prefix, new MemoryBackend({ maxEntries: 100, maxBytes: 2048 }));
+    const backend = tiered(prefix, new MemoryBackend({ maxEntries: 10, maxBytes: 4096 }));
     await put(backend, key, 'small');
     expect(backend.memory.peek(key)?.value).toBe('small');
     const big = 'x'.repeat(16 * 1024);

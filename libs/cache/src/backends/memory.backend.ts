@@ -1,10 +1,12 @@
+import { Logger } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import type { CacheBackend, WriteOptions } from './cache-backend.interface.js';
 import type { CacheEntry, ListReadResult, Miss, ReadResult } from './cache-entry.js';
 import { liveToken, MISS } from './cache-entry.js';
 import { decodeEntry } from '../codec/entry.codec.js';
+import { ENTRY_OVERHEAD_BYTES, estimateHeapBytes } from '../codec/heap-size.js';
 import { CacheError } from '../errors/cache.error.js';
-import { ErrorMessages } from '../errors/error-messages.js';
+import { ErrorMessages, LogMessages } from '../errors/error-messages.js';
 
 interface Slot {
   entry: CacheEntry;
@@ -47,8 +49,17 @@ export class MemoryBackend implements CacheBackend {
   /** Keys filled from another tier, whose tags this tier does not know: any tag invalidation drops them. */
   private readonly untagged = new Set<string>();
   private readonly tickets = new Set<FillTicket>();
+  /** What entries may hold: maxBytes less the index. */
+  private readonly maxValueBytes: number;
 
   constructor(private readonly options: MemoryBackendOptions) {
+    // The LRU index costs memory per slot whether used or not (key/value lists, links, TTL arrays — twice: entries
+    // and tombstones): it comes out of maxBytes, so the bound holds for the whole tier.
+    const index = indexBytes(options.maxEntries);
+    if (index > options.maxBytes / 2) {
+      new Logger('MemoryBackend').warn(LogMessages.memoryIndexLarge(options.maxEntries, index, options.maxBytes));
+    }
+    this.maxValueBytes = Math.max(1, options.maxBytes - index);
     this.tombstones = new LRUCache<string, string>({
       max: options.maxEntries,
       ttl: options.tombstoneTtlMs ?? 60_000,
@@ -56,7 +67,7 @@ export class MemoryBackend implements CacheBackend {
     });
     this.lru = new LRUCache<string, Slot>({
       max: options.maxEntries,
-      maxSize: options.maxBytes,
+      maxSize: this.maxValueBytes,
       sizeCalculation: (slot) => Math.max(1, slot.size),
       ttlAutopurge: false,
       allowStale: false,
@@ -77,9 +88,9 @@ export class MemoryBackend implements CacheBackend {
     return slot === undefined || slot.list ? undefined : (slot.entry as CacheEntry<T>);
   }
 
-  /** Number of entries and bytes held now. */
+  /** Number of entries and bytes held now (entries' estimated memory plus the LRU index). */
   get usage(): { entries: number; bytes: number } {
-    return { entries: this.lru.size, bytes: this.lru.calculatedSize };
+    return { entries: this.lru.size, bytes: this.lru.calculatedSize + indexBytes(this.options.maxEntries) };
   }
 
   async read<T>(key: string): Promise<ReadResult<T>> {
@@ -93,25 +104,30 @@ export class MemoryBackend implements CacheBackend {
   async write(key: string, encoded: Buffer, ttlMs: number, options?: WriteOptions): Promise<boolean> {
     if (!this.guardHolds(key, options?.ifToken)) return false;
     // The one decode of a write: a snapshot, so later changes to the caller's object cannot reach the cache.
-    return this.put(key, decodeEntry(encoded), encoded.length, ttlMs, options?.tags);
+    return this.put(key, decodeEntry(encoded), ttlMs, options?.tags);
   }
 
   /** {@link fill} from the bytes just written to another tier (decoded once, here). */
   fillEncoded(ticket: FillTicket, encoded: Buffer, ttlMs: number, tags: readonly string[] | undefined): void {
     if (ticket.stale) {
-      this.fill(ticket, undefined, 0, ttlMs, tags);
+      this.fill(ticket, undefined, ttlMs, tags);
       return;
     }
-    this.fill(ticket, decodeEntry(encoded), encoded.length, ttlMs, tags);
+    this.fill(ticket, decodeEntry(encoded), ttlMs, tags);
   }
 
-  /** Stores an entry; false when it is larger than the whole tier (then no older value of the key is left). */
-  put(key: string, entry: CacheEntry, size: number, ttlMs: number, tags?: readonly string[], list?: true): boolean {
+  /**
+   * Stores an entry, sized by what it really holds in this process (heap estimate of the decoded value plus the
+   * entry's own overhead), so `maxBytes` bounds real memory; false when it is larger than the whole tier (then no
+   * older value of the key is left).
+   */
+  put(key: string, entry: CacheEntry, ttlMs: number, tags?: readonly string[], list?: true): boolean {
+    const size = ENTRY_OVERHEAD_BYTES + key.length * 2 + estimateHeapBytes(entry.value);
     const ttl = Math.max(1, Math.min(ttlMs, this.options.maxTtlMs ?? ttlMs));
     this.tombstones.delete(key);
     // A fill in flight read the key before this write: it must not overwrite it.
     this.staleTickets((k) => k === key);
-    if (size > this.options.maxBytes) {
+    if (size > this.maxValueBytes) {
       this.lru.delete(key);
       return false;
     }
@@ -137,7 +153,6 @@ export class MemoryBackend implements CacheBackend {
   fill(
     ticket: FillTicket,
     entry: CacheEntry | undefined,
-    size: number,
     ttlMs: number,
     tags: readonly string[] | 'unknown' | undefined,
   ): void {
@@ -147,7 +162,7 @@ export class MemoryBackend implements CacheBackend {
       this.lru.delete(ticket.key);
       return;
     }
-    if (!this.put(ticket.key, entry, size, ttlMs, tags === 'unknown' ? undefined : tags)) return;
+    if (!this.put(ticket.key, entry, ttlMs, tags === 'unknown' ? undefined : tags)) return;
     if (tags === 'unknown') this.untagged.add(ticket.key);
   }
 
@@ -231,14 +246,7 @@ export class MemoryBackend implements CacheBackend {
     if (!this.guardHolds(key, options?.ifToken)) return false;
     const kept = items.slice(-maxLength);
     const now = Date.now();
-    return this.put(
-      key,
-      { value: kept, createdAt: now, expiresAt: now + ttlMs },
-      estimateSize(kept),
-      ttlMs,
-      options?.tags,
-      true,
-    );
+    return this.put(key, { value: kept, createdAt: now, expiresAt: now + ttlMs }, ttlMs, options?.tags, true);
   }
 
   async append(key: string, items: readonly unknown[], maxLength: number, ttlMs: number): Promise<boolean> {
@@ -247,14 +255,7 @@ export class MemoryBackend implements CacheBackend {
     // A new array, never a push: readers holding the previous array keep a consistent snapshot.
     const next = [...(slot.entry.value as unknown[]), ...items].slice(-maxLength);
     const now = Date.now();
-    this.put(
-      key,
-      { value: next, createdAt: slot.entry.createdAt, expiresAt: now + ttlMs },
-      estimateSize(next),
-      ttlMs,
-      slot.tags,
-      true,
-    );
+    this.put(key, { value: next, createdAt: slot.entry.createdAt, expiresAt: now + ttlMs }, ttlMs, slot.tags, true);
     return true;
   }
 
@@ -320,7 +321,7 @@ export class MemoryBackend implements CacheBackend {
   }
 }
 
-function estimateSize(items: readonly unknown[]): number {
-  // Lists are sized roughly (64 B per item) rather than re-encoded on every append.
-  return 64 + items.length * 64;
+/** Bytes the two LRU indexes (entries, tombstones) take for `maxEntries` slots: ~40 B per slot each. */
+function indexBytes(maxEntries: number): number {
+  return maxEntries * 80;
 }

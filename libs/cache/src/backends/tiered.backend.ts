@@ -51,7 +51,7 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
     }
     if (result.hit && this.trusted() && this.useMemory(key)) {
       // Redis does not say which tags the entry has: 'unknown' makes any tag invalidation drop this copy.
-      this.memory.fill(ticket, result.entry, result.size ?? 0, result.entry.expiresAt - Date.now(), 'unknown');
+      this.memory.fill(ticket, result.entry, result.entry.expiresAt - Date.now(), 'unknown');
     } else {
       this.memory.release(ticket);
     }

@@ -57,6 +57,8 @@ export const LogMessages = {
     `${where}: invalidateOn["${event}"] failed (${errorText(err)}); clearing namespace "${namespace}".`,
   syncMethod: (where: string) =>
     `${where} is synchronous (it returned a value, not a Promise), so it cannot be cached: it now runs uncached and keeps its return type. Make it async (or return a Promise) to cache it.`,
+  memoryIndexLarge: (maxEntries: number, indexBytes: number, maxBytes: number) =>
+    `memory.maxEntries ${maxEntries} costs ~${Math.round(indexBytes / 1048576)} MiB of index on its own, more than half of memory.maxBytes (${Math.round(maxBytes / 1048576)} MiB): little is left for values. Lower memory.maxEntries or raise memory.maxBytes.`,
   notInitialized: () =>
     'a cache decorator was found but the app is not initialized: decorated methods cache only after app.init() (or app.listen()).',
 } as const;
