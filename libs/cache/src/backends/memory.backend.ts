@@ -12,6 +12,8 @@ interface Slot {
   entry: CacheEntry;
   size: number;
   tags: readonly string[] | undefined;
+  /** When the slot stops being served (epoch ms): its TTL plus grace, capped by `maxTtl`. */
+  deadline: number;
   /** A capped list (setList/append): read only through readList. */
   list?: true;
 }
@@ -69,8 +71,8 @@ export class MemoryBackend implements CacheBackend {
       max: options.maxEntries,
       maxSize: this.maxValueBytes,
       sizeCalculation: (slot) => Math.max(1, slot.size),
-      ttlAutopurge: false,
-      allowStale: false,
+      // Deadlines are checked here (Slot.deadline), not by lru-cache: a hit then costs a map lookup and one
+      // comparison, and the index needs no TTL arrays.
       dispose: (slot, key, reason) => {
         this.unindex(key, slot.tags);
         this.untagged.delete(key);
@@ -84,8 +86,16 @@ export class MemoryBackend implements CacheBackend {
    * `expiresAt` (kept for fail-safe grace): callers check freshness.
    */
   peek<T>(key: string): CacheEntry<T> | undefined {
-    const slot = this.lru.get(key);
+    const slot = this.live(key);
     return slot === undefined || slot.list ? undefined : (slot.entry as CacheEntry<T>);
+  }
+
+  /** The slot of `key` while its deadline has not passed (an expired slot is dropped on the way). */
+  private live(key: string): Slot | undefined {
+    const slot = this.lru.get(key);
+    if (slot === undefined || slot.deadline > Date.now()) return slot;
+    this.lru.delete(key);
+    return undefined;
   }
 
   /** Number of entries and bytes held now (entries' estimated memory plus the LRU index). */
@@ -94,7 +104,7 @@ export class MemoryBackend implements CacheBackend {
   }
 
   async read<T>(key: string): Promise<ReadResult<T>> {
-    const slot = this.lru.get(key);
+    const slot = this.live(key);
     if (slot === undefined) return this.miss(key);
     if (slot.list) throw new CacheError('E_KIND_MISMATCH', ErrorMessages.kindMismatch('list'));
     const entry = slot.entry as CacheEntry<T>;
@@ -131,7 +141,8 @@ export class MemoryBackend implements CacheBackend {
       this.lru.delete(key);
       return false;
     }
-    this.lru.set(key, list ? { entry, size, tags, list } : { entry, size, tags }, { ttl });
+    const deadline = Date.now() + ttl;
+    this.lru.set(key, list ? { entry, size, tags, deadline, list } : { entry, size, tags, deadline });
     this.index(key, tags);
     return true;
   }
@@ -214,7 +225,7 @@ export class MemoryBackend implements CacheBackend {
   }
 
   async update<T>(key: string, fn: (current: T) => T | undefined): Promise<T | undefined> {
-    const slot = this.lru.get(key);
+    const slot = this.live(key);
     if (slot === undefined || slot.entry.expiresAt <= Date.now()) return undefined;
     if (slot.list) throw new CacheError('E_KIND_MISMATCH', ErrorMessages.kindMismatch('list'));
     const next = fn(slot.entry.value as T);
@@ -222,15 +233,15 @@ export class MemoryBackend implements CacheBackend {
       await this.delete([key]);
       return undefined;
     }
-    const remaining = Math.max(1, this.lru.getRemainingTTL(key));
+
     // Replacing a value disposes the old slot, which unindexes its tags: index them again.
-    this.lru.set(key, { ...slot, entry: { ...slot.entry, value: next } }, { ttl: remaining });
+    this.lru.set(key, { ...slot, entry: { ...slot.entry, value: next } });
     this.index(key, slot.tags);
     return next;
   }
 
   async readList<T>(key: string): Promise<ListReadResult<T>> {
-    const slot = this.lru.get(key);
+    const slot = this.live(key);
     if (slot === undefined) return this.miss(key);
     if (!slot.list) throw new CacheError('E_KIND_MISMATCH', ErrorMessages.kindMismatch('value'));
     return { hit: true, items: slot.entry.value as T[] };
@@ -250,7 +261,7 @@ export class MemoryBackend implements CacheBackend {
   }
 
   async append(key: string, items: readonly unknown[], maxLength: number, ttlMs: number): Promise<boolean> {
-    const slot = this.lru.get(key);
+    const slot = this.live(key);
     if (slot === undefined || !slot.list) return false;
     // A new array, never a push: readers holding the previous array keep a consistent snapshot.
     const next = [...(slot.entry.value as unknown[]), ...items].slice(-maxLength);

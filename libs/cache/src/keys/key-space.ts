@@ -3,7 +3,7 @@ import { CacheError } from '../errors/cache.error.js';
 import { ErrorMessages } from '../errors/error-messages.js';
 import { composePrefix } from './composite-key.js';
 import type { KeyPart } from './composite-key.js';
-import { encodeArgs } from './key.encoder.js';
+import { encodeArgs, encodeNumber } from './key.encoder.js';
 
 /** Prefixes and namespaces: no ':' (the separator) and no glob characters, so a scan pattern built from them is exact. */
 export const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -117,6 +117,8 @@ export class KeySpace {
 
   /** The entry key of a key value under a namespace prefix already built by {@link namespace} (hot path). */
   entryUnder(namespacePrefix: string, key: unknown): string {
+    // The commonest key, a numeric id: its typed form is short and well-formed by construction.
+    if (typeof key === 'number') return `${namespacePrefix}=${encodeNumber(key)}`;
     return namespacePrefix + entryPart(keyOf(key));
   }
 

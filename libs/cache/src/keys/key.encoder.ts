@@ -45,7 +45,8 @@ export function encodeArgs(args: readonly unknown[]): string {
   return out;
 }
 
-function encodeNumber(n: number): string {
+/** The typed encoding of one number (`n42`, `n-0`, `nNaN`). */
+export function encodeNumber(n: number): string {
   if (n === 0) return Object.is(n, -0) ? 'n-0' : 'n0';
   return `n${n}`;
 }
