@@ -4,7 +4,7 @@ export const ENTRY_OVERHEAD_BYTES = 240;
 const HEADER = 24; // an object's map pointer, properties and elements pointers
 const SLOT = 8; // one tagged field
 const STRING_HEADER = 16;
-const NON_LATIN1 = /[^\u0000-\u00ff]/;
+const NON_LATIN1 = /[\u0100-\uffff]/;
 
 /**
  * An estimate of the bytes a decoded value holds in this process — V8 heap plus external memory (Buffer bytes) — so
