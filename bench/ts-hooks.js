@@ -1,5 +1,5 @@
 // ESM loader hooks for the benchmarks: transpile project .ts files with @swc/core (legacy decorators + decorator
-// metadata, as the Nest code base is compiled), map `nestjs-tiercache` to the library source and `./x.js` to
+// metadata, as the Nest code base is compiled), map `nestjs-tiercache` (and its /metrics, /health doors) to the library source and `./x.js` to
 // `./x.ts` when the TypeScript file exists. node_modules are left to Node.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -7,6 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { transform } from '@swc/core';
 
 const LIBRARY = new URL('../libs/cache/src/index.ts', import.meta.url).href;
+const SUBPATHS = {
+  'nestjs-tiercache/metrics': new URL('../libs/cache/src/metrics.ts', import.meta.url).href,
+  'nestjs-tiercache/health': new URL('../libs/cache/src/health.ts', import.meta.url).href,
+};
 
 const SWC = {
   jsc: {
@@ -21,6 +25,7 @@ const SWC = {
 
 export async function resolve(specifier, context, nextResolve) {
   if (specifier === 'nestjs-tiercache') return { url: LIBRARY, shortCircuit: true };
+  if (specifier in SUBPATHS) return { url: SUBPATHS[specifier], shortCircuit: true };
   const parent = context.parentURL;
   if (parent?.endsWith('.ts') && /^\.{1,2}\//.test(specifier) && specifier.endsWith('.js')) {
     const ts = new URL(`${specifier.slice(0, -3)}.ts`, parent);
