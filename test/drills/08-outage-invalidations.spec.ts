@@ -157,9 +157,9 @@ function checks(): {
   ];
 }
 
-/** The full key of a check: decorators with default keys encode the argument list. */
+/** The full key of a check: decorators with default keys encode the argument list (none for `list()`). */
 function fullKeyOf(c: { namespace: string; key: unknown }): string {
-  return c.namespace === 'acct-list' ? `${PREFIX}:acct-list:` : a.engine.space.entry(c.namespace, c.key);
+  return c.namespace === 'acct-list' ? a.engine.space.call(c.namespace, []) : a.engine.space.entry(c.namespace, c.key);
 }
 
 /** Disagreements between the database and Redis / each memory tier / what callers of each instance get. */

@@ -2,7 +2,8 @@
 // methods and cached lists: truncated data, `__proto__` payloads, wrong Redis types (hash, set or list where a
 // string is expected; string or hash where a list is expected), old/unknown schema versions, a list without our
 // header, 50 MB values. Each is a miss, overwritten by the next load, with 0 errors surfaced and no prototype
-// pollution; oversized values are refused on write (namespace maxValueBytes) and skipped on read.
+// pollution; oversized values are refused on write (namespace maxValueBytes) and skipped on read. One of our own
+// value entries read as a list is no poison but the caller's mistake: E_KIND_MISMATCH, and the entry stays.
 // (test/backends/redis-values.spec.ts covers CacheService.get on poisoned strings; this is the decorator and list path.)
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
@@ -103,7 +104,6 @@ const hugeCases: [string, Plant][] = [
 /** Poison where a cached list is expected. */
 const listCases: [string, Plant][] = [
   ['string garbage where a list is expected', bytes(() => Buffer.from('not a list'))],
-  ['a valid string entry where a list is expected', bytes(() => validEnvelope(['x']))],
   ['hash where a list is expected', (raw, key) => raw.hset(key, 'a', 'b')],
   [
     'list with garbage items',
@@ -221,6 +221,29 @@ describe.each(modes)('drill 19 on %s', (mode, options) => {
       noPollution();
     },
   );
+
+  it('cached list over one of our value entries: E_KIND_MISMATCH, the loader not run, the entry kept', async () => {
+    const key = 'our-value-entry-where-a-list-is-expected';
+    const full = entryKey(app, 'history', key);
+    const planted = validEnvelope(['x']);
+    await raw.set(full, planted);
+    const corrupt = (): number => cache.stats().namespaces['history']?.corrupt ?? 0;
+    const corruptBefore = corrupt();
+    let loads = 0;
+    const loader = async (): Promise<string[]> => {
+      loads++;
+      return ['loaded'];
+    };
+    await expect(cache.getOrSetList('history', key, loader, { maxLength: 10 })).rejects.toMatchObject({
+      code: 'E_KIND_MISMATCH',
+    });
+    await expect(cache.getList('history', key)).rejects.toMatchObject({ code: 'E_KIND_MISMATCH' });
+    expect(loads).toBe(0);
+    expect(await raw.getBuffer(full)).toEqual(planted);
+    expect(await cache.get('history', key)).toEqual(['x']);
+    expect(corrupt()).toBe(corruptBefore);
+    noPollution();
+  });
 
   it(`oversized values are refused on write (maxValueBytes ${MAX_VALUE_BYTES}) and the method still answers`, async () => {
     const loads = catalog.loads;

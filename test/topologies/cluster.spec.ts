@@ -352,17 +352,6 @@ describe('a master SIGKILLed during writes (no replicas: its slots go down, then
     return performance.now() - restartedAt;
   }
 
-  // Was a BUG (fixed: the memory tier is cleared regardless of the breaker, invalidations are still attempted while it
-  // is open, and the bus publishes through any live master) — libs/cache/src/cache.service.ts guard() ("breaker open → onFail(); return fallback" without running the
-  // op), reached from deleteKeys() and write(mustLand): while the circuit is open an invalidation or write-through is
-  // only queued for replay. (1) TieredBackend.delete/write never run, so this instance's own memory tier keeps the old
-  // value; with the bus still subscribed the tier stays trusted and the caller's next read returns the value it just
-  // replaced. (2) On Cluster the breaker is one for all masters: one dead master opens it, and invalidations of keys
-  // on the healthy masters are skipped too — other instances (and this one once a probe closes the breaker, until
-  // the replay has run) keep reading the old value from a master that was reachable all along. The same (1) applies
-  // to standalone Redis whenever timeouts open the breaker while the subscriber stays connected (slow Redis).
-  // Expected: the memory tier is cleared regardless of the breaker, and invalidations are attempted (or reads of
-  // queued keys treated as misses). Remove `.failing` once fixed.
   it('an invalidation made while the breaker is open (one master dead) is seen by the next read, on this instance and another', async () => {
     seed(300);
     await a.cache.clearNamespace('product');
@@ -423,7 +412,7 @@ describe('a master SIGKILLed during writes (no replicas: its slots go down, then
           else if (op === 1) await a.service.save(id, `w${w}-${i}`);
           const got = await a.service.product(id);
           if (JSON.stringify(got) !== JSON.stringify(products.get(id))) {
-            // Served from A's own memory tier = the invalidation/write-through skipped it (the breaker bug above).
+            // Served from A's own memory tier = the invalidation/write-through did not reach it.
             const fromMemory =
               JSON.stringify(a.engine.store.memory?.peek(a.engine.space.entry('product', id))?.value) ===
               JSON.stringify(got);
@@ -438,11 +427,16 @@ describe('a master SIGKILLed during writes (no replicas: its slots go down, then
       }
     });
 
-    await new Promise((r) => setTimeout(r, 500));
+    await waitFor(() => calls >= 100, { timeoutMs: 5_000, message: 'the workload to run before the kill' });
     await victim.kill();
     killedAt = performance.now();
     figures.clusterFailAfterKillMs = Math.round(await cluster.waitForState('fail', 10_000, others));
-    await new Promise((r) => setTimeout(r, 500));
+    // The workload meets the failed cluster before the master comes back.
+    const callsAtFail = calls;
+    await waitFor(() => calls >= callsAtFail + 100, {
+      timeoutMs: 10_000,
+      message: 'the workload to run against the failed cluster',
+    });
     const restartedAt = performance.now();
     await victim.restart();
     figures.clusterOkAfterRestartMs = Math.round(await cluster.waitForState('ok', 15_000));
@@ -467,8 +461,8 @@ describe('a master SIGKILLed during writes (no replicas: its slots go down, then
       p99Ms: Math.round(percentile(latencies, 99)),
       maxMs: Math.round(maxMs),
       cacheErrorsCounted: cacheErrors(a.cache),
-      // Reads that returned the value the same worker had just replaced (the breaker bug above), from A's memory tier
-      // or from Redis (skipped invalidation, read after a probe closed the breaker, before the replay ran).
+      // Reads that returned the value the same worker had just replaced, from A's memory tier or from Redis (an
+      // invalidation skipped while the breaker was open, read after a probe closed it, before the replay ran).
       staleReadsFromOwnMemoryTier: stale.filter((s) => s.endsWith('memory')).length,
       staleReadsFromRedis: stale.filter((s) => s.endsWith('redis')),
     };

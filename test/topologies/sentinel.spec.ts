@@ -168,7 +168,7 @@ describe('Sentinel: cached reads/writes and a primary SIGKILLed under load (dril
     const untagged = new Set<number>();
     const indexed = async (id: number): Promise<boolean> => {
       const key = a.engine.space.entry('acct', id);
-      const member = await topo.primary.command('SISMEMBER', `${PREFIX}:__tag:acct:${id}`, key).catch(() => 1);
+      const member = await topo.primary.command('SISMEMBER', a.engine.space.tag(`acct:${id}`), key).catch(() => 1);
       const state = await storedOn(topo.primary, key).catch(() => 'absent' as const);
       return Number(member) === 1 || typeof state !== 'object';
     };
@@ -224,7 +224,7 @@ describe('Sentinel: cached reads/writes and a primary SIGKILLed under load (dril
       }
     })();
 
-    await new Promise((r) => setTimeout(r, 500));
+    await waitFor(() => calls >= 100, { timeoutMs: 5_000, message: 'the workload to run before the kill' });
     const oldPrimary = topo.primary;
     killedAt = performance.now();
     const timing = await topo.killPrimaryAndAwaitFailover();
@@ -241,7 +241,12 @@ describe('Sentinel: cached reads/writes and a primary SIGKILLed under load (dril
       { timeoutMs: 15_000, intervalMs: 20, message: 'A to write to the promoted replica' },
     );
     const resumedMs = performance.now() - killedAt;
-    await new Promise((r) => setTimeout(r, 1_000));
+    // The workload goes on past the resume: reads after the failover must agree with the source too.
+    const callsAtResume = calls;
+    await waitFor(() => calls >= callsAtResume + 200, {
+      timeoutMs: 10_000,
+      message: 'the workload to go on after the resume',
+    });
     stop = true;
     await Promise.all([...workers, reader]);
 
@@ -261,8 +266,7 @@ describe('Sentinel: cached reads/writes and a primary SIGKILLed under load (dril
       maxMs: Math.round(Math.max(...latencies)),
       cacheErrorsCounted: cacheErrors(a.cache),
       maxPendingInvalidations: maxPending,
-      // The breaker bug pinned by cluster.spec.ts: an invalidation skipped while the circuit is open leaves A's own
-      // memory tier untouched (here in the few ms between the main connection's errors and the subscriber's 'close').
+      // Stale reads A served from its own memory tier (an invalidation that did not reach it).
       staleReadsFromOwnMemoryTier: stale.filter((x) => x.fromMemory).length,
       staleReadsOther: stale.filter((x) => !x.fromMemory).map((x) => x.line),
     };
@@ -327,14 +331,6 @@ describe('Sentinel: an invalidation the primary acknowledged but never replicate
     await topo?.stop();
   });
 
-  // BUG — libs/cache/src/backends/redis/redis.backend.ts:90-97 (write, write-through path): the key is added to its tag
-  // sets (TAG_ADD) *before* the unconditional SET (tcSetFresh). A tag invalidation landing in between takes the set
-  // (membership gone) and tombstones the key; the SET then overwrites the tombstone: a live entry that no tag set
-  // indexes any more, so every later invalidateTags of that tag misses it and all instances serve it until its TTL.
-  // Found by the failover drill below (MONITOR: TAG_ADD, replay's TAG_TAKE + tombstone, SET_FRESH, later TAG_TAKE
-  // empty); forced here by holding A's SET until B's invalidation has run. (The guarded-SET path is safe: its SET
-  // is refused once tombstoned.) Expected: index after the SET, or re-index inside the SET's script. Remove
-  // `.failing` once fixed.
   it('a write-through racing a tag invalidation stays reachable by later invalidations of its tag', async () => {
     seed(10);
     const id = 5;
@@ -369,13 +365,6 @@ describe('Sentinel: an invalidation the primary acknowledged but never replicate
     expect(seen.b).toEqual(accounts.get(id));
   });
 
-  // BUG — libs/cache/src/backends/redis/redis.backend.ts:119-129 (invalidateTags) with redis.scripts.ts:50 (TAG_TAKE):
-  // the tag set is taken (SMEMBERS + DEL) before its members are tombstoned. When the tombstone SETs then fail (a
-  // connection lost mid-invalidation, as in a failover; reproduced here deterministically by denying SET with an ACL
-  // for a moment), the guard queues only the *tag* for replay — but the set is gone, so the replay's TAG_TAKE finds no
-  // member and the tagged entries survive in Redis: every instance serves them until their TTL. Expected: members are
-  // removed from the set only after their tombstones landed (or the failed members' keys are queued).
-  // Remove `.failing` once fixed.
   it('a tag invalidation that fails after taking the tag set is replayed completely', async () => {
     seed(10);
     const id = 3;
@@ -394,18 +383,15 @@ describe('Sentinel: an invalidation the primary acknowledged but never replicate
     // Any successful operation closes the loop and replays the queued tag.
     await a.service.get(9);
     await waitFor(() => a.cache.stats().pendingInvalidations === 0, { timeoutMs: 3_000, message: 'the replay' });
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(async () => typeof (await storedOn(topo.primary, key)) !== 'object', {
+      timeoutMs: 3_000,
+      message: 'the replayed tag to remove the entry from Redis',
+    });
 
     figures.tagReplayRedisHolds = await storedOn(topo.primary, key);
     expect(await a.service.get(id)).toEqual(accounts.get(id));
   });
 
-  // BUG (missing drill-10 safeguard) — libs/cache/src/backends/redis/redis.backend.ts:107 delete(): an invalidation is one
-  // tombstone SET per key, trusted as soon as the primary acknowledges it (no WAIT for a replica, no record of it);
-  // and libs/cache/src/backends/cache-store.ts watch() 'ready' handler only replays invalidations that *failed*. Writes
-  // the primary acknowledged but had not replicated when it died are lost in the failover, so the promoted replica
-  // keeps the old entry and every instance serves it until its TTL. Expected: recent invalidations are re-applied on
-  // a reconnect (or to a different primary / after +switch-master), or confirmed with WAIT 1. Remove `.failing` once fixed.
   it('a tombstone acknowledged by the dying primary is re-applied on the promoted replica', async () => {
     seed(10);
     const id = 7;
