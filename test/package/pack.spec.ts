@@ -190,6 +190,8 @@ describe('nestjs-tiercache as a published package', () => {
         '--prefer-offline',
         '--fetch-timeout=20000',
         '--fetch-retries=1',
+        // npm 11 refuses a max below the min (default 10 s): set both.
+        '--fetch-retry-mintimeout=1000',
         '--fetch-retry-maxtimeout=5000',
         ...specs,
       ],
