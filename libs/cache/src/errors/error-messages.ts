@@ -16,6 +16,8 @@ export const ErrorMessages = {
   misuse: (where: string, problem: string, fix: string) => `tiercache: ${where}: ${problem}. Fix: ${fix}`,
   backendUnavailable: (backend: string, reason: string) => `tiercache: ${backend} backend unavailable (${reason}).`,
   timeout: (backend: string, op: string, ms: number) => `tiercache: ${backend} ${op} timed out after ${ms} ms.`,
+  budgetSpent: (backend: string, op: string) =>
+    `tiercache: ${backend} ${op} not sent: the call's cache-I/O budget (commandTimeout) was already spent.`,
   loaderTimeout: (ms: number) => `tiercache: the loader did not answer within the hard timeout (${ms} ms); it was cut.`,
   unknownNamespace: (namespace: string) =>
     `tiercache: namespace "${namespace}" must match /^[A-Za-z0-9_.-]{1,64}$/ and not start with "__" (no ':' or glob characters).`,
@@ -23,6 +25,16 @@ export const ErrorMessages = {
     stored === 'list'
       ? 'tiercache: the entry is a list (written by setList/getOrSetList/append); read it with getList or getOrSetList. The list is kept.'
       : 'tiercache: the entry is a single value, not a list; read it with get or getOrSet. The entry is kept.',
+  compatUnsupported: (option: string, why: string, fix: string) =>
+    `tiercache: CacheModule.register option "${option}" ${why}. Fix: ${fix}`,
+  compatConflict: (option: string, tiercacheOption: string) =>
+    `tiercache: CacheModule.register options "${option}" and "tiercache.${tiercacheOption}" set the same thing; keep one.`,
+  compatKey: (where: string, key: string) =>
+    `tiercache: ${where}: the key ${key} is not a non-empty string (cache-manager keys are strings).`,
+  resolverProblem: () =>
+    'cache decorators on GraphQL resolver methods are not supported (the resolver may be bound before the cache can wrap it, so it would silently not cache)',
+  resolverFix: () =>
+    'move the cached logic into a provider (service) method, decorate that, and call it from the resolver',
 } as const;
 
 /** Every log line tiercache writes (warnings and notices), in one place; none carries a value or a credential. */
@@ -32,6 +44,8 @@ export const LogMessages = {
     `cache ${operation} failed in namespace "${namespace}" (${reason}); answered from the source.`,
   replayFailed: (reason: string) => `replaying invalidations failed (${reason}); will retry when Redis is back.`,
   listenerThrew: (event: string, err: unknown) => `listener of ${event} threw: ${errorText(err)}`,
+  redisError: (role: string, cause: string) =>
+    `Redis ${role === 'bus' ? 'bus connection' : 'connection'} error: ${cause} (retrying with backoff; the cache serves from the source meanwhile).`,
   redisDown: (reason: string) => `Redis connection lost (${reason}); serving from the source.`,
   redisUnreachableAtBoot: (reason: string) =>
     `Redis not reachable at boot (${reason}); serving from the source until it is.`,
@@ -59,6 +73,11 @@ export const LogMessages = {
     `${where} is synchronous (it returned a value, not a Promise), so it cannot be cached: it now runs uncached and keeps its return type. Make it async (or return a Promise) to cache it.`,
   memoryIndexLarge: (maxEntries: number, indexBytes: number, maxBytes: number) =>
     `memory.maxEntries ${maxEntries} costs ~${Math.round(indexBytes / 1048576)} MiB of index on its own, more than half of memory.maxBytes (${Math.round(maxBytes / 1048576)} MiB): little is left for values. Lower memory.maxEntries or raise memory.maxBytes.`,
+  callerDependentNotCached: (route: string, credential: string) =>
+    `${route}: the request carries ${credential}, so its response may depend on the caller; it was not cached. Mark the route @CacheScope('public') if the response is the same for every caller, or @CacheScope((ctx) => callerIdOf(ctx)) to cache one copy per caller.`,
+  compatSetFailed: (key: string, err: unknown) =>
+    `An error has occurred when inserting "key: ${key}": ${errorText(err)}`,
+  compatNonBlockingFailed: (op: string, err: unknown) => `a non-blocking ${op} failed: ${errorText(err)}`,
   notInitialized: () =>
     'a cache decorator was found but the app is not initialized: decorated methods cache only after app.init() (or app.listen()).',
 } as const;

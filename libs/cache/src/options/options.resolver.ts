@@ -71,8 +71,12 @@ const REDIS_KEYS = [
 ];
 const MEMORY_KEYS = ['maxEntries', 'maxBytes', 'maxTtl'];
 
+/** Options whose value is never echoed in an error: credentials, TLS material, URLs (they may carry a password). */
+const SECRET_OPTION = /password|username|tls|url|cert|key|ca\b|pfx|passphrase|secret|token/i;
+
 function fail(path: string, value: unknown, expected: string): never {
-  throw new CacheError('E_INVALID_OPTION', ErrorMessages.invalidOption(path, describe(value), expected));
+  const shown = SECRET_OPTION.test(path) ? '(hidden)' : describe(value);
+  throw new CacheError('E_INVALID_OPTION', ErrorMessages.invalidOption(path, shown, expected));
 }
 
 function checkKeys(obj: object, allowed: string[], path: string): void {

@@ -28,7 +28,7 @@ export class Budget {
   /** Runs `op` within the remaining budget (racing a timer only when less than the full budget is left). */
   async run<R>(backend: string, operation: string, op: () => Promise<R>): Promise<R> {
     const remaining = this.remainingMs;
-    if (remaining <= 0) throw new CacheError('E_TIMEOUT', ErrorMessages.timeout(backend, operation, 0));
+    if (remaining <= 0) throw new CacheError('E_TIMEOUT', ErrorMessages.budgetSpent(backend, operation));
     const started = performance.now();
     try {
       // The full budget is the client's own command timeout: no extra timer on the common path.

@@ -68,7 +68,11 @@ export function createRedisClient(
 
 /** Strips credentials from anything that may end up in a log line or an error message. */
 export function redact(text: string): string {
-  return text.replace(/\/\/[^/@\s]*@/g, '//***@').replace(/(password|pass|auth)(["'=:\s]+)[^\s,"'}]+/gi, '$1$2***');
+  // A value after `password=` / `"password": ` goes; the words of a server reply ("WRONGPASS invalid
+  // username-password pair") stay, so the cause of a failure remains readable.
+  return text
+    .replace(/\/\/[^/@\s]*@/g, '//***@')
+    .replace(/(password|pass|auth)(["']?\s*[=:]\s*["']?)[^\s,"'}]+/gi, '$1$2***');
 }
 
 /**

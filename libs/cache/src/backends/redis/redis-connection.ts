@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { LogMessages } from '../../errors/error-messages.js';
 import type { ResolvedCacheOptions, ResolvedRedis } from '../../options/resolved-options.js';
 import { CircuitBreaker } from '../../resilience/circuit-breaker.js';
+import { ThrottledLogger } from '../../resilience/throttled-logger.js';
 import type { RedisClient } from './redis-client.factory.js';
 import { createRedisClient, redact, scrubCredentials } from './redis-client.factory.js';
 
@@ -29,6 +30,8 @@ export class RedisConnection {
   /** Open after consecutive failures: operations answer from the source at once. */
   readonly breaker: CircuitBreaker;
   private readonly logger = new Logger('RedisConnection');
+  /** Connection errors, said at warn level once per cause per interval (the cause, not just "connection closed"). */
+  private readonly causes: ThrottledLogger;
   private up = false;
   private closing = false;
   /** Redis server time minus local time, measured on every (re)connect (TIME). */
@@ -39,10 +42,11 @@ export class RedisConnection {
 
   constructor(
     config: ResolvedRedis,
-    private readonly options: Pick<ResolvedCacheOptions, 'prefix' | 'commandTimeoutMs' | 'breaker'>,
+    private readonly options: Pick<ResolvedCacheOptions, 'prefix' | 'commandTimeoutMs' | 'breaker' | 'logThrottleMs'>,
     withSubscriber: boolean,
     private readonly events: RedisConnectionEvents,
   ) {
+    this.causes = new ThrottledLogger(this.logger, options.logThrottleMs);
     const name = `${options.prefix}:cache`;
     this.client = createRedisClient(config, { commandTimeoutMs: options.commandTimeoutMs, connectionName: name });
     this.breaker = new CircuitBreaker(
@@ -173,7 +177,9 @@ export class RedisConnection {
     // Without an 'error' listener ioredis would raise an unhandled 'error' event and crash the process.
     client.on('error', (err: Error) => {
       scrubCredentials(err);
-      this.logger.debug(redact(`redis ${role}: ${err.message}`));
+      if (this.closing) return;
+      const cause = causeOf(err);
+      this.causes.warn(`cause:${role}:${cause}`, LogMessages.redisError(role, cause));
     });
     if (role !== 'main') return;
     client.on('ready', () => {
@@ -191,4 +197,11 @@ export class RedisConnection {
       if (!this.closing) this.events.onChange(false, 'connection closed');
     });
   }
+}
+
+/** The reason of a connection error, as the operator needs it (TLS, auth, refused), without secrets. */
+function causeOf(err: Error): string {
+  const code = (err as { code?: unknown }).code;
+  const text = err.message.length > 200 ? `${err.message.slice(0, 200)}…` : err.message;
+  return typeof code === 'string' && !text.includes(code) ? `${code}: ${text}` : text;
 }
