@@ -1,5 +1,5 @@
 // ESM loader hooks for the benchmarks: transpile project .ts files with @swc/core (legacy decorators + decorator
-// metadata, as the Nest code base is compiled), map `nestjs-tiercache` (and its /metrics, /health doors) to the library source and `./x.js` to
+// metadata, as the Nest code base is compiled), map `nestjs-tiercache` (and its /compat, /metrics, /health doors) to the library source and `./x.js` to
 // `./x.ts` when the TypeScript file exists. node_modules are left to Node.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -8,6 +8,7 @@ import { transform } from '@swc/core';
 
 const LIBRARY = new URL('../libs/cache/src/index.ts', import.meta.url).href;
 const SUBPATHS = {
+  'nestjs-tiercache/compat': new URL('../libs/cache/src/compat.ts', import.meta.url).href,
   'nestjs-tiercache/metrics': new URL('../libs/cache/src/metrics.ts', import.meta.url).href,
   'nestjs-tiercache/health': new URL('../libs/cache/src/health.ts', import.meta.url).href,
 };

@@ -10,6 +10,7 @@ import type { CachedOptions } from '../decorators/cache-decorator.options.js';
 import { CacheError } from '../errors/cache.error.js';
 import { ErrorMessages, LogMessages } from '../errors/error-messages.js';
 import type { CacheEngine } from '../engine/cache-engine.js';
+import { isResolverHandler } from '../http/resolver-metadata.js';
 import { NAME_PATTERN } from '../keys/key-space.js';
 import { ThrottledLogger } from '../resilience/throttled-logger.js';
 import { parseDuration } from '../options/duration.js';
@@ -117,6 +118,8 @@ export class CacheExplorer implements OnModuleInit, OnApplicationBootstrap {
       const meta = this.accessor.get((proto as Record<string, unknown>)[name]);
       if (!meta) continue;
       const where = `${wrapper.name}#${name}`;
+      if (isResolverHandler((proto as Record<string, unknown>)[name]))
+        throw misuse(where, ErrorMessages.resolverProblem(), ErrorMessages.resolverFix());
       // Transient providers count as static for Nest, but every consumer gets its own instance and only one of them
       // could be wrapped here: the others would silently not cache.
       if (!wrapper.isDependencyTreeStatic() || wrapper.isTransient) {

@@ -1,0 +1,67 @@
+import { Module } from '@nestjs/common';
+import type { DynamicModule, Provider } from '@nestjs/common';
+import { CACHE_ENGINE } from '../cache.constants.js';
+import { CacheModule as TierCacheModule } from '../cache.module.js';
+import { CacheService } from '../cache.service.js';
+import type { CacheEngine } from '../engine/cache-engine.js';
+import { CACHE_MANAGER } from './compat.constants.js';
+import { CACHE_MODULE_OPTIONS, CompatOptionsHost } from './compat-module.definition.js';
+import type { CacheModuleAsyncOptions, CacheModuleOptions } from './compat-options.interface.js';
+import { compatSettings, toTierOptions } from './compat-options.mapper.js';
+import type { Cache as CacheApi } from './cache-manager.interface.js';
+import { TierCacheManager } from './tier-cache-manager.js';
+
+/**
+ * Injection token and type of the cache, as @nestjs/cache-manager's `Cache` class: `constructor(private cache: Cache)`
+ * works without `@Inject(CACHE_MANAGER)`.
+ * @example constructor(private readonly cache: Cache) {}
+ */
+// Declaration merging, as @nestjs/cache-manager does: the class is the token, the interface its API.
+/* eslint-disable @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type */
+export abstract class Cache {}
+export interface Cache extends CacheApi {}
+/* eslint-enable @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type */
+
+/**
+ * @nestjs/cache-manager's `CacheModule` with tiercache underneath: `register` / `registerAsync` take its options
+ * (`ttl` in ms, `max`, `isGlobal`, `namespace`, ...; tiercache's under `tiercache`), provide `CACHE_MANAGER` and
+ * `Cache`, and export tiercache's `CacheService` for code that moves on to the native API.
+ * @example CacheModule.register({ ttl: 5_000, isGlobal: true, tiercache: { redis: process.env.REDIS_URL } })
+ */
+@Module({})
+export class CacheModule {
+  /** Configures the cache statically. */
+  static register(options: CacheModuleOptions = {}): DynamicModule {
+    return build(CompatOptionsHost.register(options), options.isGlobal === true);
+  }
+
+  /** Configures the cache from a factory, a class or an existing provider (plus `extraProviders` it may inject). */
+  static registerAsync(options: CacheModuleAsyncOptions): DynamicModule {
+    const { extraProviders, isGlobal, ...rest } = options;
+    const host = CompatOptionsHost.registerAsync(rest as Parameters<typeof CompatOptionsHost.registerAsync>[0]);
+    return build({ ...host, providers: [...(host.providers ?? []), ...(extraProviders ?? [])] }, isGlobal === true);
+  }
+}
+
+function build(optionsModule: DynamicModule, isGlobal: boolean): DynamicModule {
+  const options: DynamicModule = { ...optionsModule, exports: [CACHE_MODULE_OPTIONS] };
+  const tier = TierCacheModule.forRootAsync({
+    imports: [options],
+    inject: [CACHE_MODULE_OPTIONS],
+    useFactory: (o: CacheModuleOptions) => toTierOptions(o),
+    isGlobal,
+  });
+  const manager: Provider = {
+    provide: CACHE_MANAGER,
+    inject: [CACHE_MODULE_OPTIONS, CacheService, CACHE_ENGINE],
+    useFactory: (o: CacheModuleOptions, service: CacheService, engine: CacheEngine) =>
+      new TierCacheManager(service, engine, compatSettings(o)),
+  };
+  return {
+    module: CacheModule,
+    global: isGlobal,
+    imports: [options, tier],
+    providers: [manager, { provide: Cache, useExisting: CACHE_MANAGER }],
+    exports: [CACHE_MANAGER, Cache, tier],
+  };
+}
