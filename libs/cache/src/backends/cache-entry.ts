@@ -18,6 +18,8 @@ export type ReadResult<T = unknown> =
       entry: CacheEntry<T>;
       tier?: 'memory' | 'redis';
       size?: number;
+      /** The entry's tags, when the backend knows them (Redis stamps them into the entry). */
+      tags?: readonly string[];
     }
   | Miss;
 
@@ -32,6 +34,9 @@ export interface Miss {
 export type ListReadResult<T = unknown> = { hit: true; items: T[] } | Miss;
 
 export const MISS: Miss = Object.freeze({ hit: false, token: null });
+
+/** The tags of an untagged entry (shared, never mutated). */
+export const NO_TAGS: readonly string[] = Object.freeze([]);
 
 const LIVE_TOKEN = /^live:(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?):(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)$/;
 

@@ -36,6 +36,7 @@ export class CacheStore {
   readonly connection: RedisConnection | undefined;
   private readonly bus: InvalidationBus | undefined;
   private readonly tiered: TieredBackend | undefined;
+  private readonly remote: RedisBackend | undefined;
   private hooks: CacheStoreHooks = {};
   private evicted = 0;
 
@@ -69,6 +70,7 @@ export class CacheStore {
       // Late writes are refused by Redis itself: the deadline is in server time, corrected by the measured offset.
       notAfter: () => connection.serverNow() + options.commandTimeoutMs + LATE_WRITE_MARGIN_MS,
     });
+    this.remote = remote;
     if (!memory || !connection.subscriber) {
       this.backend = remote;
       return;
@@ -81,8 +83,12 @@ export class CacheStore {
       options.commandTimeoutMs,
       {
         onMessage: (msg) => this.hooks.onRemoteInvalidation?.(msg),
-        // Messages may have been missed while unsubscribed, and none arrive until resubscribed: start over.
-        onTrustChange: () => memory.clear(),
+        // Messages may have been missed while unsubscribed, and none arrive until resubscribed: start over. Tag
+        // generations are remembered only while invalidations reach this instance.
+        onTrustChange: (trusted) => {
+          memory.clear();
+          remote.generations.trust(trusted);
+        },
       },
     );
     const noMemory = [...options.namespaces].filter(([, ns]) => !ns.memory).map(([name]) => space.namespace(name));
@@ -135,6 +141,7 @@ export class CacheStore {
    * breaker open): the instance must never read back the value it just invalidated.
    */
   dropLocal(change: { keys?: readonly string[]; tags?: readonly string[]; prefixes?: readonly string[] }): void {
+    if (change.tags) this.remote?.generations.drop(change.tags);
     const memory = this.tiered?.memory;
     if (!memory) return;
     if (change.keys) memory.deleteSync(change.keys);

@@ -50,8 +50,8 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
       throw err;
     }
     if (result.hit && this.trusted() && this.useMemory(key)) {
-      // Redis does not say which tags the entry has: 'unknown' makes any tag invalidation drop this copy.
-      this.memory.fill(ticket, result.entry, result.entry.expiresAt - Date.now(), 'unknown');
+      // Tags the remote tier does not report are 'unknown': any tag invalidation then drops this copy.
+      this.memory.fill(ticket, result.entry, result.entry.expiresAt - Date.now(), result.tags ?? 'unknown');
     } else {
       this.memory.release(ticket);
     }

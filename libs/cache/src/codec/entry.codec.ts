@@ -5,7 +5,10 @@ import { decodeValue, encodeValue } from './value.codec.js';
 
 const MAGIC = 0x54; // 'T'
 const VERSION = 0x01;
+/** Version byte flag: a tag-stamp section follows the value (see {@link stampEntry}). */
+const STAMPED = 0x80;
 const TOMBSTONE_VERSION = 0x00;
+const MAX_STAMPS = 0xffff;
 const TOMBSTONE_ID = /^[\x21-\x7e]{1,128}$/;
 
 /**
@@ -57,15 +60,85 @@ export function decodeEntry(buf: Buffer): CacheEntry {
   if (!Buffer.isBuffer(buf)) throw decodeFailed('not a Buffer');
   if (buf.length < 2) throw decodeFailed('truncated header');
   if (buf[0] !== MAGIC) throw decodeFailed('not an entry');
-  if (buf[1] === TOMBSTONE_VERSION) throw decodeFailed('a tombstone, not an entry');
-  if (buf[1] !== VERSION) throw decodeFailed(`unsupported version ${buf[1] ?? '?'}`);
+  const version = buf[1] ?? 0;
+  if (version === TOMBSTONE_VERSION) throw decodeFailed('a tombstone, not an entry');
+  if ((version & ~STAMPED) !== VERSION) throw decodeFailed(`unsupported version ${version}`);
   if (buf.length <= ENTRY_LAYOUT.value) throw decodeFailed('truncated header');
   const createdAt = buf.readDoubleBE(ENTRY_LAYOUT.createdAt);
   const expiresAt = buf.readDoubleBE(ENTRY_LAYOUT.expiresAt);
   if (Number.isNaN(createdAt) || Number.isNaN(expiresAt)) throw decodeFailed('invalid timestamps');
-  const expected = ENTRY_LAYOUT.value + buf.readUInt32BE(ENTRY_LAYOUT.valueLength);
-  if (buf.length !== expected) throw decodeFailed(buf.length < expected ? 'truncated value' : 'trailing bytes');
-  return { value: decodeValue(buf, ENTRY_LAYOUT.value), createdAt, expiresAt };
+  const valueEnd = ENTRY_LAYOUT.value + buf.readUInt32BE(ENTRY_LAYOUT.valueLength);
+  if (version === VERSION) {
+    if (buf.length !== valueEnd) throw decodeFailed(buf.length < valueEnd ? 'truncated value' : 'trailing bytes');
+    return { value: decodeValue(buf, ENTRY_LAYOUT.value), createdAt, expiresAt };
+  }
+  if (buf.length <= valueEnd) throw decodeFailed('truncated value');
+  readStamps(buf, valueEnd);
+  return { value: decodeValue(buf.subarray(0, valueEnd), ENTRY_LAYOUT.value), createdAt, expiresAt };
+}
+
+/**
+ * The tag an entry carries and the tag's generation when the entry was written: the entry is valid only while the
+ * tag's current generation is still this one (a tag invalidation replaces the generation, in O(1)).
+ */
+export interface TagStamp {
+  readonly tag: string;
+  readonly gen: string;
+}
+
+/**
+ * Appends tag stamps to an encoded entry (flag {@link STAMPED} in the version byte, then after the value:
+ * `uint16 count | per stamp: uint16 tag length, tag UTF-8, uint8 gen length, gen latin1`). An entry without stamps
+ * is left as it is, so untagged entries keep the plain layout.
+ * @example stampEntry(encodeEntry(entry), [{ tag: 'org:1', gen: 'k3Jx…' }])
+ */
+export function stampEntry(encoded: Buffer, stamps: readonly TagStamp[]): Buffer {
+  if (stamps.length === 0) return encoded;
+  if (encoded[1] !== VERSION || stamps.length > MAX_STAMPS)
+    throw new CacheError(
+      'E_MISUSE',
+      ErrorMessages.misuse('stampEntry', 'stamps go once on an unstamped entry, ≤ 65535 of them', 'stamp once'),
+    );
+  let size = 2;
+  for (const s of stamps) size += 3 + Buffer.byteLength(s.tag, 'utf8') + s.gen.length;
+  const out = Buffer.allocUnsafe(encoded.length + size);
+  encoded.copy(out, 0);
+  out[1] = VERSION | STAMPED;
+  let at = out.writeUInt16BE(stamps.length, encoded.length);
+  for (const s of stamps) {
+    const tagLength = out.write(s.tag, at + 2, 'utf8');
+    at = out.writeUInt16BE(tagLength, at) + tagLength;
+    at = out.writeUInt8(s.gen.length, at);
+    at += out.write(s.gen, at, 'latin1');
+  }
+  return out;
+}
+
+/**
+ * The tag stamps of an encoded entry (empty for an unstamped one); `E_DECODE` when the section is malformed.
+ * @example entryStamps(raw).map((s) => s.tag)
+ */
+export function entryStamps(buf: Buffer): TagStamp[] {
+  if (buf.length <= ENTRY_LAYOUT.value || buf[1] !== (VERSION | STAMPED)) return [];
+  return readStamps(buf, ENTRY_LAYOUT.value + buf.readUInt32BE(ENTRY_LAYOUT.valueLength));
+}
+
+function readStamps(buf: Buffer, from: number): TagStamp[] {
+  if (from + 2 > buf.length) throw decodeFailed('truncated tags');
+  const count = buf.readUInt16BE(from);
+  const stamps: TagStamp[] = [];
+  let at = from + 2;
+  for (let i = 0; i < count; i++) {
+    if (at + 2 > buf.length) throw decodeFailed('truncated tags');
+    const tagEnd = at + 2 + buf.readUInt16BE(at);
+    if (tagEnd + 1 > buf.length) throw decodeFailed('truncated tags');
+    const genEnd = tagEnd + 1 + (buf[tagEnd] ?? 0);
+    if (genEnd > buf.length) throw decodeFailed('truncated tags');
+    stamps.push({ tag: buf.toString('utf8', at + 2, tagEnd), gen: buf.toString('latin1', tagEnd + 1, genEnd) });
+    at = genEnd;
+  }
+  if (at !== buf.length) throw decodeFailed('trailing bytes');
+  return stamps;
 }
 
 /**

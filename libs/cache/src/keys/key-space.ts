@@ -166,9 +166,14 @@ export class KeySpace {
     return `${this.root}__warm:${entryPart(name)}:${entryPart(deployId)}`;
   }
 
-  /** The index set of a tag (validated). */
+  /** The generation key of a tag (validated): the tag's current generation; invalidating the tag removes it. */
   tag(tag: string): string {
     return `${this.root}__tag:${entryPart(checkTag(tag))}`;
+  }
+
+  /** The member index of a tag (validated): a sorted set of entry keys by deadline, bounded, for physical cleanup. */
+  tagIndex(tag: string): string {
+    return `${this.root}__tagidx:${entryPart(checkTag(tag))}`;
   }
 }
 

@@ -9,27 +9,36 @@ import {
   encodeTombstone,
   ENTRY_LAYOUT,
   ENTRY_MAGIC,
+  entryStamps,
+  stampEntry,
   tombstoneId,
   TOMBSTONE_MAGIC,
 } from '../../codec/entry.codec.js';
+import type { TagStamp } from '../../codec/entry.codec.js';
 import { decodeValue, encodeValue } from '../../codec/value.codec.js';
 import type { CacheBackend, WriteOptions } from '../cache-backend.interface.js';
 import type { LeaseBackend } from '../lease-backend.interface.js';
 import type { CacheEntry, ListReadResult, ReadResult } from '../cache-entry.js';
-import { MISS, parseLiveToken } from '../cache-entry.js';
+import { liveToken, MISS, NO_TAGS, parseLiveToken } from '../cache-entry.js';
 import { CacheError } from '../../errors/cache.error.js';
 import { ErrorMessages } from '../../errors/error-messages.js';
 import type { KeySpace } from '../../keys/key-space.js';
 import type { RedisClient } from './redis-client.factory.js';
 import type { CacheScripts } from './redis.scripts.js';
 import { defineScripts } from './redis.scripts.js';
+import { TagGenerations } from './tag-generations.js';
 
 /** Options of the Redis backend. */
 export interface RedisBackendOptions {
   /** How long an invalidation's tombstone guards against in-flight loaders. @default 60000 */
   tombstoneTtlMs?: number;
-  /** SCAN COUNT and UNLINK batch size for prefix clears. @default 500 */
+  /** SCAN COUNT and UNLINK batch size for prefix clears, and slice size of a tag index's cleanup. @default 500 */
   scanBatch?: number;
+  /**
+   * Most entries a tag's index lists (the entries an invalidation tombstones; beyond, entries of an invalidated tag
+   * are misses by generation until they expire or reload). Bounds the index and the cleanup's work. @default 10000
+   */
+  tagIndexCap?: number;
   /**
    * Largest entry a read transfers (the largest namespace maxValueBytes plus the envelope); a bigger stored value is
    * removed by the server instead of moved. @default unbounded (plain GET)
@@ -43,18 +52,28 @@ export interface RedisBackendOptions {
 }
 
 const MAGIC = Buffer.from(TOMBSTONE_MAGIC, 'latin1');
+/** The version byte of an unstamped entry (the common case: its hit needs no tag check). */
+const ENTRY_VERSION = ENTRY_MAGIC.charCodeAt(1);
 const CAS_ATTEMPTS = 10;
+/** A tag's generation outlives the entries stamped with it by this much (their PX is set a round trip later). */
+const TAG_LIFE_MARGIN_MS = 1_000;
 
 /**
  * The Redis driver: moves envelopes as bytes. Never sends KEYS, FLUSHDB or FLUSHALL; clears scan inside the
  * prefix and UNLINK in batches on every master. Every script touches one key, so Cluster needs no hash tags.
- * Errors (timeouts, disconnects) propagate; the facade turns them into misses.
+ * Tags are generations: a tagged entry is stamped with each tag's generation when written, and is a miss once a
+ * tag's generation has changed ({@link TagGenerations}), so invalidating a tag is O(1) whatever its size; a bounded
+ * index per tag then lets the invalidation tombstone the entries in slices. Errors (timeouts, disconnects)
+ * propagate; the facade turns them into misses.
  */
 export class RedisBackend implements CacheBackend, LeaseBackend {
   readonly kind = 'redis' as const;
   private readonly client: RedisClient & CacheScripts;
   private readonly tombstoneTtlMs: number;
   private readonly scanBatch: number;
+  private readonly tagIndexCap: number;
+  /** The current generation of each tag, remembered while the bus is trusted (the store says when). */
+  readonly generations: TagGenerations;
 
   constructor(
     client: RedisClient,
@@ -64,13 +83,17 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     this.client = defineScripts(client);
     this.tombstoneTtlMs = options.tombstoneTtlMs ?? 60_000;
     this.scanBatch = options.scanBatch ?? 500;
+    this.tagIndexCap = options.tagIndexCap ?? 10_000;
     this.notAfter = options.notAfter ?? (() => Date.now() + 1_500);
     this.maxReadBytes = options.maxReadBytes;
+    this.generations = new TagGenerations(client, space);
   }
 
   private readonly notAfter: () => number;
   private readonly maxReadBytes: number | undefined;
   private corked = false;
+  /** Reads in flight on this connection. */
+  private reading = 0;
 
   async acquireLease(leaseKey: string, holder: string, ttlMs: number): Promise<boolean> {
     return (await this.client.set(leaseKey, holder, 'PX', Math.max(1, Math.round(ttlMs)), 'NX')) === 'OK';
@@ -91,11 +114,14 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     try {
       // A bounded read in one native command (a GET costs Redis far less than a script): GETRANGE moves at most
       // max + 1 bytes, so a stored value larger than any namespace accepts is never transferred whole.
-      this.batchWrites();
+      // Alone, a read leaves at once; with others in flight it joins this tick's batch (one socket write).
+      if (++this.reading > 1) this.batchWrites();
       raw = max === undefined ? await this.client.getBuffer(key) : await this.client.getrangeBuffer(key, 0, max);
     } catch (err) {
       if (isWrongType(err)) return this.wrongType(key);
       throw err;
+    } finally {
+      this.reading--;
     }
     // GETRANGE answers '' for an absent key; no entry or tombstone of ours is empty (an empty foreign string is
     // taken as absent, and a guarded write replaces it).
@@ -115,7 +141,18 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     }
     // Past `expiresAt` but still stored (fail-safe grace, or the few ms before PX ends): a stale hit, named by its
     // token, so a reload can replace exactly this entry. The caller decides whether it is fresh.
-    return { hit: true, entry, size: raw.length };
+    if (raw[1] === ENTRY_VERSION) return { hit: true, entry, size: raw.length, tags: NO_TAGS };
+    return this.stamped(raw, entry);
+  }
+
+  /** A tagged entry: a hit while every tag is at the generation it was stamped with; otherwise a miss naming it. */
+  private async stamped<T>(raw: Buffer, entry: CacheEntry<T>): Promise<ReadResult<T>> {
+    const stamps = entryStamps(raw);
+    const current = this.generations.current(stamps);
+    if (current === true || (current !== false && (await current)))
+      return { hit: true, entry, size: raw.length, tags: stamps.map((s) => s.tag) };
+    // Invalidated by a tag: a miss whose token names the entry, so the reload replaces exactly it.
+    return { hit: false, token: liveToken(entry) };
   }
 
   async write(key: string, encoded: Buffer, ttlMs: number, options?: WriteOptions): Promise<boolean> {
@@ -124,23 +161,17 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     if (options?.ifToken === undefined) {
       // A write-through replaces the value: if a full Redis refuses it, the previous value must not stay behind.
       return this.replacingOrDrop(key, async () => {
-        if (options?.tags?.length) await this.indexTags(key, options.tags, ttlMs);
-        const written = (await this.client.tcSetFresh(key, encoded, ttl, this.notAfter())) === 1;
-        // Indexed again after the SET: a tag invalidation that took the set in between tombstoned the key, which
-        // this SET then replaced — without the second SADD the new value would sit outside its tags.
-        if (written && options?.tags?.length) await this.indexTags(key, options.tags, ttlMs);
-        return written;
+        const bytes = await this.stamp(key, encoded, options?.tags, ttlMs);
+        return (await this.client.tcSetFresh(key, bytes, ttl, this.notAfter())) === 1;
       });
     }
-    // Index before writing: an invalidation that runs in between then tombstones the key and the guarded SET skips.
-    if (options.tags?.length) await this.indexTags(key, options.tags, ttlMs);
+    // Stamped before writing: an invalidation that runs in between replaces the generation, so the entry is a miss.
+    const bytes = await this.stamp(key, encoded, options.tags, ttlMs);
     const live = options.ifToken === null ? undefined : parseLiveToken(options.ifToken);
     if (live)
-      return (
-        (await this.client.tcGuardedSet(key, encoded, ttl, entryHeader(live), MAGIC, 'live', this.notAfter())) === 1
-      );
+      return (await this.client.tcGuardedSet(key, bytes, ttl, entryTimes(live), MAGIC, 'live', this.notAfter())) === 1;
     const expected = options.ifToken === null ? '' : encodeTombstone(options.ifToken);
-    return (await this.client.tcGuardedSet(key, encoded, ttl, expected, MAGIC, '', this.notAfter())) === 1;
+    return (await this.client.tcGuardedSet(key, bytes, ttl, expected, MAGIC, '', this.notAfter())) === 1;
   }
 
   async delete(keys: readonly string[]): Promise<void> {
@@ -156,21 +187,52 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     }
   }
 
+  /**
+   * Invalidates tags: first in O(1) — each tag's generation key goes, so every entry stamped with it is a miss from
+   * now on, however many there are — then the entries its index lists (at most `tagIndexCap`) are tombstoned in
+   * slices of `scanBatch` (never one long command); entries beyond the cap stay stored as misses until they expire
+   * or are reloaded. Returns the entries tombstoned.
+   */
   async invalidateTags(tags: readonly string[]): Promise<number> {
+    const unique = [...new Set(tags)];
+    await Promise.all(unique.map((tag) => this.client.unlink(this.space.tag(tag))));
+    // Forgotten again once Redis has answered: a generation fetched while the UNLINK travelled is not trusted.
+    this.generations.drop(unique);
     let count = 0;
-    for (const tag of tags) {
-      const key = this.space.tag(tag);
-      const members = await this.client.tcTagTake(key);
-      // Only members under the prefix: a forged member can never make us touch a foreign key.
-      const own = members.filter((m) => this.space.owns(m));
+    for (const tag of unique) count += await this.drainIndex(this.space.tagIndex(tag));
+    return count;
+  }
+
+  /**
+   * Tombstones the members of a tag index, `scanBatch` at a time (ZPOPMIN: each slice leaves the index as it goes,
+   * so a retry — the replay — resumes where a failure stopped). Bounded by the size it had when it started: members
+   * added meanwhile belong to writes made after the invalidation.
+   */
+  private async drainIndex(indexKey: string): Promise<number> {
+    let left = await this.client.zcard(indexKey);
+    let count = 0;
+    while (left > 0) {
+      const popped = await this.client.zpopmin(indexKey, Math.min(left, this.scanBatch));
+      if (popped.length === 0) break;
+      const members: string[] = [];
+      const scores: string[] = [];
+      for (let i = 0; i + 1 < popped.length; i += 2) {
+        // Only members under the prefix: a forged member can never make us touch a foreign key.
+        const member = popped[i];
+        if (!this.space.owns(member)) continue;
+        members.push(member);
+        scores.push(popped[i + 1] ?? '0');
+      }
       try {
-        await this.delete(own);
+        await this.delete(members);
       } catch (err) {
-        // The set is already taken: put the members back so the replay of this tag still finds them.
-        if (own.length > 0) await this.client.sadd(key, ...own).catch(() => undefined);
+        // Put the slice back, so the replay of this tag still finds it.
+        const back = members.flatMap((m, i) => [scores[i]!, m]);
+        if (back.length > 0) await this.client.zadd(indexKey, ...back).catch(() => undefined);
         throw err;
       }
-      count += own.length;
+      count += members.length;
+      left -= popped.length / 2;
     }
     return count;
   }
@@ -196,18 +258,23 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
       }
       if (raw === null || tombstoneId(raw) !== null) return undefined;
       let entry: CacheEntry<T>;
+      let stamps: TagStamp[];
       try {
         entry = decodeEntry(raw) as CacheEntry<T>;
+        stamps = entryStamps(raw);
       } catch {
         await this.client.unlink(key);
         return undefined;
       }
+      // An entry invalidated by a tag is absent for an update too.
+      if (stamps.length > 0 && !(await this.generations.current(stamps))) return undefined;
       const next = fn(entry.value);
       if (next === undefined) {
         await this.delete([key]);
         return undefined;
       }
-      const encoded = encodeEntry({ ...entry, value: next });
+      // The entry keeps its tags, at the generations it was stamped with.
+      const encoded = stampEntry(encodeEntry({ ...entry, value: next }), stamps);
       const result = await this.replacingOrDrop(key, () =>
         this.client.tcCompareAndSet(key, raw, encoded, this.notAfter()),
       );
@@ -232,6 +299,12 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
         if (header === undefined) return this.discard(key);
         const meta = decodeEntry(header);
         if (meta.value !== null) return this.discard(key);
+        const stamps = entryStamps(header);
+        if (stamps.length > 0 && !(await this.generations.current(stamps))) {
+          // Invalidated by a tag: removed, so that the reload (guarded on an absent key) can write it again.
+          await this.client.unlink(key);
+          return MISS;
+        }
         return { hit: true, items: items.map((b) => decodeValue(b) as T) };
       } catch {
         return this.discard(key);
@@ -256,9 +329,13 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     options?: WriteOptions,
   ): Promise<boolean> {
     this.own(key);
-    if (options?.tags?.length) await this.indexTags(key, options.tags, ttlMs);
     const now = Date.now();
-    const header = encodeEntry({ value: null, createdAt: now, expiresAt: now + ttlMs });
+    const header = await this.stamp(
+      key,
+      encodeEntry({ value: null, createdAt: now, expiresAt: now + ttlMs }),
+      options?.tags,
+      ttlMs,
+    );
     const encoded = items.slice(-maxLength).map((item) => encodeValue(item));
     const guard =
       options?.ifToken === undefined ? '*' : options.ifToken === null ? '' : encodeTombstone(options.ifToken);
@@ -310,9 +387,39 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     }
   }
 
-  private async indexTags(key: string, tags: readonly string[], ttlMs: number): Promise<void> {
-    const ttl = Math.max(1, Math.round(ttlMs)) + this.tombstoneTtlMs;
-    await Promise.all(tags.map((tag) => this.client.tcTagAdd(this.space.tag(tag), key, ttl)));
+  /**
+   * Stamps an encoded entry with the current generation of each of its tags and lists it in each tag's index: two
+   * single-key scripts per tag, all in parallel (each key may live on another Cluster master), so one round trip.
+   * Each tag's generation and index live past the entry, so a generation never expires before an entry stamped
+   * with it.
+   */
+  private async stamp(
+    key: string,
+    encoded: Buffer,
+    tags: readonly string[] | undefined,
+    ttlMs: number,
+  ): Promise<Buffer> {
+    if (!tags?.length) return encoded;
+    const unique = [...new Set(tags)];
+    const ttl = Math.max(1, Math.round(ttlMs)) + TAG_LIFE_MARGIN_MS;
+    const now = Date.now();
+    const gens = this.generations;
+    const epoch = gens.now;
+    const [stamps] = await Promise.all([
+      Promise.all(
+        unique.map(async (tag) => {
+          const gen = await this.client.tcTagStamp(this.space.tag(tag), gens.candidate(), ttl);
+          gens.learn(tag, gen, epoch);
+          return { tag, gen };
+        }),
+      ),
+      Promise.all(
+        unique.map((tag) =>
+          this.client.tcTagIndex(this.space.tagIndex(tag), key, now + ttlMs, now, ttl, this.tagIndexCap),
+        ),
+      ),
+    ]);
+    return stampEntry(encoded, stamps);
   }
 
   /**
@@ -382,13 +489,12 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
   }
 }
 
-/** The first bytes of the envelope of an entry with these times (what a live token names). */
-function entryHeader(times: { createdAt: number; expiresAt: number }): Buffer {
-  const header = Buffer.alloc(ENTRY_LAYOUT.valueLength);
-  header.write(ENTRY_MAGIC, 0, 'latin1');
-  header.writeDoubleBE(times.createdAt, ENTRY_LAYOUT.createdAt);
-  header.writeDoubleBE(times.expiresAt, ENTRY_LAYOUT.expiresAt);
-  return header;
+/** The envelope times of an entry (bytes 3–18, what a live token names; the guarded SET compares them). */
+function entryTimes(times: { createdAt: number; expiresAt: number }): Buffer {
+  const out = Buffer.alloc(ENTRY_LAYOUT.valueLength - ENTRY_LAYOUT.createdAt);
+  out.writeDoubleBE(times.createdAt, ENTRY_LAYOUT.createdAt - ENTRY_LAYOUT.createdAt);
+  out.writeDoubleBE(times.expiresAt, ENTRY_LAYOUT.expiresAt - ENTRY_LAYOUT.createdAt);
+  return out;
 }
 
 /** Whether bytes are one of our value envelopes (not a tombstone, not garbage). */

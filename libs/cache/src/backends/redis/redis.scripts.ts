@@ -28,7 +28,7 @@ return 1`;
 
 /**
  * SET only if the key is still in the state a read saw: absent (ARGV[3] = ''), the same tombstone, or — with
- * ARGV[5] = 'live' — the same entry, named by its envelope header (magic, version, createdAt, expiresAt).
+ * ARGV[5] = 'live' — the same entry, named by its envelope times (bytes 3–18: createdAt, expiresAt; stamped or not).
  */
 const GUARDED_SET = `${LATE}
 if late(ARGV[6]) then return -1 end
@@ -36,7 +36,9 @@ local cur = redis.call('GET', KEYS[1])
 -- An empty string is never ours: reads take it as absent, so the write replaces it.
 if cur == '' then cur = false end
 if ARGV[5] == 'live' then
-  if not cur or string.sub(cur, 1, string.len(ARGV[3])) ~= ARGV[3] then return 0 end
+  if not cur or string.byte(cur, 1) ~= 84 or string.byte(cur, 2) == 0 or string.sub(cur, 3, 18) ~= ARGV[3] then
+    return 0
+  end
 elseif cur then
   if string.sub(cur, 1, 2) ~= ARGV[4] or cur ~= ARGV[3] then return 0 end
 elseif ARGV[3] ~= '' then
@@ -52,17 +54,35 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
 return 1`;
 
-/** Adds a member to a tag set and extends the set's life to cover the member's. */
-const TAG_ADD = `
-redis.call('SADD', KEYS[1], ARGV[1])
+/**
+ * The generation of a tag for a write (KEYS[1]: the tag's generation key): created with ARGV[1] when absent (or
+ * when an older version left another type there: unlinked, freed in the background), its life extended to cover
+ * the entry's (ARGV[2] ms). O(1) whatever the number of entries.
+ */
+const TAG_STAMP = `
+local g = false
+if redis.call('TYPE', KEYS[1]).ok == 'string' then g = redis.call('GET', KEYS[1]) end
+if not g then
+  redis.call('UNLINK', KEYS[1])
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return ARGV[1]
+end
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 1`;
+return g`;
 
-/** Atomically takes every member of a tag set and removes the set (members added later land in a new set). */
-const TAG_TAKE = `
-local members = redis.call('SMEMBERS', KEYS[1])
-redis.call('DEL', KEYS[1])
-return members`;
+/**
+ * Indexes an entry under a tag (KEYS[1]: the tag's sorted set, score = the entry's deadline), for the physical
+ * cleanup of an invalidation. Bounded work and size: at most 64 members past their deadline (ARGV[3]) are pruned
+ * per write, and beyond ARGV[5] members the soonest to expire go. ARGV = member, deadline, now, ttl, cap.
+ */
+const TAG_INDEX = `
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[3], 'LIMIT', 0, 64)
+if #expired > 0 then redis.call('ZREM', KEYS[1], unpack(expired)) end
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[5])
+if over > 0 then redis.call('ZPOPMIN', KEYS[1], over) end
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+return 1`;
 
 /** Reads a list entry: {1, items...} for a list; {0, value} for a string (tombstone or poison); {0} when absent. */
 const LIST_READ = `
@@ -134,8 +154,15 @@ export interface CacheScripts {
   ): Promise<number>;
   tcCompareAndSet(key: string, expected: Buffer, next: Buffer, notAfter: number): Promise<number>;
   tcLeaseRelease(key: string, holder: string): Promise<number>;
-  tcTagAdd(tagKey: string, member: string, ttlMs: number): Promise<number>;
-  tcTagTake(tagKey: string): Promise<string[]>;
+  tcTagStamp(tagKey: string, candidate: string, ttlMs: number): Promise<string>;
+  tcTagIndex(
+    indexKey: string,
+    member: string,
+    deadline: number,
+    now: number,
+    ttlMs: number,
+    cap: number,
+  ): Promise<number>;
   tcListReadBuffer(key: string): Promise<[number, ...unknown[]]>;
   tcListWrite(
     key: string,
@@ -155,8 +182,8 @@ export function defineScripts(client: RedisClient): RedisClient & CacheScripts {
     tcLeaseRelease: LEASE_RELEASE,
     tcGuardedSet: GUARDED_SET,
     tcCompareAndSet: COMPARE_AND_SET,
-    tcTagAdd: TAG_ADD,
-    tcTagTake: TAG_TAKE,
+    tcTagStamp: TAG_STAMP,
+    tcTagIndex: TAG_INDEX,
     tcListRead: LIST_READ,
     tcListWrite: LIST_WRITE,
     tcListAppend: LIST_APPEND,

@@ -1,0 +1,144 @@
+/**
+ * Tags at any size, in `npm run bench` (also alone: `node --import ./bench/register.js bench/tags.bench.ts`).
+ *
+ * One private redis-server; a separate process PINGs it every millisecond (test/drills/support/ping-probe.ts): its
+ * worst round trip is the stall every other client of that Redis sees. For each size, entries `{ i }` tagged `big`
+ * are stored (the first written by tiercache, the rest copies of its stamped bytes, for speed), then timed:
+ * `invalidateTags(['big'])`, `invalidatePrefix` of those entries, and `clearNamespace` of as many. Each row gives the
+ * wall time, the worst PING of the other process and the slowest command in SLOWLOG (threshold 1 ms; '-' = none).
+ * Prints a table and adds `tags` to bench/results.json. Env: BENCH_TAG_SIZES (default 10000,100000,1000000).
+ */
+import 'reflect-metadata';
+import { readFile, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Redis } from 'ioredis';
+import { CacheModule, CacheService, composeKey } from 'nestjs-tiercache';
+import type { PingWindow } from '../test/drills/support/ping-probe.js';
+import { killChildren, spawnTsChild } from '../test/drills/support/processes.js';
+import { RedisServer } from '../test/harness/redis-server.js';
+
+const SIZES = (process.env.BENCH_TAG_SIZES ?? '10000,100000,1000000').split(',').map(Number);
+const PREFIX = 'tb';
+const COPY_BATCH = 10_000;
+const HOUR_MS = 3_600_000;
+
+interface Row {
+  op: string;
+  entries: number;
+  ms: number;
+  worstPingMs: number;
+  slowestCommandMs: number | null;
+}
+
+@Module({})
+class BenchModule {}
+
+/**
+ * Stores `count` entries: the first through tiercache, the others as copies of its bytes (same tags, same stamps).
+ * Keys are strings (`composeKey` output or plain), which tiercache stores verbatim under `<prefix>:<namespace>:`.
+ */
+async function store(
+  cache: CacheService,
+  admin: Redis,
+  namespace: string,
+  count: number,
+  key: (i: number) => string,
+  tags: readonly string[] | undefined,
+): Promise<void> {
+  await cache.set(namespace, key(0), { i: 0 }, tags ? { tags } : undefined);
+  const first = `${PREFIX}:${namespace}:${key(0)}`;
+  const bytes = await admin.getBuffer(first);
+  if (bytes === null) throw new Error(`bench: ${first} was not stored`);
+  for (let from = 1; from < count; from += COPY_BATCH) {
+    const pipeline = admin.pipeline();
+    for (let i = from; i < Math.min(count, from + COPY_BATCH); i++)
+      pipeline.set(`${PREFIX}:${namespace}:${key(i)}`, bytes, 'PX', HOUR_MS);
+    await pipeline.exec();
+  }
+}
+
+async function main(): Promise<void> {
+  const redis = await RedisServer.start();
+  const admin = new Redis(redis.url, { lazyConnect: true });
+  await admin.connect();
+  const probe = spawnTsChild('ping-probe', 'test/drills/support/ping-probe.ts', [redis.url]);
+  await probe.next('ready');
+  const app = await NestFactory.createApplicationContext(
+    {
+      module: BenchModule,
+      imports: [CacheModule.forRoot({ prefix: PREFIX, redis: redis.url, memory: false, defaultTtl: '1h' })],
+    },
+    { logger: false },
+  );
+  const cache = app.get(CacheService);
+  const rows: Row[] = [];
+
+  const window = async (): Promise<number> => {
+    probe.send({ cmd: 'window' });
+    return (await probe.next<PingWindow & { [field: string]: unknown }>('window')).maxMs;
+  };
+  const measure = async (op: string, entries: number, run: () => Promise<unknown>): Promise<void> => {
+    await admin.config('SET', 'slowlog-log-slower-than', '1000');
+    await admin.slowlog('RESET');
+    await window();
+    const started = performance.now();
+    await run();
+    const ms = performance.now() - started;
+    const worstPingMs = await window();
+    const log = (await admin.slowlog('GET', 128)) as [number, number, number, string[]][];
+    const slowest = log.reduce<number | null>((max, [, , us]) => Math.max(max ?? 0, us / 1000), null);
+    rows.push({ op, entries, ms: Math.round(ms), worstPingMs: round(worstPingMs), slowestCommandMs: slowest });
+  };
+
+  try {
+    for (const size of SIZES) {
+      await admin.flushall();
+      await store(cache, admin, 'item', size, (i) => composeKey('grp', i), ['big']);
+      await store(cache, admin, 'keep', 1_000, (i) => composeKey('grp', i), ['small']);
+      await measure('invalidateTags', size, () => cache.invalidateTags(['big']));
+      if ((await cache.get('item', composeKey('grp', size - 1))) !== undefined)
+        throw new Error('bench: tag not invalidated');
+      await measure('invalidatePrefix', size, () => cache.invalidatePrefix('item', ['grp']));
+      await store(cache, admin, 'bulk', size, (i) => `k${i}`, undefined);
+      await measure('clearNamespace', size, () => cache.clearNamespace('bulk'));
+      if ((await cache.get('keep', composeKey('grp', 999))) === undefined) throw new Error('bench: other tag lost');
+    }
+  } finally {
+    // The harness unrefs its processes: hold the event loop open until they are gone.
+    const hold = setInterval(() => undefined, 1_000);
+    await app.close();
+    admin.disconnect();
+    await killChildren();
+    await redis.stop();
+    clearInterval(hold);
+  }
+
+  console.log('\nTags at any size (a separate process PINGs every 1 ms; SLOWLOG threshold 1 ms)');
+  console.log('| operation | entries | wall ms | worst PING of the other process, ms | slowest command, ms |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
+  for (const r of rows)
+    console.log(
+      `| ${r.op} | ${r.entries.toLocaleString('en')} | ${r.ms} | ${r.worstPingMs} | ${r.slowestCommandMs ?? '-'} |`,
+    );
+
+  const out = new URL('./results.json', import.meta.url);
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(await readFile(out, 'utf8')) as Record<string, unknown>;
+  } catch {
+    // no earlier results (run alone): write the tags section only
+  }
+  json['tags'] = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, rows };
+  await writeFile(out, `${JSON.stringify(json, null, 2)}\n`);
+}
+
+function round(n: number): number {
+  return Math.round(n * 10) / 10;
+}
+
+await main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,243 @@
+/**
+ * Drill 21 — Tags at any size (issue 15): invalidating a tag of 100,000 entries (1,000,000 under `npm run test:long`,
+ * FC_LONG=1), clearing a composed-key prefix and a namespace of as many, on a real redis-server, while another
+ * process PINGs it every millisecond. A tag is a generation, not a member set: its invalidation removes one small
+ * key, and its index stays that one key however long a tag is written.
+ * Asserted (what must hold on any machine): no error, the tag's entries are misses, other namespaces and tags
+ * intact, the tag index one key of bounded size that expires with its last entry; a second instance (bus) stops
+ * serving invalidated entries. Reported (`.tmp/drills/21.json`): wall times and the prober's worst PING (bar ≤ 5 ms).
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { INestApplicationContext } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { CacheService, composeKey } from 'nestjs-tiercache';
+import { bootCache } from '../cache/fixtures.js';
+import { RedisServer } from '../harness/redis-server.js';
+import { waitFor } from '../harness/wait-for.js';
+import { killChildren, reportDrill, spawnTsChild, type ChildNode } from './support/processes.js';
+import type { PingWindow } from './support/ping-probe.js';
+
+const LONG = process.env['FC_LONG'] === '1';
+const SIZE = LONG ? 1_000_000 : 100_000;
+/** Writes in flight while filling. */
+const FILL_CONCURRENCY = 250;
+const COPY_BATCH = 10_000;
+/** The Redis backend's default `tagIndexCap`: the entries an invalidation tombstones. */
+const TAG_INDEX_CAP = 10_000;
+const PREFIX = 'd21';
+
+const figures: Record<string, unknown> = { entries: SIZE };
+
+/**
+ * Stores `count` entries under string keys (stored verbatim): the first `viaApi` through the public API,
+ * `FILL_CONCURRENCY` at a time (stamped and indexed like any write), the others as copies of the first one's bytes
+ * (same tags, same generation stamps), pipelined — a million writes through the API would take minutes.
+ */
+async function fill(
+  cache: CacheService,
+  admin: Redis,
+  namespace: string,
+  count: number,
+  key: (i: number) => string,
+  tags: readonly string[] | undefined,
+  viaApi = Math.min(count, 10_000),
+): Promise<void> {
+  for (let from = 0; from < viaApi; from += FILL_CONCURRENCY) {
+    const batch: Promise<boolean>[] = [];
+    for (let i = from; i < Math.min(viaApi, from + FILL_CONCURRENCY); i++)
+      batch.push(cache.set(namespace, key(i), { i }, tags ? { tags } : undefined));
+    const written = await Promise.all(batch);
+    if (written.some((ok) => !ok)) throw new Error(`fill ${namespace}: a write was not cached`);
+  }
+  const bytes = await admin.getBuffer(`${PREFIX}:${namespace}:${key(0)}`);
+  if (bytes === null) throw new Error(`fill ${namespace}: the first entry is not stored`);
+  for (let from = viaApi; from < count; from += COPY_BATCH) {
+    const pipeline = admin.pipeline();
+    for (let i = from; i < Math.min(count, from + COPY_BATCH); i++)
+      pipeline.set(`${PREFIX}:${namespace}:${key(i)}`, bytes, 'PX', 3_600_000);
+    await pipeline.exec();
+  }
+}
+
+/** Indexes spread over 0..count-1 (first, last and a stride between). */
+function sample(count: number, n = 500): number[] {
+  const step = Math.max(1, Math.floor(count / n));
+  const out: number[] = [];
+  for (let i = 0; i < count; i += step) out.push(i);
+  out.push(count - 1);
+  return out;
+}
+
+describe('drill 21: tags at any size', () => {
+  let redis: RedisServer;
+  let admin: Redis;
+  let probe: ChildNode;
+  let writer: INestApplicationContext;
+  let cache: CacheService;
+
+  /** The prober's worst PING since the previous call. */
+  const window = async (): Promise<PingWindow> => {
+    probe.send({ cmd: 'window' });
+    return probe.next<PingWindow & { [field: string]: unknown }>('window');
+  };
+
+  /** Runs `op`, returning its result, its wall time and the worst PING another process saw meanwhile. */
+  const measured = async <R>(op: () => Promise<R>): Promise<{ result: R; ms: number; pingMs: number }> => {
+    await window();
+    const started = performance.now();
+    const result = await op();
+    const ms = Math.round(performance.now() - started);
+    const { maxMs } = await window();
+    return { result, ms, pingMs: Math.round(maxMs * 10) / 10 };
+  };
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    admin = new Redis(redis.url, { lazyConnect: true });
+    await admin.connect();
+    probe = spawnTsChild('ping-probe', 'test/drills/support/ping-probe.ts', [redis.url]);
+    await probe.next('ready');
+    // Redis only (no memory tier, no bus): every read below is answered by Redis.
+    writer = await bootCache({ prefix: PREFIX, redis: redis.url, memory: false, defaultTtl: '1h' }, []);
+    cache = writer.get(CacheService);
+  }, 60_000);
+
+  afterAll(async () => {
+    reportDrill(
+      '21',
+      figures,
+      `tags at ${SIZE.toLocaleString('en')} entries: ${JSON.stringify(figures)} (bar: worst PING ≤ 5 ms)`,
+    );
+    await writer?.close();
+    admin?.disconnect();
+    await killChildren();
+    await redis?.stop();
+  });
+
+  it(
+    `invalidating a tag of ${SIZE.toLocaleString('en')} entries, then clearing their prefix and a namespace of as many: no error, targets gone, the rest intact`,
+    async () => {
+      const started = performance.now();
+      await fill(cache, admin, 'item', SIZE, (i) => composeKey('grp', i), ['big']);
+      await fill(cache, admin, 'keep', 1_000, (i) => `k${i}`, ['small']);
+      await fill(cache, admin, 'item', 1_000, (i) => composeKey('other', i), ['small']);
+      figures['fillMs'] = Math.round(performance.now() - started);
+
+      const tag = await measured(() => cache.invalidateTags(['big']));
+      figures['invalidateTag'] = { ms: tag.ms, worstPingMs: tag.pingMs };
+      // Tombstoned through the index (bounded); the rest are misses by generation.
+      expect(tag.result).toBe(Math.min(SIZE, TAG_INDEX_CAP));
+      for (const i of sample(SIZE)) expect(await cache.get('item', composeKey('grp', i))).toBeUndefined();
+      for (const i of sample(1_000, 100)) {
+        expect(await cache.get('keep', `k${i}`)).toEqual({ i });
+        expect(await cache.get('item', composeKey('other', i))).toEqual({ i });
+      }
+      // The generation and the index of the tag are gone.
+      expect(await admin.exists(`${PREFIX}:__tag:big`, `${PREFIX}:__tagidx:big`)).toBe(0);
+
+      // The invalidated entries are still stored (misses until they expire or reload): clear them by prefix.
+      const prefix = await measured(() => cache.invalidatePrefix('item', ['grp']));
+      figures['invalidatePrefix'] = { ms: prefix.ms, worstPingMs: prefix.pingMs };
+      expect(prefix.result).toBe(SIZE);
+      for (const i of sample(1_000, 100)) expect(await cache.get('item', composeKey('other', i))).toEqual({ i });
+
+      await fill(cache, admin, 'bulk', SIZE, (i) => `k${i}`, undefined);
+      const clear = await measured(() => cache.clearNamespace('bulk'));
+      figures['clearNamespace'] = { ms: clear.ms, worstPingMs: clear.pingMs };
+      expect(clear.result).toBe(SIZE);
+      for (const i of sample(SIZE, 100)) expect(await cache.get('bulk', `k${i}`)).toBeUndefined();
+      for (const i of sample(1_000, 100)) expect(await cache.get('keep', `k${i}`)).toEqual({ i });
+      expect(cacheErrors(cache)).toBe(0);
+    },
+    LONG ? 900_000 : 120_000,
+  );
+
+  it('the index of a tag written steadily over many TTLs holds only live entries, and goes with its last one', async () => {
+    const ttlMs = 200;
+    const genKey = `${PREFIX}:__tag:org:1`;
+    const indexKey = `${PREFIX}:__tagidx:org:1`;
+    let next = 0;
+    let worstRatio = 0;
+    let maxIndex = 0;
+    let minLive = Infinity;
+    const countLive = async (): Promise<number> => {
+      let cursor = '0';
+      let live = 0;
+      do {
+        const [c, keys] = await admin.scan(cursor, 'MATCH', `${PREFIX}:org:*`, 'COUNT', 1_000);
+        cursor = c;
+        live += keys.length;
+      } while (cursor !== '0');
+      return live;
+    };
+    // 15 TTLs of back-to-back writes, 10 new entries of the tag at a time; sampled after the first 3 TTLs.
+    const started = performance.now();
+    let round = 0;
+    while (performance.now() - started < 15 * ttlMs) {
+      await Promise.all(
+        Array.from({ length: 10 }, () => cache.set('org', next++, { n: next }, { ttl: ttlMs, tags: ['org:1'] })),
+      );
+      if (++round % 5 === 0 && performance.now() - started > 3 * ttlMs) {
+        const index = await admin.zcard(indexKey);
+        const live = await countLive();
+        worstRatio = Math.max(worstRatio, index / Math.max(1, live));
+        maxIndex = Math.max(maxIndex, index);
+        minLive = Math.min(minLive, live);
+      }
+    }
+    figures['steadyTag'] = {
+      written: next,
+      ttlMs,
+      maxIndex,
+      minLive,
+      worstIndexToLive: Math.round(worstRatio * 100) / 100,
+    };
+    expect(minLive).toBeGreaterThan(0);
+    // Counted between two writes (entries that expired since the last write are still listed): ≤ 1.5× the live.
+    expect(worstRatio).toBeLessThanOrEqual(1.5);
+    expect(maxIndex).toBeLessThan(next / 3);
+    // Their life covers the last entry's, plus a margin (1 s): then the generation and the index go.
+    await waitFor(async () => (await admin.exists(genKey, indexKey)) === 0, {
+      timeoutMs: 5_000,
+      message: 'the tag keys to expire',
+    });
+    expect(await countLive()).toBe(0);
+  });
+
+  it('a second instance stops serving entries of an invalidated tag (bus), then serves the rewritten ones', async () => {
+    const options = { prefix: PREFIX, redis: redis.url, memory: { maxEntries: 1_000 }, defaultTtl: '1h' } as const;
+    const [a, b] = await Promise.all([
+      bootCache({ ...options, namespaces: { direct: { memory: false } } }, []),
+      bootCache({ ...options, namespaces: { direct: { memory: false } } }, []),
+    ]);
+    try {
+      const ca = a.get(CacheService);
+      const cb = b.get(CacheService);
+      for (const ns of ['mem', 'direct']) for (let i = 0; i < 20; i++) await ca.set(ns, i, { i }, { tags: ['t:1'] });
+      await ca.set('mem', 'untagged', 1);
+      // B reads them (memory tier filled; generations remembered once its bus is subscribed).
+      await waitFor(async () => (await cb.get('direct', 0)) !== undefined, { message: 'B to read' });
+      for (const ns of ['mem', 'direct']) for (let i = 0; i < 20; i++) expect(await cb.get(ns, i)).toEqual({ i });
+      expect(await cb.get('mem', 'untagged')).toBe(1);
+
+      await ca.invalidateTags(['t:1']);
+      await waitFor(async () => (await cb.get('mem', 0)) === undefined && (await cb.get('direct', 0)) === undefined, {
+        message: 'B to drop the tag',
+      });
+      for (const ns of ['mem', 'direct']) for (let i = 0; i < 20; i++) expect(await cb.get(ns, i)).toBeUndefined();
+      expect(await cb.get('mem', 'untagged')).toBe(1);
+
+      // Written again under the tag's new generation: B serves them (its remembered generation was dropped).
+      for (let i = 0; i < 20; i++) await ca.set('direct', i, { i, again: true }, { tags: ['t:1'] });
+      for (let i = 0; i < 20; i++) expect(await cb.get('direct', i)).toEqual({ i, again: true });
+      expect(cacheErrors(ca) + cacheErrors(cb)).toBe(0);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
+
+/** Backend errors counted by a cache instance (every namespace). */
+function cacheErrors(cache: CacheService): number {
+  return Object.values(cache.stats().namespaces).reduce((n, ns) => n + (ns?.errors ?? 0), 0);
+}
