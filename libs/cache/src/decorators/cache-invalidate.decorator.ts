@@ -1,5 +1,5 @@
 import { CACHE_INVALIDATE_METADATA } from '../cache.constants.js';
-import type { AsyncMethod, CacheInvalidateOptions } from './cache-decorator.options.js';
+import type { AsyncMethod, CacheInvalidateFit, CacheInvalidateOptions } from './cache-decorator.options.js';
 import { recordMetadata } from './record-metadata.js';
 
 /**
@@ -9,10 +9,10 @@ import { recordMetadata } from './record-metadata.js';
  * @CacheInvalidate({ namespace: 'user', key: (userId: number) => userId })
  * setModel(userId: number, modelId: string): Promise<void> { ... }
  */
-export function CacheInvalidate<A extends unknown[] = never[]>(options: CacheInvalidateOptions<A>) {
+export function CacheInvalidate<A extends unknown[] = never[], K = unknown>(options: CacheInvalidateOptions<A, K>) {
   return <M extends AsyncMethod>(
     target: object,
     propertyKey: string | symbol,
-    descriptor: TypedPropertyDescriptor<M>,
+    descriptor: TypedPropertyDescriptor<M> & CacheInvalidateFit<A, M>,
   ): void => recordMetadata(CACHE_INVALIDATE_METADATA, options, target, propertyKey, descriptor);
 }

@@ -1,5 +1,5 @@
 import { CACHE_PUT_METADATA } from '../cache.constants.js';
-import type { AsyncMethod, CachePutOptions } from './cache-decorator.options.js';
+import type { AsyncMethod, CachePutFit, CachePutOptions } from './cache-decorator.options.js';
 import { recordMetadata } from './record-metadata.js';
 
 /**
@@ -9,10 +9,12 @@ import { recordMetadata } from './record-metadata.js';
  * @CachePut({ namespace: 'user', key: (userId: number) => userId })
  * charge(userId: number, amount: string): Promise<User> { ... }
  */
-export function CachePut<A extends unknown[] = never[]>(options: CachePutOptions<A> = {}) {
+export function CachePut<A extends unknown[] = never[], K = unknown, V = unknown>(
+  options: CachePutOptions<A, K, V> = {},
+) {
   return <M extends AsyncMethod>(
     target: object,
     propertyKey: string | symbol,
-    descriptor: TypedPropertyDescriptor<M>,
+    descriptor: TypedPropertyDescriptor<M> & CachePutFit<A, V, M>,
   ): void => recordMetadata(CACHE_PUT_METADATA, options, target, propertyKey, descriptor);
 }

@@ -1,5 +1,5 @@
 import { CACHED_METADATA } from '../cache.constants.js';
-import type { AsyncMethod, CachedOptions } from './cache-decorator.options.js';
+import type { AsyncMethod, CachedFit, CachedOptions } from './cache-decorator.options.js';
 import { recordMetadata } from './record-metadata.js';
 
 /**
@@ -9,10 +9,14 @@ import { recordMetadata } from './record-metadata.js';
  * @Cached({ namespace: 'user', key: (userId: number) => userId, invalidateOn: { 'payment.completed': (e: PaymentCompleted) => e.userId } })
  * getUser(userId: number): Promise<User | null> { ... }
  */
-export function Cached<A extends unknown[] = never[]>(options: CachedOptions<A> = {}) {
+export function Cached<A extends unknown[] = never[], K = unknown, V = unknown, E = never>(
+  options: CachedOptions<A, K, V, E> = {},
+) {
+  // The options are checked against the method they decorate: key / tags / condition against its parameters, a ttl
+  // function against its result, invalidateOn against its key — a mismatch is a compile error.
   return <M extends AsyncMethod>(
     target: object,
     propertyKey: string | symbol,
-    descriptor: TypedPropertyDescriptor<M>,
+    descriptor: TypedPropertyDescriptor<M> & CachedFit<A, K, V, E, M>,
   ): void => recordMetadata(CACHED_METADATA, options, target, propertyKey, descriptor);
 }
