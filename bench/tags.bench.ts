@@ -3,9 +3,10 @@
  *
  * One private redis-server; a separate process PINGs it every millisecond (test/drills/support/ping-probe.ts): its
  * worst round trip is the stall every other client of that Redis sees. For each size, entries `{ i }` tagged `big`
- * are stored (the first written by tiercache, the rest copies of its stamped bytes, for speed), then timed:
+ * are stored (the first 10,000 written by tiercache, the rest copies of their stamped bytes), then timed:
  * `invalidateTags(['big'])`, `invalidatePrefix` of those entries, and `clearNamespace` of as many. Each row gives the
- * wall time, the worst PING of the other process and the slowest command in SLOWLOG (threshold 1 ms; '-' = none).
+ * wall time, the worst PING of the other process and the slowest command in SLOWLOG (threshold 1 ms; '-' = none);
+ * an idle row first shows the machine's own noise (on a loaded host even a single-key command can read 3-4 ms).
  * Prints a table and adds `tags` to bench/results.json. Env: BENCH_TAG_SIZES (default 10000,100000,1000000).
  */
 import 'reflect-metadata';
@@ -22,6 +23,9 @@ import { RedisServer } from '../test/harness/redis-server.js';
 const SIZES = (process.env.BENCH_TAG_SIZES ?? '10000,100000,1000000').split(',').map(Number);
 const PREFIX = 'tb';
 const COPY_BATCH = 10_000;
+const VIA_API = 10_000;
+/** How long the idle row watches the PINGs with nothing else running. */
+const IDLE_MS = 2_000;
 const HOUR_MS = 3_600_000;
 
 interface Row {
@@ -36,8 +40,9 @@ interface Row {
 class BenchModule {}
 
 /**
- * Stores `count` entries: the first through tiercache, the others as copies of its bytes (same tags, same stamps).
- * Keys are strings (`composeKey` output or plain), which tiercache stores verbatim under `<prefix>:<namespace>:`.
+ * Stores `count` entries: the first 10,000 (a tag index's cap) through tiercache, 500 at a time, so the tag's index
+ * is full; the others as copies of the first one's bytes (same tags, same generation stamps), pipelined. Keys are
+ * strings (`composeKey` output or plain), which tiercache stores verbatim under `<prefix>:<namespace>:`.
  */
 async function store(
   cache: CacheService,
@@ -47,11 +52,17 @@ async function store(
   key: (i: number) => string,
   tags: readonly string[] | undefined,
 ): Promise<void> {
-  await cache.set(namespace, key(0), { i: 0 }, tags ? { tags } : undefined);
+  const viaApi = Math.min(count, VIA_API);
+  for (let from = 0; from < viaApi; from += 500) {
+    const batch: Promise<boolean>[] = [];
+    for (let i = from; i < Math.min(viaApi, from + 500); i++)
+      batch.push(cache.set(namespace, key(i), { i }, tags ? { tags } : undefined));
+    await Promise.all(batch);
+  }
   const first = `${PREFIX}:${namespace}:${key(0)}`;
   const bytes = await admin.getBuffer(first);
   if (bytes === null) throw new Error(`bench: ${first} was not stored`);
-  for (let from = 1; from < count; from += COPY_BATCH) {
+  for (let from = viaApi; from < count; from += COPY_BATCH) {
     const pipeline = admin.pipeline();
     for (let i = from; i < Math.min(count, from + COPY_BATCH); i++)
       pipeline.set(`${PREFIX}:${namespace}:${key(i)}`, bytes, 'PX', HOUR_MS);
@@ -93,6 +104,8 @@ async function main(): Promise<void> {
   };
 
   try {
+    // The machine's own noise: the worst PING (and slowest command) while nothing else runs.
+    await measure('idle (nothing running)', 0, () => new Promise((resolve) => setTimeout(resolve, IDLE_MS)));
     for (const size of SIZES) {
       await admin.flushall();
       await store(cache, admin, 'item', size, (i) => composeKey('grp', i), ['big']);

@@ -11,6 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplicationContext } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { CacheService, composeKey } from 'nestjs-tiercache';
+import { RedisBackend } from '../../libs/cache/src/backends/redis/redis.backend.js';
+import type { RedisClient } from '../../libs/cache/src/backends/redis/redis-client.factory.js';
+import { encodeEntry } from '../../libs/cache/src/codec/entry.codec.js';
+import { KeySpace } from '../../libs/cache/src/keys/key-space.js';
 import { bootCache } from '../cache/fixtures.js';
 import { RedisServer } from '../harness/redis-server.js';
 import { waitFor } from '../harness/wait-for.js';
@@ -202,6 +206,46 @@ describe('drill 21: tags at any size', () => {
       message: 'the tag keys to expire',
     });
     expect(await countLive()).toBe(0);
+  });
+
+  it('beyond the index cap an invalidated tag still covers every entry (generation), and a reload replaces them', async () => {
+    const client = new Redis(redis.url, { lazyConnect: true });
+    await client.connect();
+    const space = new KeySpace('d21cap');
+    const backend = new RedisBackend(client as unknown as RedisClient, space, {
+      tagIndexCap: 5,
+      maxReadBytes: 1 << 20,
+    });
+    try {
+      const keys = Array.from({ length: 20 }, (_, i) => space.entry('cap', i));
+      const now = Date.now();
+      const bytes = (value: unknown): Buffer => encodeEntry({ value, createdAt: now, expiresAt: now + 60_000 });
+      for (const [i, k] of keys.entries()) await backend.write(k, bytes(i), 60_000, { tags: ['cap'] });
+      expect(await admin.zcard(space.tagIndex('cap'))).toBe(5);
+
+      // Generations remembered (as while the bus is subscribed): a tagged hit sends one command, no generation GET.
+      backend.generations.trust(true);
+      await backend.read(keys[0]!);
+      const gets = async (): Promise<number> =>
+        Number(/cmdstat_get:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+      const before = await gets();
+      for (const k of keys) expect(await backend.read(k)).toMatchObject({ hit: true, tags: ['cap'] });
+      expect(await gets()).toBe(before);
+
+      expect(await backend.invalidateTags(['cap'])).toBe(5);
+      expect(await admin.exists(space.tag('cap'), space.tagIndex('cap'))).toBe(0);
+      const reads = await Promise.all(keys.map((k) => backend.read(k)));
+      expect(reads.every((r) => !r.hit)).toBe(true);
+      const live = reads.filter((r) => !r.hit && r.token?.startsWith('live:'));
+      expect(live).toHaveLength(15);
+      // The reload's guarded write, with the token of the invalidated entry, replaces exactly it.
+      const k = keys[reads.findIndex((r) => !r.hit && r.token?.startsWith('live:'))]!;
+      const token = (await backend.read(k)) as { token: string };
+      expect(await backend.write(k, bytes('reloaded'), 60_000, { tags: ['cap'], ifToken: token.token })).toBe(true);
+      expect(await backend.read(k)).toMatchObject({ hit: true, entry: { value: 'reloaded' } });
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('a second instance stops serving entries of an invalidated tag (bus), then serves the rewritten ones', async () => {

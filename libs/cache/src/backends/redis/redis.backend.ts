@@ -32,8 +32,13 @@ import { TagGenerations } from './tag-generations.js';
 export interface RedisBackendOptions {
   /** How long an invalidation's tombstone guards against in-flight loaders. @default 60000 */
   tombstoneTtlMs?: number;
-  /** SCAN COUNT and UNLINK batch size for prefix clears, and slice size of a tag index's cleanup. @default 500 */
+  /**
+   * SCAN COUNT (and so UNLINK batch size) of prefix clears. Measured on 200k keys: COUNT 500 made SCANs of up to
+   * 7 ms (SLOWLOG) for the same wall time as COUNT 100, whose SCANs all stayed under 0.5 ms. @default 100
+   */
   scanBatch?: number;
+  /** Members tombstoned per slice of a tag index's cleanup (ZPOPMIN count). @default 500 */
+  tagSlice?: number;
   /**
    * Most entries a tag's index lists (the entries an invalidation tombstones; beyond, entries of an invalidated tag
    * are misses by generation until they expire or reload). Bounds the index and the cleanup's work. @default 10000
@@ -71,6 +76,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
   private readonly client: RedisClient & CacheScripts;
   private readonly tombstoneTtlMs: number;
   private readonly scanBatch: number;
+  private readonly tagSlice: number;
   private readonly tagIndexCap: number;
   /** The current generation of each tag, remembered while the bus is trusted (the store says when). */
   readonly generations: TagGenerations;
@@ -82,7 +88,8 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
   ) {
     this.client = defineScripts(client);
     this.tombstoneTtlMs = options.tombstoneTtlMs ?? 60_000;
-    this.scanBatch = options.scanBatch ?? 500;
+    this.scanBatch = options.scanBatch ?? 100;
+    this.tagSlice = options.tagSlice ?? 500;
     this.tagIndexCap = options.tagIndexCap ?? 10_000;
     this.notAfter = options.notAfter ?? (() => Date.now() + 1_500);
     this.maxReadBytes = options.maxReadBytes;
@@ -190,7 +197,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
   /**
    * Invalidates tags: first in O(1) — each tag's generation key goes, so every entry stamped with it is a miss from
    * now on, however many there are — then the entries its index lists (at most `tagIndexCap`) are tombstoned in
-   * slices of `scanBatch` (never one long command); entries beyond the cap stay stored as misses until they expire
+   * slices of `tagSlice` (never one long command); entries beyond the cap stay stored as misses until they expire
    * or are reloaded. Returns the entries tombstoned.
    */
   async invalidateTags(tags: readonly string[]): Promise<number> {
@@ -204,7 +211,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
   }
 
   /**
-   * Tombstones the members of a tag index, `scanBatch` at a time (ZPOPMIN: each slice leaves the index as it goes,
+   * Tombstones the members of a tag index, `tagSlice` at a time (ZPOPMIN: each slice leaves the index as it goes,
    * so a retry — the replay — resumes where a failure stopped). Bounded by the size it had when it started: members
    * added meanwhile belong to writes made after the invalidation.
    */
@@ -212,7 +219,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     let left = await this.client.zcard(indexKey);
     let count = 0;
     while (left > 0) {
-      const popped = await this.client.zpopmin(indexKey, Math.min(left, this.scanBatch));
+      const popped = await this.client.zpopmin(indexKey, Math.min(left, this.tagSlice));
       if (popped.length === 0) break;
       const members: string[] = [];
       const scores: string[] = [];
