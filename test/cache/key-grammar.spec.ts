@@ -4,10 +4,11 @@
 // backend and on memory + a real Redis. And a combination that cannot work (invalidateOn on a method whose default key
 // is not one value) stops the boot naming Class#method and the fix.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Module } from '@nestjs/common';
 import type { INestApplicationContext } from '@nestjs/common';
-import { EventEmitter2 } from '@nestjs/event-emitter';
-import { Cached, CacheInvalidate, CachePut, CacheService } from 'nestjs-tiercache';
+import { EventEmitter2, EventEmitterModule } from '@nestjs/event-emitter';
+import { Test } from '@nestjs/testing';
+import { Cached, CacheInvalidate, CacheModule, CachePut, CacheService } from 'nestjs-tiercache';
 import { RedisServer } from '../harness/redis-server.js';
 import { bootCache } from './fixtures.js';
 
@@ -167,5 +168,36 @@ describe('combinations that cannot work stop the boot', () => {
     await expect(bootCache({ prefix: 'kg2' }, [Prices])).rejects.toThrow(
       /Prices#price: invalidateOn .*declares 2 parameters.*Fix: give @Cached a `key` function/,
     );
+  });
+});
+
+describe('two CacheModule.forRoot in one app', () => {
+  it('stop the boot when a decorated method could land in either cache (never a silent mix)', async () => {
+    @Injectable()
+    class SessionsRepo {
+      @Cached({ namespace: 'session' })
+      async session(id: string): Promise<string> {
+        return id;
+      }
+    }
+    @Injectable()
+    class CatalogueRepo {
+      @Cached({ namespace: 'catalogue' })
+      async item(id: string): Promise<string> {
+        return id;
+      }
+    }
+    @Module({ imports: [CacheModule.forRoot({ prefix: 'a' })], providers: [SessionsRepo] })
+    class Sessions {}
+    @Module({ imports: [CacheModule.forRoot({ prefix: 'b', enabled: false })], providers: [CatalogueRepo] })
+    class Catalogue {}
+    const moduleRef = await Test.createTestingModule({
+      imports: [EventEmitterModule.forRoot(), Sessions, Catalogue],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await expect(app.init()).rejects.toThrow(
+      /imports CacheModule\.forRoot 2 times.*Fix: import CacheModule\.forRoot once/,
+    );
+    await app.close().catch(() => undefined);
   });
 });

@@ -50,6 +50,7 @@ export class CacheExplorer implements OnModuleInit, OnApplicationBootstrap {
   onModuleInit(): void {
     try {
       for (const wrapper of this.discovery.getControllers()) this.refuseController(wrapper);
+      this.refuseSeveralCaches();
       for (const wrapper of this.discovery.getProviders()) this.explore(wrapper);
     } catch (err) {
       // The boot stops here: do not leave open Redis connections keeping the process alive.
@@ -86,6 +87,35 @@ export class CacheExplorer implements OnModuleInit, OnApplicationBootstrap {
       });
     this.warmers.push({ name: where, timeoutMs, run });
     this.engine.warmer.register(where, run);
+  }
+
+  /**
+   * Two CacheModule.forRoot in one app would each see every provider, and a decorated method would silently cache
+   * in whichever wrapped it first — not necessarily its own module's cache. Until caches can be named, that is a
+   * boot error (when any method carries a cache decorator).
+   */
+  private refuseSeveralCaches(): void {
+    const engines = new Set(
+      this.discovery
+        .getProviders()
+        .filter((w) => w.token === CACHE_ENGINE && w.instance)
+        .map((w) => w.instance as unknown),
+    );
+    if (engines.size <= 1) return;
+    for (const wrapper of this.discovery.getProviders()) {
+      const proto = (wrapper.metatype as { prototype?: object } | undefined)?.prototype;
+      if (!proto || wrapper.isAlias) continue;
+      for (const name of this.methodsOf(proto)) {
+        const method = (proto as Record<string, unknown>)[name];
+        if (this.accessor.get(method) || this.accessor.warmUp(method)) {
+          throw misuse(
+            `${wrapper.name}#${name}`,
+            `the app imports CacheModule.forRoot ${engines.size} times, so it is not defined which cache this decorated method would use`,
+            'import CacheModule.forRoot once, in the root module, with isGlobal: true, and separate data by namespace (per-namespace TTL, size and memory-tier settings)',
+          );
+        }
+      }
+    }
   }
 
   private methodsOf(prototype: object): string[] {
