@@ -1,20 +1,26 @@
-// Proves nestjs-tiercache is a real package: `npm pack` of libs/cache (its prepack builds dist), installed with its
-// peers into a fresh app OUTSIDE the monorepo, boots a plain-JS ESM Nest app and type-checks a TypeScript consumer
-// against the published .d.ts. Needs the npm registry (or a warm npm cache): an unreachable one fails beforeAll.
+// Proves nestjs-tiercache is a real package: `npm pack` of libs/cache (its prepack builds dist), installed into fresh
+// apps OUTSIDE the monorepo: an ESM Nest 12 app with the pinned peers (boots a plain-JS app, type-checks a strict
+// TypeScript consumer), a CommonJS app (tsc `module: commonjs`, so `require()`) on the oldest majors the peer ranges
+// claim (Nest 11, @nestjs/event-emitter 3, ioredis 5) against a real redis-server, and the package README's install
+// lines and quick start, built and run as pasted. Needs the npm registry (or a warm npm cache): an unreachable one
+// fails beforeAll. The three installs run side by side.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RedisServer } from '../harness/redis-server.js';
+import { freePort } from '../harness/free-port.js';
+import { waitFor } from '../harness/wait-for.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LIB = join(ROOT, 'libs/cache');
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const TSC = join(ROOT, 'node_modules/.bin/tsc');
 
-const SETUP_TIMEOUT_MS = 180_000;
+const SETUP_TIMEOUT_MS = 240_000;
 const OUTPUT_TAIL_CHARS = 4000;
 const TEST_TIMEOUT_MS = 150_000; // a child process runs in the test (node boots Nest; tsc checks every .d.ts: ~15-45 s)
 
@@ -24,6 +30,8 @@ interface PackageJson {
   devDependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
   peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+  exports?: Record<string, unknown>;
+  license?: string;
 }
 
 interface RunResult {
@@ -74,6 +82,22 @@ function run(
         );
       },
     );
+  });
+}
+
+/** Runs a command with extra environment variables (on top of the clean child environment). */
+function runWithEnv(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+  extra: Record<string, string>,
+  timeoutMs: number,
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    execFile(command, args, { cwd, env: { ...childEnv(), ...extra }, timeout: timeoutMs }, (error, stdout, stderr) => {
+      if (error === null) return resolve({ stdout, stderr, code: 0 });
+      reject(new Error(`\`${command} ${args.join(' ')}\` failed: ${error.message}\n${clip(stdout)}\n${clip(stderr)}`));
+    });
   });
 }
 
@@ -128,6 +152,41 @@ async function packagesLoadedByImport(entry: string): Promise<Set<string>> {
   return found;
 }
 
+const NPM_INSTALL = [
+  'install',
+  '--no-audit',
+  '--no-fund',
+  '--prefer-offline',
+  '--fetch-timeout=20000',
+  '--fetch-retries=1',
+  '--fetch-retry-mintimeout=1000',
+  '--fetch-retry-maxtimeout=5000',
+];
+
+/** `npm install` in a consumer app; the error says what failed and whether the registry may be the cause. */
+async function npmInstall(dir: string, specs: readonly string[], what: string): Promise<RunResult> {
+  return run('npm', [...NPM_INSTALL, ...specs], dir, 150_000).catch((error: unknown) => {
+    throw new Error(`npm install (${what}) failed (is the npm registry reachable?)\n${String(error)}`);
+  });
+}
+
+/** The oldest majors the peer ranges claim, for the CommonJS app. */
+const OLDEST = {
+  '@nestjs/common': '11',
+  '@nestjs/core': '11',
+  '@nestjs/event-emitter': '3',
+  ioredis: '5',
+} as const;
+
+/** The README's fenced blocks of a language under a `## heading`, in order. */
+function readmeBlocks(readme: string, heading: string, lang: string): string[] {
+  const start = readme.indexOf(`\n## ${heading}\n`);
+  if (start < 0) throw new Error(`the package README has no "## ${heading}" section`);
+  const end = readme.indexOf('\n## ', start + 1);
+  const section = readme.slice(start, end < 0 ? undefined : end);
+  return [...section.matchAll(new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``, 'g'))].map((m) => m[1] ?? '');
+}
+
 const outside = (dir: string): boolean => {
   const rel = relative(ROOT, dir);
   return rel.startsWith('..') || isAbsolute(rel);
@@ -145,6 +204,11 @@ describe('nestjs-tiercache as a published package', () => {
   let packedPkg: PackageJson;
   let unpacked = '';
   let requiredPeers: string[] = [];
+  let cjsDir = '';
+  let readmeDir = '';
+  let readme = '';
+  const readmeInstalls: string[] = [];
+  let redis: RedisServer | undefined;
 
   beforeAll(async () => {
     Object.assign(rootPkg, await readJson<typeof rootPkg>(join(ROOT, 'package.json')));
@@ -181,36 +245,65 @@ describe('nestjs-tiercache as a published package', () => {
       ...requiredPeers.map((name) => pinned(name, rootPkg.dependencies)),
       pinned('@types/node', rootPkg.devDependencies),
     ];
-    await run(
-      'npm',
-      [
-        'install',
-        '--no-audit',
-        '--no-fund',
-        '--prefer-offline',
-        '--fetch-timeout=20000',
-        '--fetch-retries=1',
-        // npm 11 refuses a max below the min (default 10 s): set both.
-        '--fetch-retry-mintimeout=1000',
-        '--fetch-retry-maxtimeout=5000',
-        ...specs,
-      ],
-      appDir,
-      150_000,
-    ).catch((error: unknown) => {
-      throw new Error(`npm install in the consumer app failed (is the npm registry reachable?)\n${String(error)}`);
-    });
+    const esmApp = npmInstall(appDir, specs, 'ESM app, pinned peers');
+
+    // 3. A CommonJS app on the oldest majors the peer ranges claim.
+    cjsDir = await mkdtemp(join(tmpdir(), 'tiercache-cjs-'));
+    await writeFile(
+      join(cjsDir, 'package.json'),
+      JSON.stringify({ name: 'tiercache-cjs-consumer', version: '0.0.0', private: true }, null, 2),
+    );
+    const oldest = Object.entries(OLDEST).map(([name, major]) => `${name}@${major}`);
+    const rest = requiredPeers.filter((p) => !(p in OLDEST)).map((name) => pinned(name, rootPkg.dependencies));
+    const cjsApp = npmInstall(
+      cjsDir,
+      [tarball, ...oldest, ...rest, pinned('@types/node', rootPkg.devDependencies)],
+      'CommonJS app, oldest majors',
+    );
+
+    // 4. The README's app: what a fresh `nest new` app has, then the README's install lines exactly as written
+    // (one npm command each, in order: installing terminus after tiercache must not hit ERESOLVE), with the tarball
+    // standing in for the registry's nestjs-tiercache.
+    readmeDir = await mkdtemp(join(tmpdir(), 'tiercache-readme-'));
+    readme = await readFile(join(unpacked, 'package/README.md'), 'utf8');
+    await writeFile(
+      join(readmeDir, 'package.json'),
+      JSON.stringify({ name: 'tiercache-readme-app', version: '0.0.0', private: true, type: 'module' }, null, 2),
+    );
+    const readmeApp = (async () => {
+      const fresh = ['@nestjs/common', '@nestjs/core', '@nestjs/platform-express', 'reflect-metadata', 'rxjs'];
+      await npmInstall(
+        readmeDir,
+        [...fresh.map((name) => pinned(name, rootPkg.dependencies)), pinned('@types/node', rootPkg.devDependencies)],
+        'README app, fresh Nest app',
+      );
+      for (const line of readmeBlocks(readme, 'Install', 'sh').join('\n').split('\n')) {
+        if (!line.startsWith('npm i ')) continue;
+        const packages = line.slice('npm i '.length).trim().split(/\s+/);
+        readmeInstalls.push(line);
+        await npmInstall(
+          readmeDir,
+          packages.map((name) => (name === 'nestjs-tiercache' ? tarball : name)),
+          line,
+        );
+      }
+    })();
+
+    redis = await RedisServer.start();
+    await Promise.all([esmApp, cjsApp, readmeApp]);
     await copyFile(join(FIXTURES, 'consumer-app.mjs'), join(appDir, 'main.mjs'));
     await copyFile(join(FIXTURES, 'consumer-types.ts'), join(appDir, 'consumer.ts'));
+    await copyFile(join(FIXTURES, 'consumer-cjs.ts'), join(cjsDir, 'consumer.ts'));
   }, SETUP_TIMEOUT_MS);
 
   afterAll(async () => {
-    for (const dir of [packDir, appDir]) if (dir !== '') await rm(dir, { recursive: true, force: true });
+    await redis?.stop();
+    for (const dir of [packDir, appDir, cjsDir, readmeDir])
+      if (dir !== '') await rm(dir, { recursive: true, force: true });
   });
 
   it('works in temp folders outside the monorepo', () => {
-    expect(outside(packDir)).toBe(true);
-    expect(outside(appDir)).toBe(true);
+    for (const dir of [packDir, appDir, cjsDir, readmeDir]) expect(outside(dir)).toBe(true);
   });
 
   it('packs dist (JS + declarations) and package.json, never src/ or specs', () => {
@@ -305,6 +398,167 @@ describe('nestjs-tiercache as a published package', () => {
       expect(listed.filter((f) => !outside(f) && !f.startsWith(join(ROOT, 'node_modules/typescript/lib/')))).toEqual(
         [],
       );
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it('ships README.md and LICENSE (MIT), as `npm pack --dry-run` lists them', async () => {
+    const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], LIB, 60_000);
+    const [report] = JSON.parse(stdout) as { files: { path: string }[] }[];
+    const listed = (report?.files ?? []).map((f) => f.path).sort();
+    expect(listed).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/compat.js']));
+    expect(listed).toEqual(tarEntries.map((e) => e.replace(/^package\//, '')).sort());
+    expect(packedPkg.license).toBe('MIT');
+    expect(await readFile(join(unpacked, 'package/LICENSE'), 'utf8')).toMatch(/^MIT License/);
+    // What a new user looks for first (issue 11): the install line with peers, the indicator's class name, Terminus'
+    // info/error fields in the /health sample, the isGlobal default, the migration table.
+    expect(readme).toMatch(/npm i nestjs-tiercache @nestjs\/event-emitter ioredis/);
+    expect(readme).toMatch(/CacheHealthIndicator/);
+    expect(readme).toMatch(/"info": \{/);
+    expect(readme).toMatch(/"error": \{/);
+    expect(readme).toMatch(/\| `isGlobal` \| `false` \|/);
+    expect(readme).toMatch(/\| @nestjs\/cache-manager \| nestjs-tiercache\/compat \|/);
+  });
+
+  it('exports every entry for import, require and default (with types), each file in the tarball', () => {
+    const map = packedPkg.exports ?? {};
+    for (const entry of ['.', './compat', './metrics', './health']) {
+      const conditions = map[entry] as Record<string, string> | undefined;
+      expect([entry, Object.keys(conditions ?? {})]).toEqual([entry, ['types', 'import', 'require', 'default']]);
+      for (const file of Object.values(conditions ?? {})) expect(tarEntries).toContain(`package/${file.slice(2)}`);
+    }
+  });
+
+  it('claims Nest 11 and 12, @nestjs/event-emitter 3 and 12, ioredis 5 and 6 (the CommonJS app runs the oldest)', () => {
+    const peers = packedPkg.peerDependencies ?? {};
+    expect(peers).toMatchObject({
+      '@nestjs/common': '^11.0.0 || ^12.0.0',
+      '@nestjs/core': '^11.0.0 || ^12.0.0',
+      '@nestjs/event-emitter': '^3.0.0 || ^12.0.0',
+      '@nestjs/terminus': '^11.0.0 || ^12.0.0',
+      ioredis: '^5.0.0 || ^6.0.0',
+    });
+  });
+
+  it(
+    'runs a CommonJS app (tsc module: commonjs, require) on Nest 11, event-emitter 3 and ioredis 5 with Redis',
+    async () => {
+      const tsconfig = {
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'commonjs',
+          lib: ['ES2023'],
+          types: ['node'],
+          strict: true,
+          experimentalDecorators: true,
+          emitDecoratorMetadata: true,
+          skipLibCheck: true,
+          outDir: 'dist',
+        },
+        files: ['consumer.ts'],
+      };
+      await writeFile(join(cjsDir, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
+      await run(TSC, ['-p', 'tsconfig.json'], cjsDir, 120_000);
+      const compiled = await readFile(join(cjsDir, 'dist/consumer.js'), 'utf8');
+      expect(compiled).toMatch(/require\("nestjs-tiercache"\)/);
+      expect(compiled).not.toMatch(/\bimport\(/);
+      const env = { REDIS_URL: redis?.url ?? '' };
+      const { stdout } = await runWithEnv('node', ['dist/consumer.js'], cjsDir, env, 30_000);
+      const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as Record<string, unknown>;
+      expect(result.resolved).toBe(join(cjsDir, 'node_modules/nestjs-tiercache/dist/index.js'));
+      expect([result.nest, result.eventEmitter, result.ioredis]).toEqual([
+        expect.stringMatching(/^11\./),
+        expect.stringMatching(/^3\./),
+        expect.stringMatching(/^5\./),
+      ]);
+      expect(result).toMatchObject({
+        first: { id: 42, loads: 1 },
+        fromB: { id: 42, loads: 1 }, // the other instance read a's write from Redis
+        loadsA: 1,
+        dropped: true, // a's invalidation reached b's memory tier
+        backend: 'tiered',
+        redisConnected: true,
+        compat: 'hello',
+        wrapped: 'loaded',
+      });
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "builds and runs the README's install lines and quick start as pasted (ESM, Nest 12, Redis, /health)",
+    async () => {
+      expect(readmeInstalls).toEqual([
+        'npm i nestjs-tiercache @nestjs/event-emitter ioredis',
+        'npm i @nestjs/terminus @willsoto/nestjs-prometheus prom-client',
+      ]);
+      const files = readmeBlocks(readme, 'Quick start', 'ts');
+      expect(files.length).toBeGreaterThanOrEqual(4);
+      for (const source of files) {
+        const path = /^\/\/ (src\/[\w./-]+\.ts)\n/.exec(source)?.[1];
+        if (path === undefined) throw new Error(`a quick start block does not start with // src/<file>.ts:\n${source}`);
+        await mkdir(dirname(join(readmeDir, path)), { recursive: true });
+        await writeFile(join(readmeDir, path), source);
+      }
+      const tsconfig = {
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          lib: ['ES2023'],
+          types: ['node'],
+          strict: true,
+          experimentalDecorators: true,
+          emitDecoratorMetadata: true,
+          skipLibCheck: true,
+          rootDir: 'src',
+          outDir: 'dist',
+        },
+        include: ['src'],
+      };
+      await writeFile(join(readmeDir, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
+      await run(TSC, ['-p', 'tsconfig.json'], readmeDir, 120_000);
+
+      const port = await freePort();
+      const child = spawn('node', ['dist/main.js'], {
+        cwd: readmeDir,
+        env: { ...childEnv(), PORT: String(port), REDIS_URL: redis?.url ?? '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+      const url = (path: string): string => `http://127.0.0.1:${port}${path}`;
+      try {
+        await waitFor(async () => (await fetch(url('/health'))).ok, {
+          timeoutMs: 20_000,
+          intervalMs: 100,
+          message: `the README app to answer /health (output: ${output})`,
+        });
+        const user = async (): Promise<unknown> => (await fetch(url('/users/42'))).json();
+        expect(await user()).toEqual({ id: 42, name: 'user-42', loads: 1 });
+        expect(await user()).toEqual({ id: 42, name: 'user-42', loads: 1 }); // a hit
+        const put = await fetch(url('/users/42/name'), {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ name: 'Ada' }),
+        });
+        expect(put.status).toBe(200);
+        expect(await user()).toEqual({ id: 42, name: 'Ada', loads: 2 }); // the event dropped the entry
+        const health = await fetch(url('/health'));
+        const body = (await health.json()) as Record<string, Record<string, Record<string, unknown>>>;
+        expect(health.status).toBe(200);
+        expect(body).toMatchObject({
+          status: 'ok',
+          info: { cache: { status: 'up', mode: 'up', backend: 'tiered', redis: { connected: true } } },
+          error: {},
+          details: { cache: { status: 'up', mode: 'up' } },
+        });
+      } finally {
+        child.kill('SIGTERM');
+        await exited;
+      }
     },
     TEST_TIMEOUT_MS,
   );
