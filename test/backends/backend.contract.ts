@@ -247,6 +247,23 @@ export function backendContract(name: string, factory: () => Promise<BackendFixt
         expect((await backend.read(k)).hit).toBe(false);
       });
 
+      it('after a tag invalidation, the reload of an entry lands and new entries of the tag are served', async () => {
+        const k = key('t1', 'reloaded');
+        const fresh = key('t1', 'fresh');
+        await put(backend, k, 'old', { tags: ['org:7', 'org:8'] });
+        await backend.invalidateTags(['org:7']);
+        const miss = await backend.read(k);
+        expect(miss.hit).toBe(false);
+        expect(await put(backend, k, 'new', { tags: ['org:7', 'org:8'], ifToken: tokenOf(miss) })).toBe(true);
+        await put(backend, fresh, 'fresh', { tags: ['org:7'] });
+        expect(valueOf(await backend.read(k))).toBe('new');
+        expect(valueOf(await backend.read(fresh))).toBe('fresh');
+        // The other tag of the entry still covers the reloaded value.
+        await backend.invalidateTags(['org:8']);
+        expect((await backend.read(k)).hit).toBe(false);
+        expect(valueOf(await backend.read(fresh))).toBe('fresh');
+      });
+
       it('an updated entry still belongs to its tags', async () => {
         const k = key('t1', 'counter');
         await put(backend, k, 1, { tags: ['counter'] });

@@ -159,7 +159,7 @@ export class MemoryBackend implements CacheBackend {
 
   /**
    * Stores an entry that another tier answered unless the key was invalidated or written since {@link watch}.
-   * `tags: 'unknown'` (an entry read back from Redis) makes any tag invalidation drop it.
+   * `tags: 'unknown'` (an entry from a tier that does not report its tags) makes any tag invalidation drop it.
    */
   fill(
     ticket: FillTicket,

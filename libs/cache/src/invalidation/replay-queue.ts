@@ -94,7 +94,7 @@ export class ReplayQueue {
       return;
     }
     this.subsume(all);
-    // Clearing the module prefix removes every tagged entry and every tag set (`<prefix>:__tag:…`) too.
+    // Clearing the module prefix removes every tagged entry and every tag generation and index (`<prefix>:__tag…`).
     this.dropped += this.tags.size;
     this.tags.clear();
     this.prefixes.add(all);
