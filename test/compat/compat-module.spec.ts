@@ -7,7 +7,7 @@ import { Controller, Get, Inject, Injectable, Module } from '@nestjs/common';
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
-import { CacheError, CacheService, Cached } from 'nestjs-tiercache';
+import { CacheError, CacheModule as TierCacheModule, CacheService, Cached } from 'nestjs-tiercache';
 import { CACHE_MANAGER, Cache, CacheModule } from 'nestjs-tiercache/compat';
 import type { CacheModuleOptions, CacheOptionsFactory } from 'nestjs-tiercache/compat';
 import { RedisServer } from '../harness/redis-server.js';
@@ -106,6 +106,20 @@ describe('nestjs-tiercache/compat CacheModule on Redis', () => {
     await expect(manager.clear()).resolves.toBe(true);
     await expect(manager.get('c')).resolves.toBeUndefined();
     await expect(service.get('other', 'k')).resolves.toBe('kept');
+  });
+
+  it("shares entries with the native module: CacheService namespace 'keyv' is the compat door's key space", async () => {
+    const compat = await context([CacheModule.register({ tiercache: { redis: redis.url, prefix: 'cm-bridge' } })]);
+    apps.push(compat);
+    const native = await context([TierCacheModule.forRoot({ redis: redis.url, prefix: 'cm-bridge' })], []);
+    apps.push(native);
+    const manager = compat.get(Consumer).manager;
+    await native.get(CacheService).set('keyv', 'user:1', { id: 1 });
+    await expect(manager.get('user:1')).resolves.toEqual({ id: 1 });
+    await manager.set('user:2', 'two');
+    await expect(native.get(CacheService).get('keyv', 'user:2')).resolves.toBe('two');
+    await native.get(CacheService).delete('keyv', 'user:1'); // the rolling-deploy bridge of docs/MIGRATION.md
+    await waitFor(async () => (await manager.get('user:1')) === undefined, { message: 'the compat entry to go' });
   });
 
   it('several tiers (memory + Redis): writes reach both, a delete on one instance reaches the other', async () => {

@@ -11,8 +11,9 @@ export function credentialOf(request: unknown): string | undefined {
   if (headers === undefined || headers === null || typeof headers !== 'object') return undefined;
   for (const name of CREDENTIAL_HEADERS) {
     const value = headers[name];
-    if (value !== undefined && value !== '')
-      return name === 'cookie' ? 'a Cookie header' : `an ${titleCase(name)} header`;
+    if (value === undefined || value === '') continue;
+    const title = titleCase(name);
+    return `${/^[AEIOU]/.test(title) ? 'an' : 'a'} ${title} header`;
   }
   return undefined;
 }
