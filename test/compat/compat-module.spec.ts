@@ -123,7 +123,7 @@ describe('nestjs-tiercache/compat CacheModule on Redis', () => {
   });
 
   it('several tiers (memory + Redis): writes reach both, a delete on one instance reaches the other', async () => {
-    const options: CacheModuleOptions = { max: 100, tiercache: { redis: redis.url, prefix: 'cm-tiers' } };
+    const options: CacheModuleOptions = { ttl: 60_000, max: 100, tiercache: { redis: redis.url, prefix: 'cm-tiers' } };
     const a = await open(options);
     const b = await open(options);
     expect(a.get(CacheService).stats().backend).toBe('tiered');
@@ -222,8 +222,31 @@ describe('nestjs-tiercache/compat CacheModule on Redis', () => {
       await app.close();
     };
 
-    it('register: default ttl (ms)', async () => {
+    it('register: ttl (ms); without one, 5 s as @nestjs/cache-manager (its default-ttl e2e)', async () => {
       await expiresWithin(await context([CacheModule.register({ ttl: 3_000 })]), 3_000);
+      await expiresWithin(await context([CacheModule.register()]), 5_000);
+    });
+
+    it('registerAsync: useClass whose constructor injects one of the extraProviders, isGlobal', async () => {
+      @Injectable()
+      class TtlSource {
+        getTtl(): number {
+          return 1_500;
+        }
+      }
+      @Injectable()
+      class InjectedConfig implements CacheOptionsFactory {
+        constructor(private readonly source: TtlSource) {}
+        createCacheOptions(): CacheModuleOptions {
+          return { ttl: this.source.getTtl() };
+        }
+      }
+      const module = CacheModule.registerAsync({
+        extraProviders: [TtlSource],
+        isGlobal: true,
+        useClass: InjectedConfig,
+      });
+      await expiresWithin(await context([module]), 1_500);
     });
 
     it('registerAsync: useFactory + inject + extraProviders', async () => {

@@ -14,7 +14,7 @@ import type { CacheModuleOptions as TierCacheModuleOptions } from '../options/ca
  * @example CacheModule.register({ ttl: 5_000, max: 1_000, tiercache: { redis: process.env.REDIS_URL, prefix: 'app' } })
  */
 export interface CacheManagerOptions {
-  /** Default time to live in milliseconds. @default the tiercache `defaultTtl` ('1h'): tiercache always expires entries */
+  /** Default time to live in milliseconds (tiercache always expires entries). @default 5000, or `tiercache.defaultTtl` */
   ttl?: number;
   /** Entries kept in the in-process tier (tiercache `memory.maxEntries`). @default 10000 */
   max?: number;

@@ -11,10 +11,12 @@ describe('toTierOptions', () => {
       memory: { maxEntries: 100 },
       eagerRefresh: 0.8,
     });
-    expect(toTierOptions(undefined)).toEqual({});
+    // No ttl: @nestjs/cache-manager's default (5 s), unless tiercache.defaultTtl says otherwise.
+    expect(toTierOptions(undefined)).toEqual({ defaultTtl: 5_000 });
+    expect(toTierOptions({ tiercache: { defaultTtl: '1h' } })).toEqual({ defaultTtl: '1h' });
     expect(
       toTierOptions({ isGlobal: true, nonBlocking: true, refreshAllStores: true, cacheId: 'x', stores: [] }),
-    ).toEqual({});
+    ).toEqual({ defaultTtl: 5_000 });
     expect(toTierOptions({ max: 10, tiercache: { memory: { maxBytes: 1_000 } } }).memory).toEqual({
       maxBytes: 1_000,
       maxEntries: 10,

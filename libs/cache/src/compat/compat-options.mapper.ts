@@ -7,6 +7,9 @@ import type { CacheModuleOptions } from './compat-options.interface.js';
 import { eagerFraction } from './tier-cache-manager.js';
 import type { CompatCacheSettings } from './tier-cache-manager.js';
 
+/** TTL without `ttl` (and without `tiercache.defaultTtl`): @nestjs/cache-manager's default options and e2e suite. */
+export const COMPAT_DEFAULT_TTL_MS = 5_000;
+
 const HONOURED = new Set([
   'ttl',
   'max',
@@ -41,6 +44,8 @@ export function toTierOptions(options: CacheModuleOptions | undefined): TierCach
   if (o.ttl !== undefined) {
     if (base.defaultTtl !== undefined) throw conflict('ttl', 'defaultTtl');
     base.defaultTtl = positiveMs('ttl', o.ttl);
+  } else if (base.defaultTtl === undefined) {
+    base.defaultTtl = COMPAT_DEFAULT_TTL_MS;
   }
   if (o.max !== undefined) {
     if (typeof o.max !== 'number' || !Number.isInteger(o.max) || o.max < 1)
