@@ -27,6 +27,8 @@ const common = {
 };
 
 export default {
+  // Global (Jest ignores testTimeout inside a project): integration tests start real servers on a loaded machine.
+  testTimeout: 60_000,
   coverageDirectory: 'coverage',
   collectCoverageFrom: ['libs/cache/src/**/*.ts', 'apps/bot/src/**/*.ts', '!**/*.spec.ts', '!**/index.ts'],
   coverageReporters: ['text-summary', 'lcov'],

@@ -137,7 +137,8 @@ describe.each([
     // Both connections (the bus subscriber too, with the memory tier) saw the crash and keep reconnecting.
     const roles = mode === 'redis+memory' ? ['main', 'bus'] : ['main'];
     for (const role of roles) {
-      await waitFor(() => logger.matching(new RegExp(`^redis ${role}: .*ECONNREFUSED`), 'debug').length > 0, {
+      const connection = role === 'bus' ? 'Redis bus connection error' : 'Redis connection error';
+      await waitFor(() => logger.matching(new RegExp(`^${connection}: .*ECONNREFUSED`), 'warn').length > 0, {
         timeoutMs: 3_000,
         message: `reconnect errors on the ${role} connection`,
       });

@@ -25,8 +25,12 @@ import type { RedisServer } from '../../harness/redis-server.js';
 
 /** The command timeout every drill runs with (the library default is 250 ms). */
 export const COMMAND_TIMEOUT_MS = 200;
-/** Scheduling slack allowed on top of a timeout (timers, GC, Jest). */
-export const SLACK_MS = 50;
+/**
+ * Scheduling slack allowed on top of a timeout (timers, GC, Jest, other processes on a loaded 2-core machine). Under
+ * one more command timeout: a bound of timeout + slack still fails when two timeouts stack, and not on a busy box.
+ * The tight figures (p99, max) go to the drill reports.
+ */
+export const SLACK_MS = 150;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Escapes: unhandledRejection / uncaughtException on the real process.
