@@ -6,10 +6,12 @@
  * are stored (the first 10,000 written by tiercache, the rest copies of their stamped bytes), then timed:
  * `invalidateTags(['big'])`, `invalidatePrefix` of those entries, and `clearNamespace` of as many. Each row gives the
  * wall time, the worst PING of the other process and the slowest command in SLOWLOG (threshold 1 ms; '-' = none);
- * an idle row first shows the machine's own noise (on a loaded host even a single-key command can read 3-4 ms).
+ * an idle row first shows the machine's own noise (on a loaded host even a single-key command can read 3-4 ms, so
+ * redis-server and the prober run at nice -10 when the bench may renice them).
  * Prints a table and adds `tags` to bench/results.json. Env: BENCH_TAG_SIZES (default 10000,100000,1000000).
  */
 import 'reflect-metadata';
+import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { Module } from '@nestjs/common';
@@ -34,6 +36,8 @@ interface Row {
   ms: number;
   worstPingMs: number;
   slowestCommandMs: number | null;
+  /** The slowest command and its first argument (SLOWLOG). */
+  slowestCommand: string | null;
 }
 
 @Module({})
@@ -76,6 +80,7 @@ async function main(): Promise<void> {
   await admin.connect();
   const probe = spawnTsChild('ping-probe', 'test/drills/support/ping-probe.ts', [redis.url]);
   await probe.next('ready');
+  const raised = raisePriority([redis.pid, probe.pid]);
   const app = await NestFactory.createApplicationContext(
     {
       module: BenchModule,
@@ -99,8 +104,18 @@ async function main(): Promise<void> {
     const ms = performance.now() - started;
     const worstPingMs = await window();
     const log = (await admin.slowlog('GET', 128)) as [number, number, number, string[]][];
-    const slowest = log.reduce<number | null>((max, [, , us]) => Math.max(max ?? 0, us / 1000), null);
-    rows.push({ op, entries, ms: Math.round(ms), worstPingMs: round(worstPingMs), slowestCommandMs: slowest });
+    const slowest = log.reduce<[number, string[]] | null>(
+      (max, [, , us, args]) => (max === null || us > max[0] ? [us, args] : max),
+      null,
+    );
+    rows.push({
+      op,
+      entries,
+      ms: Math.round(ms),
+      worstPingMs: round(worstPingMs),
+      slowestCommandMs: slowest ? slowest[0] / 1000 : null,
+      slowestCommand: slowest ? slowest[1].slice(0, 2).join(' ').slice(0, 60) : null,
+    });
   };
 
   try {
@@ -116,7 +131,9 @@ async function main(): Promise<void> {
       await measure('invalidatePrefix', size, () => cache.invalidatePrefix('item', ['grp']));
       await store(cache, admin, 'bulk', size, (i) => `k${i}`, undefined);
       await measure('clearNamespace', size, () => cache.clearNamespace('bulk'));
-      if ((await cache.get('keep', composeKey('grp', 999))) === undefined) throw new Error('bench: other tag lost');
+      // Straight from Redis (a cache read may time out on a loaded host and answer a miss).
+      if ((await admin.exists(`${PREFIX}:keep:${composeKey('grp', 999)}`, `${PREFIX}:__tag:small`)) !== 2)
+        throw new Error('bench: other tag lost');
     }
   } finally {
     // The harness unrefs its processes: hold the event loop open until they are gone.
@@ -128,12 +145,14 @@ async function main(): Promise<void> {
     clearInterval(hold);
   }
 
-  console.log('\nTags at any size (a separate process PINGs every 1 ms; SLOWLOG threshold 1 ms)');
-  console.log('| operation | entries | wall ms | worst PING of the other process, ms | slowest command, ms |');
-  console.log('| --- | ---: | ---: | ---: | ---: |');
+  console.log(
+    `\nTags at any size (a separate process PINGs every 1 ms; SLOWLOG threshold 1 ms; redis-server and the prober ${raised ? 'at nice -10' : 'at normal priority (renice refused)'})`,
+  );
+  console.log('| operation | entries | wall ms | worst PING of the other process, ms | slowest command, ms | which |');
+  console.log('| --- | ---: | ---: | ---: | ---: | --- |');
   for (const r of rows)
     console.log(
-      `| ${r.op} | ${r.entries.toLocaleString('en')} | ${r.ms} | ${r.worstPingMs} | ${r.slowestCommandMs ?? '-'} |`,
+      `| ${r.op} | ${r.entries.toLocaleString('en')} | ${r.ms} | ${r.worstPingMs} | ${r.slowestCommandMs ?? '-'} | ${r.slowestCommand ?? ''} |`,
     );
 
   const out = new URL('./results.json', import.meta.url);
@@ -143,8 +162,16 @@ async function main(): Promise<void> {
   } catch {
     // no earlier results (run alone): write the tags section only
   }
-  json['tags'] = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, rows };
+  json['tags'] = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, niced: raised, rows };
   await writeFile(out, `${JSON.stringify(json, null, 2)}\n`);
+}
+
+/**
+ * Runs redis-server and the prober at nice -10 when allowed, so that on a shared, loaded host the figures measure
+ * Redis being busy with our commands rather than the scheduler preempting it. False when renice was refused.
+ */
+function raisePriority(pids: readonly (number | undefined)[]): boolean {
+  return pids.every((pid) => pid !== undefined && spawnSync('renice', ['-n', '-10', '-p', String(pid)]).status === 0);
 }
 
 function round(n: number): number {
