@@ -1,8 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Cluster } from 'ioredis';
-import type { Redis } from 'ioredis';
 import {
   decodeEntry,
   encodeEntry,
@@ -15,7 +12,6 @@ import {
   TOMBSTONE_MAGIC,
 } from '../../codec/entry.codec.js';
 import type { TagStamp } from '../../codec/entry.codec.js';
-import { decodeValue, encodeValue } from '../../codec/value.codec.js';
 import type { CacheBackend, WriteOptions } from '../cache-backend.interface.js';
 import type { LeaseBackend } from '../lease-backend.interface.js';
 import type { CacheEntry, ListReadResult, ReadResult } from '../cache-entry.js';
@@ -23,7 +19,10 @@ import { liveToken, MISS, NO_TAGS, parseLiveToken } from '../cache-entry.js';
 import { CacheError } from '../../errors/cache.error.js';
 import { ErrorMessages } from '../../errors/error-messages.js';
 import type { KeySpace } from '../../keys/key-space.js';
+import { clearPrefix } from './prefix-clear.js';
+import { RedisLists } from './redis-lists.js';
 import type { RedisClient } from './redis-client.factory.js';
+import { SocketBatcher } from './socket-batcher.js';
 import type { CacheScripts } from './redis.scripts.js';
 import { defineScripts } from './redis.scripts.js';
 import { TagGenerations } from './tag-generations.js';
@@ -56,7 +55,7 @@ export interface RedisBackendOptions {
   notAfter?: () => number;
 }
 
-const MAGIC = Buffer.from(TOMBSTONE_MAGIC, 'latin1');
+export const MAGIC = Buffer.from(TOMBSTONE_MAGIC, 'latin1');
 /** The version byte of an unstamped entry (the common case: its hit needs no tag check). */
 const ENTRY_VERSION = ENTRY_MAGIC.charCodeAt(1);
 const CAS_ATTEMPTS = 10;
@@ -73,7 +72,7 @@ const TAG_LIFE_MARGIN_MS = 1_000;
  */
 export class RedisBackend implements CacheBackend, LeaseBackend {
   readonly kind = 'redis' as const;
-  private readonly client: RedisClient & CacheScripts;
+  readonly client: RedisClient & CacheScripts;
   private readonly tombstoneTtlMs: number;
   private readonly scanBatch: number;
   private readonly tagSlice: number;
@@ -94,13 +93,14 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     this.notAfter = options.notAfter ?? (() => Date.now() + 1_500);
     this.maxReadBytes = options.maxReadBytes;
     this.generations = new TagGenerations(client, space);
+    this.batcher = new SocketBatcher(client);
+    this.lists = new RedisLists(this);
   }
 
-  private readonly notAfter: () => number;
+  readonly notAfter: () => number;
   private readonly maxReadBytes: number | undefined;
-  private corked = false;
-  /** Reads in flight on this connection. */
-  private reading = 0;
+  private readonly batcher: SocketBatcher;
+  private readonly lists: RedisLists;
 
   async acquireLease(leaseKey: string, holder: string, ttlMs: number): Promise<boolean> {
     return (await this.client.set(leaseKey, holder, 'PX', Math.max(1, Math.round(ttlMs)), 'NX')) === 'OK';
@@ -122,13 +122,12 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
       // A bounded read in one native command (a GET costs Redis far less than a script): GETRANGE moves at most
       // max + 1 bytes, so a stored value larger than any namespace accepts is never transferred whole.
       // Alone, a read leaves at once; with others in flight it joins this tick's batch (one socket write).
-      if (++this.reading > 1) this.batchWrites();
-      raw = max === undefined ? await this.client.getBuffer(key) : await this.client.getrangeBuffer(key, 0, max);
+      raw = await this.batcher.around(() =>
+        max === undefined ? this.client.getBuffer(key) : this.client.getrangeBuffer(key, 0, max),
+      );
     } catch (err) {
       if (isWrongType(err)) return this.wrongType(key);
       throw err;
-    } finally {
-      this.reading--;
     }
     // GETRANGE answers '' for an absent key; no entry or tombstone of ours is empty (an empty foreign string is
     // taken as absent, and a guarded write replaces it).
@@ -246,10 +245,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
 
   async clearPrefix(keyPrefix: string): Promise<number> {
     this.own(keyPrefix);
-    const match = `${escapeGlob(keyPrefix)}*`;
-    const nodes: Redis[] = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
-    const counts = await Promise.all(nodes.map((node) => this.clearOnNode(node, match)));
-    return counts.reduce((a, b) => a + b, 0);
+    return clearPrefix(this.client, keyPrefix, this.scanBatch);
   }
 
   async update<T>(key: string, fn: (current: T) => T | undefined): Promise<T | undefined> {
@@ -295,86 +291,22 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     return undefined;
   }
 
-  async readList<T>(key: string): Promise<ListReadResult<T>> {
-    this.own(key);
-    const reply = await this.client.tcListReadBuffer(key);
-    const [kind, ...rest] = reply;
-    if (kind === 1) {
-      const [header, ...items] = rest[0] as Buffer[];
-      try {
-        // Only a list that starts with our header is ours (a foreign or older-schema list is discarded).
-        if (header === undefined) return this.discard(key);
-        const meta = decodeEntry(header);
-        if (meta.value !== null) return this.discard(key);
-        const stamps = entryStamps(header);
-        if (stamps.length > 0 && !(await this.generations.current(stamps))) {
-          // Invalidated by a tag: removed, so that the reload (guarded on an absent key) can write it again.
-          await this.client.unlink(key);
-          return MISS;
-        }
-        return { hit: true, items: items.map((b) => decodeValue(b) as T) };
-      } catch {
-        return this.discard(key);
-      }
-    }
-    const value = rest[0];
-    if (Buffer.isBuffer(value)) {
-      const tomb = tombstoneId(value);
-      if (tomb !== null) return { hit: false, token: tomb };
-      // One of our value entries, read as a list: the caller's mistake; the entry stays.
-      if (isEntry(value)) throw new CacheError('E_KIND_MISMATCH', ErrorMessages.kindMismatch('value'));
-      return this.discard(key);
-    }
-    return kind === 0 ? MISS : this.discard(key);
+  readList<T>(key: string): Promise<ListReadResult<T>> {
+    return this.lists.read<T>(key);
   }
 
-  async writeList(
+  writeList(
     key: string,
     items: readonly unknown[],
     maxLength: number,
     ttlMs: number,
     options?: WriteOptions,
   ): Promise<boolean> {
-    this.own(key);
-    const now = Date.now();
-    const header = await this.stamp(
-      key,
-      encodeEntry({ value: null, createdAt: now, expiresAt: now + ttlMs }),
-      options?.tags,
-      ttlMs,
-    );
-    const encoded = items.slice(-maxLength).map((item) => encodeValue(item));
-    const guard =
-      options?.ifToken === undefined ? '*' : options.ifToken === null ? '' : encodeTombstone(options.ifToken);
-    const write = async (): Promise<boolean> =>
-      (await this.client.tcListWrite(
-        key,
-        Math.max(1, Math.round(ttlMs)),
-        guard,
-        MAGIC,
-        this.notAfter(),
-        header,
-        ...encoded,
-      )) === 1;
-    return guard === '*' ? this.replacingOrDrop(key, write) : write();
+    return this.lists.write(key, items, maxLength, ttlMs, options);
   }
 
-  async append(key: string, items: readonly unknown[], maxLength: number, ttlMs: number): Promise<boolean> {
-    this.own(key);
-    if (items.length === 0) return true;
-    const encoded = items.map((item) => encodeValue(item));
-    // A refused append would leave the cached list without the new items: drop it (the next read reloads it).
-    return this.replacingOrDrop(
-      key,
-      async () =>
-        (await this.client.tcListAppend(
-          key,
-          maxLength,
-          Math.max(1, Math.round(ttlMs)),
-          this.notAfter(),
-          ...encoded,
-        )) === 1,
-    );
+  append(key: string, items: readonly unknown[], maxLength: number, ttlMs: number): Promise<boolean> {
+    return this.lists.append(key, items, maxLength, ttlMs);
   }
 
   async close(): Promise<void> {
@@ -385,7 +317,8 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
    * Runs a write that replaces what `key` holds. When a full Redis (noeviction) refuses it, UNLINKs the key — UNLINK is
    * allowed under OOM — so the value it was meant to replace is not served any more, then rethrows (counted refused).
    */
-  private async replacingOrDrop<R>(key: string, write: () => Promise<R>): Promise<R> {
+  /** @internal (RedisLists) */
+  async replacingOrDrop<R>(key: string, write: () => Promise<R>): Promise<R> {
     try {
       return await write();
     } catch (err) {
@@ -400,12 +333,8 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
    * Each tag's generation and index live past the entry, so a generation never expires before an entry stamped
    * with it.
    */
-  private async stamp(
-    key: string,
-    encoded: Buffer,
-    tags: readonly string[] | undefined,
-    ttlMs: number,
-  ): Promise<Buffer> {
+  /** @internal (RedisLists) */
+  async stamp(key: string, encoded: Buffer, tags: readonly string[] | undefined, ttlMs: number): Promise<Buffer> {
     if (!tags?.length) return encoded;
     const unique = [...new Set(tags)];
     const ttl = Math.max(1, Math.round(ttlMs)) + TAG_LIFE_MARGIN_MS;
@@ -430,29 +359,6 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
   }
 
   /**
-   * Reads issued in the same tick leave in one socket write (cork now, uncork on the next tick): many concurrent
-   * callers cost one syscall instead of one each, as a pipeline would, without a pipeline's bookkeeping; a lone read
-   * waits one tick at most. Standalone and Sentinel connections only (a Cluster spreads commands over many sockets).
-   */
-  private batchWrites(): void {
-    if (this.corked) return;
-    const stream = this.stream;
-    if (stream === undefined || stream.writableCorked > 0) return;
-    stream.cork();
-    this.corked = true;
-    process.nextTick(() => {
-      this.corked = false;
-      stream.uncork();
-    });
-  }
-
-  private get stream(): Writable | undefined {
-    if (this.client instanceof Cluster) return undefined;
-    const stream = (this.client as { stream?: unknown }).stream;
-    return stream instanceof Writable ? stream : undefined;
-  }
-
-  /**
    * A key of ours holding another Redis type: one of our lists (read as a value: the caller's mistake, it stays —
    * `E_KIND_MISMATCH`), or anything else (poison: removed, a corrupt miss).
    */
@@ -464,7 +370,8 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
   }
 
   /** Every key this backend sends lies inside the prefix (built by the KeySpace); anything else is a bug, refused. */
-  private own(key: string): void {
+  /** @internal (RedisLists) */
+  own(key: string): void {
     if (!this.space.owns(key))
       throw new CacheError(
         'E_MISUSE',
@@ -473,26 +380,10 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
   }
 
   /** Removes an entry that cannot be ours to read (poisoned, wrong type) and reports a corrupt miss. */
-  private async discard(key: string): Promise<{ hit: false; token: null; corrupt: true }> {
+  /** @internal (RedisLists) */
+  async discard(key: string): Promise<{ hit: false; token: null; corrupt: true }> {
     await this.client.unlink(key);
     return { hit: false, token: null, corrupt: true };
-  }
-
-  private async clearOnNode(node: Redis, match: string): Promise<number> {
-    let cursor = '0';
-    let count = 0;
-    do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', this.scanBatch);
-      cursor = next;
-      if (keys.length > 0) {
-        // One key per UNLINK: keys from one scan may sit in different slots (Cluster forbids cross-slot commands).
-        const pipeline = node.pipeline();
-        for (const key of keys) pipeline.unlink(key);
-        const results = (await pipeline.exec()) ?? [];
-        for (const [err, removed] of results) if (!err) count += Number(removed);
-      }
-    } while (cursor !== '0');
-    return count;
   }
 }
 
@@ -505,7 +396,7 @@ function entryTimes(times: { createdAt: number; expiresAt: number }): Buffer {
 }
 
 /** Whether bytes are one of our value envelopes (not a tombstone, not garbage). */
-function isEntry(raw: Buffer): boolean {
+export function isEntry(raw: Buffer): boolean {
   try {
     decodeEntry(raw);
     return true;
@@ -515,17 +406,12 @@ function isEntry(raw: Buffer): boolean {
 }
 
 /** Whether the first item of a list is our list header (an envelope of `null`). */
-function isListHeader(raw: Buffer): boolean {
+export function isListHeader(raw: Buffer): boolean {
   try {
     return decodeEntry(raw).value === null;
   } catch {
     return false;
   }
-}
-
-/** Escapes Redis glob metacharacters so a server-built prefix matches only itself. */
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\^-]/g, (c) => `\\${c}`);
 }
 
 /** Redis refused a write because maxmemory is reached under noeviction (scripts' errors start the same way). */
