@@ -232,6 +232,13 @@ describe.each(PLATFORMS)('CacheInterceptor on %s', (platform: Platform) => {
       expect(bob.body).not.toEqual(alice.body);
       const unknown = await get('/me', { authorization: 'Bearer c' }).expect(200);
       expect(unknown.headers['x-cache']).toBeUndefined();
+      // Anonymous callers (no credentials, no caller) share one copy, apart from every named caller's.
+      const anonymous = await get('/me').expect(200);
+      expect(anonymous.headers['x-cache']).toBe('MISS');
+      const anonymous2 = await get('/me').expect(200);
+      expect(anonymous2.headers['x-cache']).toBe('HIT');
+      expect(anonymous2.body).toEqual(anonymous.body);
+      expect(anonymous.body).not.toEqual(alice.body);
     });
   });
 });
