@@ -78,6 +78,8 @@ export const LogMessages = {
   compatSetFailed: (key: string, err: unknown) =>
     `An error has occurred when inserting "key: ${key}": ${errorText(err)}`,
   compatNonBlockingFailed: (op: string, err: unknown) => `a non-blocking ${op} failed: ${errorText(err)}`,
+  backgroundFailed: (what: string, err: unknown) => `${what} failed: ${errorText(err)}`,
+  gaugesNotRefreshed: (reason: string) => `Redis gauges not refreshed: ${reason}`,
   notInitialized: () =>
     'a cache decorator was found but the app is not initialized: decorated methods cache only after app.init() (or app.listen()).',
 } as const;

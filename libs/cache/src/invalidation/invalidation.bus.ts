@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { Cluster } from 'ioredis';
 import type { RedisClient } from '../backends/redis/redis-client.factory.js';
 import type { KeySpace } from '../keys/key-space.js';
+import { LogMessages } from '../errors/error-messages.js';
 import type { InvalidationMessage } from './invalidation-message.js';
 import { parseInvalidationMessage } from './invalidation-message.js';
 
@@ -76,7 +77,7 @@ export class InvalidationBus {
       if (!this.subscribed) this.subscribe();
     } catch (err) {
       clearTimeout(timer);
-      this.logger.debug(`heartbeat failed: ${(err as Error).message}`);
+      this.logger.debug(LogMessages.backgroundFailed('bus heartbeat', err));
       this.setTrusted(false);
     } finally {
       this.pinging = false;
@@ -99,7 +100,7 @@ export class InvalidationBus {
         await target.publish(this.channel, payload);
         return true;
       } catch (err) {
-        this.logger.debug(`publish failed: ${(err as Error).message}`);
+        this.logger.debug(LogMessages.backgroundFailed('bus publish', err));
       }
     }
     return false;
@@ -110,7 +111,7 @@ export class InvalidationBus {
     this.subscriber.subscribe(this.channel).then(
       () => this.setTrusted(true),
       (err: unknown) => {
-        this.logger.debug(`subscribe failed: ${(err as Error).message}`);
+        this.logger.debug(LogMessages.backgroundFailed('bus subscribe', err));
         this.setTrusted(false);
       },
     );

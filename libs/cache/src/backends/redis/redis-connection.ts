@@ -119,7 +119,7 @@ export class RedisConnection {
         .ping()
         .then(
           () => this.breaker.reset(),
-          (err: unknown) => this.logger.debug(redact(`probe failed: ${(err as Error).message}`)),
+          (err: unknown) => this.logger.debug(redact(LogMessages.backgroundFailed('breaker probe', err))),
         )
         .finally(() => (this.probing = false));
     }, this.options.breaker.probeIntervalMs);
@@ -140,7 +140,7 @@ export class RedisConnection {
       this.offsetMs = server - (sent + received) / 2;
       if (Math.abs(this.offsetMs) > 1_000) this.logger.warn(LogMessages.clockSkew(this.offsetMs));
     } catch (err) {
-      this.logger.debug(redact(`TIME failed: ${(err as Error).message}`));
+      this.logger.debug(redact(LogMessages.backgroundFailed('TIME', err)));
       this.retrySoon(client, attempt, () => this.measureClock(client, attempt + 1));
     }
   }
@@ -155,7 +155,7 @@ export class RedisConnection {
       const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
       if (maxmemory === '0' || policy === 'noeviction') this.logger.warn(LogMessages.hygiene(maxmemory, policy));
     } catch (err) {
-      this.logger.debug(redact(`INFO memory failed: ${(err as Error).message}`));
+      this.logger.debug(redact(LogMessages.backgroundFailed('INFO memory', err)));
       // Not checked after all: try again shortly; after the last attempt, on the next reconnect.
       if (attempt >= 3) this.hygieneChecked = false;
       this.retrySoon(client, attempt, () => this.checkHygiene(client, attempt + 1));

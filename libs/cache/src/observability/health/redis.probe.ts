@@ -4,6 +4,7 @@ import type { RedisClient } from '../../backends/redis/redis-client.factory.js';
 import { redact } from '../../backends/redis/redis-client.factory.js';
 import type { RedisInfo } from './redis-info.parser.js';
 import { mergeRedisInfo, parseRedisInfo } from './redis-info.parser.js';
+import { LogMessages } from '../../errors/error-messages.js';
 
 /**
  * Why Redis did not answer: not connected, no reply before the deadline, or an error reply (e.g. NOAUTH).
@@ -66,7 +67,9 @@ export class RedisProbe {
 
   private classify(err: unknown): RedisProbeFailure {
     const message = err instanceof Error ? err.message : String(err);
-    this.logger.debug(redact(`redis probe failed: ${err instanceof Deadline ? 'deadline passed' : message}`));
+    this.logger.debug(
+      redact(LogMessages.backgroundFailed('redis probe', err instanceof Deadline ? 'deadline passed' : message)),
+    );
     if (err instanceof Deadline || /timed out|timeout/i.test(message)) return 'timeout';
     return /writeable|closed|connect|ECONN|EPIPE|ENOTFOUND|EHOSTUNREACH/i.test(message) ? 'unreachable' : 'error';
   }

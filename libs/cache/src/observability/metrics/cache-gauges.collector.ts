@@ -5,6 +5,7 @@ import type { ResolvedCacheOptions } from '../../options/resolved-options.js';
 import type { RedisInfo } from '../health/redis-info.parser.js';
 import { RedisProbe } from '../health/redis.probe.js';
 import type { CacheMetricNames } from './metric-names.js';
+import { LogMessages } from '../../errors/error-messages.js';
 
 type InfoField = Exclude<keyof RedisInfo, 'keys' | 'maxMemoryBytes'>;
 
@@ -84,7 +85,7 @@ export class CacheGaugesCollector {
     if (!this.cacheOptions.enabled || !this.probe) return;
     const ping = await this.probe.ping(this.timeoutMs);
     if (!ping.ok) {
-      this.logger.debug(`Redis gauges not refreshed: ${ping.reason}`);
+      this.logger.debug(LogMessages.gaugesNotRefreshed(ping.reason));
       return;
     }
     this.ping.set(ping.latencyMs / 1000);

@@ -5,7 +5,7 @@ import type { Counter, Gauge, Registry } from 'prom-client';
 import type { CacheStore } from '../../backends/cache-store.js';
 import type { CacheTelemetry } from '../cache-telemetry.js';
 import { CacheError } from '../../errors/cache.error.js';
-import { ErrorMessages } from '../../errors/error-messages.js';
+import { ErrorMessages, LogMessages } from '../../errors/error-messages.js';
 import type { ResolvedCacheOptions } from '../../options/resolved-options.js';
 import { CacheGaugesCollector } from './cache-gauges.collector.js';
 import type { CacheMetrics } from './cache-metrics.interface.js';
@@ -62,7 +62,7 @@ export class CacheMetricsRuntime implements CacheMetrics, OnApplicationBootstrap
     if (this.options.refreshIntervalMs > 0) {
       this.timer = setInterval(() => {
         this.refresh().catch((err: unknown) =>
-          this.logger.warn(`Redis gauges refresh failed: ${(err as Error).message}`),
+          this.logger.warn(LogMessages.backgroundFailed('Redis gauges refresh', err)),
         );
       }, this.options.refreshIntervalMs);
       this.timer.unref();
