@@ -11,18 +11,15 @@ import type { RedisClient } from './redis-client.factory.js';
  */
 export class SocketBatcher {
   private corked = false;
-  /** Commands in flight through {@link around}. */
-  private inFlight = 0;
 
   constructor(private readonly client: RedisClient) {}
 
-  async around<R>(send: () => Promise<R>): Promise<R> {
-    if (++this.inFlight > 1) this.cork();
-    try {
-      return await send();
-    } finally {
-      this.inFlight--;
-    }
+  /** Sends a command; with replies still awaited on the connection, it joins this tick's write. */
+  around<R>(send: () => Promise<R>): Promise<R> {
+    // ioredis's queue of commands sent and awaiting their reply: a cheap "others in flight" (no wrapper promise).
+    const queue = (this.client as { commandQueue?: { length?: unknown } }).commandQueue;
+    if (typeof queue?.length === 'number' && queue.length > 0) this.cork();
+    return send();
   }
 
   private cork(): void {
