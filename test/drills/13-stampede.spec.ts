@@ -110,6 +110,24 @@ describe(`drill 13: stampede over ${PROCESSES} processes × ${CALLS_PER_PROCESS}
     };
   });
 
+  it('lease exactly once per key per expiry: 40 keys × 4 callers on every process, 10 cold starts', async () => {
+    const rounds: number[] = [];
+    for (let round = 0; round < 10; round++) {
+      const keys = Array.from({ length: 40 }, (_, i) => `cold-${round}-${i}`);
+      const id = ++burstIds;
+      for (const w of workers) w.send({ cmd: 'keys', id, keys, callsPerKey: 4, loadMs: 50 });
+      const answers = await Promise.all(
+        workers.map((w) => w.next<{ type: 'keys'; loads: Record<string, number>; errors: string[] }>('keys', 20_000)),
+      );
+      for (const a of answers) expect(a.errors).toEqual([]);
+      const perKey = keys.map((k) => answers.reduce((n, a) => n + (a.loads[k] ?? 0), 0));
+      // Exactly one load of each key across all processes (a waiter that finds the lease free re-reads first).
+      expect(perKey).toEqual(keys.map(() => 1));
+      rounds.push(perKey.reduce((a, b) => a + b, 0));
+    }
+    figures['leaseManyKeys'] = { rounds: rounds.length, keys: 40, processes: PROCESSES, loadsPerRound: rounds };
+  });
+
   it('the lease holder is SIGKILLed mid-load: the waiters take over after the lease ttl, one of them loads', async () => {
     const [holder, ...waiters] = workers as [ChildNode, ...ChildNode[]];
     holder.send({ cmd: 'hang', id: 0, key: 'orphaned' });

@@ -17,6 +17,8 @@ export interface Produced {
 export type WorkerCommand =
   | { cmd: 'burst'; id: number; method: 'plain' | 'lease'; key: string; calls: number; loadMs: number }
   | { cmd: 'hang'; id: number; key: string }
+  /** Many keys at once, `callsPerKey` concurrent leased calls each: how many loads each key took here. */
+  | { cmd: 'keys'; id: number; keys: string[]; callsPerKey: number; loadMs: number }
   | { cmd: 'close' };
 
 /** The answer to a burst: loader calls in this process and what every caller got. */
@@ -45,8 +47,12 @@ class HotSource {
   /** Set by `hang`: the next loader tells the parent it holds the lease, then never returns. */
   hangNext = false;
 
+  /** Loads per key since the last `keys` command. */
+  loadsByKey = new Map<string, number>();
+
   private async produce(key: string): Promise<Produced> {
     this.loaderCalls++;
+    this.loadsByKey.set(key, (this.loadsByKey.get(key) ?? 0) + 1);
     this.loaderStartedAt.push(Date.now());
     if (this.hangNext) {
       this.hangNext = false;
@@ -91,6 +97,16 @@ async function main(): Promise<void> {
   process.on('message', (msg: WorkerCommand) => {
     void (async () => {
       if (msg.cmd === 'close') return close();
+      if (msg.cmd === 'keys') {
+        source.loadsByKey = new Map();
+        source.loadMs = msg.loadMs;
+        const settled = await Promise.allSettled(
+          msg.keys.flatMap((key) => Array.from({ length: msg.callsPerKey }, () => source.leased(key))),
+        );
+        const errors = settled.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
+        process.send?.({ type: 'keys', id: msg.id, loads: Object.fromEntries(source.loadsByKey), errors });
+        return;
+      }
       if (msg.cmd === 'hang') {
         source.hangNext = true;
         void source.leased(msg.key).catch(() => undefined);
