@@ -12,6 +12,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { Redis } from 'ioredis';
 import * as root from 'nestjs-tiercache';
 import { CacheError, CacheModule, CacheService } from 'nestjs-tiercache';
+import * as compat from 'nestjs-tiercache/compat';
 import * as health from 'nestjs-tiercache/health';
 import * as metrics from 'nestjs-tiercache/metrics';
 import { Registry } from 'prom-client';
@@ -273,4 +274,39 @@ describe('hostile calls on every public method never touch a key outside the pre
     // And nothing was polluted.
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   }, 240_000);
+});
+
+describe('the compat door: hostile keys through CACHE_MANAGER never touch a key outside the prefix', () => {
+  it('every method of the cache-manager API, with hostile keys, values and TTLs', async () => {
+    const before = await foreignSnapshot();
+    const moduleRef = await Test.createTestingModule({
+      imports: [compat.CacheModule.register({ isGlobal: true, tiercache: { prefix: PREFIX, redis: redis.url } })],
+    }).compile();
+    const compatApp = moduleRef.createNestApplication({ logger: false });
+    await compatApp.init();
+    try {
+      const manager = compatApp.get(compat.CACHE_MANAGER) as unknown as Record<string, unknown>;
+      const methods = Object.getOwnPropertyNames(Object.getPrototypeOf(manager)).filter(
+        (n) => n !== 'constructor' && typeof manager[n] === 'function',
+      );
+      expect(methods.length).toBeGreaterThanOrEqual(9);
+      let calls = 0;
+      for (const method of methods) {
+        if (method === 'disconnect') continue;
+        const fn = manager[method] as (...a: unknown[]) => unknown;
+        for (const key of HOSTILE_KEYS) {
+          for (const args of [[key], [key, 'v'], [key, 'v', -1], [[key]], [[{ key, value: 'v' }]], [key, () => 'v']]) {
+            calls++;
+            await attempt(() => fn.apply(manager, args));
+          }
+        }
+      }
+      expect(calls).toBeGreaterThan(500);
+    } finally {
+      await compatApp.close();
+    }
+    const after = await foreignSnapshot();
+    expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
+    for (const [key, state] of before) expect({ key, state: after.get(key) }).toEqual({ key, state });
+  }, 120_000);
 });

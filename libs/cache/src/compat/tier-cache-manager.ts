@@ -51,7 +51,7 @@ export class TierCacheManager implements Cache {
 
   async mget<T>(keys: string[]): Promise<(T | undefined)[]> {
     const ns = this.#settings.namespace;
-    const values = await Promise.all(keys.map((k) => this.#service.get<T>(ns, keyOf('mget', k))));
+    const values = await Promise.all(arrayOf('mget', keys).map((k) => this.#service.get<T>(ns, keyOf('mget', k))));
     this.#emit('mget', { keys, value: values });
     return values;
   }
@@ -77,9 +77,12 @@ export class TierCacheManager implements Cache {
 
   async mset<T>(list: { key: string; value: T; ttl?: number }[]): Promise<{ key: string; value: T; ttl?: number }[]> {
     const ns = this.#settings.namespace;
-    const writes = list.map(({ key, value, ttl }) =>
-      this.#service.set(ns, keyOf('mset', key), value, this.#ttlOption(ttl, 'mset')),
-    );
+    const writes = arrayOf('mset', list).map((item) => {
+      if (typeof item !== 'object' || item === null)
+        throw new CacheError('E_MISUSE', ErrorMessages.compatKey('cache.mset', describe(item)));
+      const { key, value, ttl } = item;
+      return this.#service.set(ns, keyOf('mset', key), value, this.#ttlOption(ttl, 'mset'));
+    });
     await this.#settle('mset', Promise.all(writes));
     this.#emit('mset', { list });
     return list;
@@ -92,7 +95,7 @@ export class TierCacheManager implements Cache {
   }
 
   async mdel(keys: string[]): Promise<boolean> {
-    const list = keys.map((k) => keyOf('mdel', k));
+    const list = arrayOf('mdel', keys).map((k) => keyOf('mdel', k));
     await this.#settle('mdel', this.#service.delete(this.#settings.namespace, list));
     for (const key of keys) this.#emit('del', { key });
     return true;
@@ -135,12 +138,12 @@ export class TierCacheManager implements Cache {
   }
 
   on<E extends keyof CacheEvents>(event: E, listener: CacheEvents[E]): this {
-    this.#events.on(event, listener as (...args: unknown[]) => void);
+    this.#events.on(eventOf('on', event), listenerOf('on', listener));
     return this;
   }
 
   off<E extends keyof CacheEvents>(event: E, listener: CacheEvents[E]): this {
-    this.#events.off(event, listener as (...args: unknown[]) => void);
+    this.#events.off(eventOf('off', event), listenerOf('off', listener));
     return this;
   }
 
@@ -169,6 +172,35 @@ export class TierCacheManager implements Cache {
   #emit(event: keyof CacheEvents, payload: object): void {
     if (this.#events.listenerCount(event) > 0) this.#events.emit(event, payload);
   }
+}
+
+const EVENTS: ReadonlySet<string> = new Set(['get', 'mget', 'set', 'mset', 'del', 'mdel', 'clear', 'ttl', 'refresh']);
+
+/** One of cache-manager's event names (anything else is refused: no listener piles up under an arbitrary name). */
+function eventOf(where: string, event: unknown): string {
+  if (typeof event === 'string' && EVENTS.has(event)) return event;
+  throw new CacheError(
+    'E_MISUSE',
+    ErrorMessages.misuse(
+      `cache.${where}`,
+      `"${String(event).slice(0, 40)}" is not a cache event`,
+      `one of ${[...EVENTS].join(', ')}`,
+    ),
+  );
+}
+
+function listenerOf(where: string, listener: unknown): (...args: unknown[]) => void {
+  if (typeof listener === 'function') return listener as (...args: unknown[]) => void;
+  throw new CacheError(
+    'E_MISUSE',
+    ErrorMessages.misuse(`cache.${where}`, 'the listener is not a function', '(data) => ...'),
+  );
+}
+
+/** A list argument (mget, mset, mdel), refused with a CacheError when it is not an array. */
+function arrayOf<T>(where: string, list: T[]): T[] {
+  if (!Array.isArray(list)) throw new CacheError('E_MISUSE', ErrorMessages.compatKey(`cache.${where}`, describe(list)));
+  return list;
 }
 
 function keyOf(where: string, key: unknown): string {
