@@ -17,7 +17,7 @@ const common = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: {
     '^nestjs-tiercache$': '<rootDir>/libs/cache/src/index.ts',
-    '^nestjs-tiercache/(compat|metrics|health)$': '<rootDir>/libs/cache/src/$1.ts',
+    '^nestjs-tiercache/(compat|metrics|health|testing)$': '<rootDir>/libs/cache/src/$1.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: { '^.+\\.(t|j)s$': swc },

@@ -11,6 +11,7 @@ const SUBPATHS = {
   'nestjs-tiercache/compat': new URL('../libs/cache/src/compat.ts', import.meta.url).href,
   'nestjs-tiercache/metrics': new URL('../libs/cache/src/metrics.ts', import.meta.url).href,
   'nestjs-tiercache/health': new URL('../libs/cache/src/health.ts', import.meta.url).href,
+  'nestjs-tiercache/testing': new URL('../libs/cache/src/testing.ts', import.meta.url).href,
 };
 
 const SWC = {
