@@ -22,7 +22,7 @@ beforeAll(async () => {
   server = await RedisServer.start();
   const redis = resolveOptions({ redis: server.url }).redis;
   if (!redis) throw new Error('expected Redis options');
-  client = createRedisClient(redis, { commandTimeoutMs: 2_000, connectionName: 'backends-spec' });
+  client = createRedisClient(redis, { commandTimeoutMs: 2_000, connectionName: 'backends-spec' }).client;
   client.on('error', () => undefined);
   await client.connect();
 });

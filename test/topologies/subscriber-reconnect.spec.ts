@@ -27,7 +27,7 @@ it('a subscriber whose reconnect is cut right after the ready check raises no un
   const client = createRedisClient(
     { mode: 'standalone', host: '127.0.0.1', port: fake.port, db: 0, connectTimeoutMs: 1_000 },
     { commandTimeoutMs: 250, connectionName: 'topo:cache:bus' },
-  );
+  ).client;
   client.on('error', () => undefined);
   // What the invalidation bus does: subscribe explicitly on every 'ready' (it does not rely on autoResubscribe).
   client.on('ready', () => void client.subscribe('topo:__bus').catch(() => undefined));

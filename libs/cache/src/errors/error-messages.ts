@@ -46,6 +46,8 @@ export const LogMessages = {
     `cache ${operation} failed in namespace "${namespace}" (${reason}); answered from the source.`,
   replayFailed: (reason: string) => `replaying invalidations failed (${reason}); will retry when Redis is back.`,
   listenerThrew: (event: string, err: unknown) => `listener of ${event} threw: ${errorText(err)}`,
+  notFailFast: (settings: string[]) =>
+    `the Redis client tiercache was given would let cache calls wait or pile up while Redis is down or slow; set ${settings.join(', ')} on it (or let tiercache create its client).`,
   redisError: (role: string, cause: string) =>
     `Redis ${role === 'bus' ? 'bus connection' : 'connection'} error: ${cause} (retrying with backoff; the cache serves from the source meanwhile).`,
   redisDown: (reason: string) => `Redis connection lost (${reason}); serving from the source.`,

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { Cluster } from 'ioredis';
 import type { RedisClient } from '../backends/redis/redis-client.factory.js';
+import { isCluster } from '../backends/redis/redis-client.factory.js';
 import type { KeySpace } from '../keys/key-space.js';
 import { LogMessages } from '../errors/error-messages.js';
 import type { InvalidationMessage } from './invalidation-message.js';
@@ -94,7 +94,7 @@ export class InvalidationBus {
     } satisfies InvalidationMessage);
     // On Cluster a PUBLISH reaches every node through the cluster bus, but it must first reach a live one: try each
     // master until one takes it (one dead master must not silence the bus).
-    const targets = this.publisher instanceof Cluster ? this.publisher.nodes('master') : [this.publisher];
+    const targets = isCluster(this.publisher) ? this.publisher.nodes('master') : [this.publisher];
     for (const target of targets) {
       try {
         await target.publish(this.channel, payload);

@@ -1,3 +1,4 @@
+import type { Cluster, Redis } from 'ioredis';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type { Duration } from './duration.js';
 
@@ -68,7 +69,23 @@ export interface RedisConnectionOptions {
   cluster?: { nodes: RedisNode[] };
   /** Time allowed to connect at boot before the app starts serving from the source. @default '2s' */
   connectTimeout?: Duration;
+  /**
+   * Your own ioredis client (Redis or Cluster), or a factory returning a new one on each call (tiercache asks for
+   * two: commands and the invalidation bus). A client you pass stays yours — tiercache never closes it (only the
+   * duplicate it makes for the bus) — and its fail-fast settings are checked at boot: a warning names each one that
+   * would make calls hang (offline queue on, no command timeout, retries). Not combinable with the other options.
+   */
+  client?: RedisClientLike | (() => RedisClientLike);
+  /**
+   * ioredis options passed through as they are (`natMap`, `dnsLookup`, TLS details, Cluster `scaleReads`, …), applied
+   * over tiercache's fail-fast defaults; the result is checked as for `client`. On Cluster, `redisOptions` inside
+   * applies to every node. @default none
+   */
+  ioredis?: Record<string, unknown>;
 }
+
+/** An ioredis connection a user passes in: a `Redis` or a `Cluster` (from ioredis 5 or 6). */
+export type RedisClientLike = Redis | Cluster;
 
 /** The optional in-process tier (lru-cache) in front of Redis; without Redis it is the whole cache. */
 export interface MemoryTierOptions {

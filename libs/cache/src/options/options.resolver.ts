@@ -68,6 +68,8 @@ const REDIS_KEYS = [
   'sentinelPassword',
   'cluster',
   'connectTimeout',
+  'client',
+  'ioredis',
 ];
 const MEMORY_KEYS = ['maxEntries', 'maxBytes', 'maxTtl'];
 
@@ -221,13 +223,20 @@ function redis(value: unknown): ResolvedRedis | undefined {
           : fail('redis.tls', raw.tls, 'true, false or Node TLS options');
   const connectTimeoutMs =
     raw.connectTimeout === undefined ? 2_000 : parseDuration(raw.connectTimeout, 'redis.connectTimeout');
+  if (raw.client !== undefined) return ownClient(raw, connectTimeoutMs);
+  const ioredis =
+    raw.ioredis === undefined
+      ? undefined
+      : isPlainObject(raw.ioredis)
+        ? raw.ioredis
+        : fail('redis.ioredis', raw.ioredis, 'an object of ioredis options');
   const db =
     raw.db === undefined
       ? 0
       : isInt(raw.db) && min(raw.db, 0)
         ? raw.db
         : fail('redis.db', raw.db, 'a database number ≥ 0');
-  const common = { ...auth, ...(tls ? { tls } : {}), connectTimeoutMs };
+  const common = { ...auth, ...(tls ? { tls } : {}), connectTimeoutMs, ...(ioredis ? { ioredis } : {}) };
 
   if (raw.cluster !== undefined) {
     if (!isPlainObject(raw.cluster)) fail('redis.cluster', raw.cluster, '{ nodes: [{ host, port }] }');
@@ -256,6 +265,24 @@ function redis(value: unknown): ResolvedRedis | undefined {
   const port = raw.port ?? 6379;
   if (!isInt(port) || !isPort(String(port))) fail('redis.port', port, 'a port number 1-65535');
   return { mode: 'standalone', host, port, db, ...common };
+}
+
+/** `redis: { client }`: the user's ioredis connection (or a factory), alone. */
+function ownClient(raw: RedisConnectionOptions, connectTimeoutMs: number): ResolvedRedis {
+  const client = raw.client;
+  const usable =
+    typeof client === 'function' ||
+    (typeof client === 'object' &&
+      client !== null &&
+      typeof (client as { duplicate?: unknown }).duplicate === 'function' &&
+      typeof (client as { sendCommand?: unknown }).sendCommand === 'function');
+  if (!usable) fail('redis.client', client, 'an ioredis Redis or Cluster instance, or a function returning one');
+  const others = Object.keys(raw).filter(
+    (k) => k !== 'client' && k !== 'connectTimeout' && (raw as Record<string, unknown>)[k] !== undefined,
+  );
+  if (others.length > 0)
+    fail(`redis.${others[0] ?? ''}`, undefined, 'nothing beside redis.client (configure the client you pass instead)');
+  return { mode: 'client', client: client as NonNullable<RedisConnectionOptions['client']>, connectTimeoutMs };
 }
 
 function stripUndefined<T extends object>(obj: T): Partial<T> {

@@ -1,5 +1,5 @@
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import type { RedisNode } from './cache-options.interface.js';
+import type { RedisClientLike, RedisNode } from './cache-options.interface.js';
 
 /** A TTL after resolution: fixed milliseconds or a function returning milliseconds. */
 export type ResolvedTtl = number | ((value: unknown) => number);
@@ -21,8 +21,18 @@ export interface ResolvedLease {
   waitMs: number;
 }
 
+/** What every resolved Redis shape may carry: ioredis options passed through. */
+interface Passthrough {
+  ioredis?: Record<string, unknown>;
+}
+
 export type ResolvedRedis =
   | {
+      mode: 'client';
+      client: RedisClientLike | (() => RedisClientLike);
+      connectTimeoutMs: number;
+    }
+  | (Passthrough & {
       mode: 'standalone';
       host: string;
       port: number;
@@ -31,8 +41,8 @@ export type ResolvedRedis =
       db: number;
       tls?: TlsOptions;
       connectTimeoutMs: number;
-    }
-  | {
+    })
+  | (Passthrough & {
       mode: 'sentinel';
       sentinels: RedisNode[];
       name: string;
@@ -43,15 +53,15 @@ export type ResolvedRedis =
       db: number;
       tls?: TlsOptions;
       connectTimeoutMs: number;
-    }
-  | {
+    })
+  | (Passthrough & {
       mode: 'cluster';
       nodes: RedisNode[];
       username?: string;
       password?: string;
       tls?: TlsOptions;
       connectTimeoutMs: number;
-    };
+    });
 
 /** Options with every default filled in and every duration in milliseconds; computed once at boot. */
 export interface ResolvedCacheOptions {

@@ -1,6 +1,6 @@
-import { Cluster } from 'ioredis';
 import type { Redis } from 'ioredis';
 import type { RedisClient } from './redis-client.factory.js';
+import { isCluster } from './redis-client.factory.js';
 
 /**
  * Removes every key starting with a server-built prefix: SCAN MATCH (the prefix's glob characters escaped, so it
@@ -9,7 +9,7 @@ import type { RedisClient } from './redis-client.factory.js';
  */
 export async function clearPrefix(client: RedisClient, keyPrefix: string, batch: number): Promise<number> {
   const match = `${escapeGlob(keyPrefix)}*`;
-  const nodes: Redis[] = client instanceof Cluster ? client.nodes('master') : [client];
+  const nodes: Redis[] = isCluster(client) ? client.nodes('master') : [client];
   const counts = await Promise.all(nodes.map((node) => clearOnNode(node, match, batch)));
   return counts.reduce((a, b) => a + b, 0);
 }

@@ -5,19 +5,42 @@ import type { ResolvedRedis } from '../../options/resolved-options.js';
 /** A cache connection: standalone/Sentinel client or Cluster. */
 export type RedisClient = Redis | Cluster;
 
+/**
+ * Whether a client is a Cluster — by shape, not `instanceof`: a client the user passes may come from another copy
+ * (or major) of ioredis than tiercache's.
+ */
+export function isCluster(client: RedisClient): client is Cluster {
+  return typeof (client as { nodes?: unknown }).nodes === 'function' && 'slots' in client;
+}
+
 /** Reconnect backoff: 100 ms, 200 ms, … capped at 1 s — quick recovery, never a tight loop. */
 export const reconnectDelay = (attempt: number): number => Math.min(attempt * 100, 1_000);
 
+/** A connection tiercache uses, and whether it made it (and so closes it). */
+export interface CacheConnection {
+  client: RedisClient;
+  owned: boolean;
+}
+
 /**
- * Creates an ioredis client tuned to fail fast, as a cache must: no offline queue (a command while disconnected
- * fails at once instead of waiting for a reconnect), a per-command timeout, no retry of a command, a capped backoff and
- * lazy connection (the module connects with a bounded wait at boot). The caller attaches the 'error' listener.
- * @example const client = createRedisClient(resolved.redis, { commandTimeoutMs: 250, connectionName: 'bot:cache' });
+ * Creates (or takes) an ioredis client tuned to fail fast, as a cache must: no offline queue (a command while
+ * disconnected fails at once instead of waiting for a reconnect), a per-command timeout, no retry of a command, a
+ * capped backoff and lazy connection (the module connects with a bounded wait at boot). `ioredis` options given by
+ * the user apply over these; a client the user passes is taken as it is (its settings are checked by the caller).
+ * `role` 'bus' asks for a second connection: a duplicate of the user's client, or a new one. The caller attaches
+ * the 'error' listener.
+ * @example const { client } = createRedisClient(resolved.redis, { commandTimeoutMs: 250, connectionName: 'bot:cache' });
  */
 export function createRedisClient(
   config: ResolvedRedis,
-  options: { commandTimeoutMs: number; connectionName: string },
-): RedisClient {
+  options: { commandTimeoutMs: number; connectionName: string; role?: 'main' | 'bus' },
+): CacheConnection {
+  if (config.mode === 'client') {
+    if (typeof config.client === 'function') return { client: config.client(), owned: true };
+    const given: RedisClient = config.client;
+    if (options.role !== 'bus') return { client: given, owned: false };
+    return { client: isCluster(given) ? given.duplicate() : given.duplicate(), owned: true };
+  }
   const failFast: RedisOptions = {
     enableOfflineQueue: false,
     commandTimeout: options.commandTimeoutMs,
@@ -36,20 +59,29 @@ export function createRedisClient(
     ...(config.password !== undefined ? { password: config.password } : {}),
     ...(config.tls ? { tls: config.tls } : {}),
   };
+  const passthrough = config.ioredis ?? {};
   switch (config.mode) {
     case 'standalone':
-      return new Redis({ ...failFast, host: config.host, port: config.port, db: config.db });
+      return {
+        client: new Redis({ ...failFast, host: config.host, port: config.port, db: config.db, ...passthrough }),
+        owned: true,
+      };
     case 'sentinel':
-      return new Redis({
-        ...failFast,
-        sentinels: config.sentinels,
-        name: config.name,
-        db: config.db,
-        sentinelRetryStrategy: reconnectDelay,
-        ...(config.sentinelUsername !== undefined ? { sentinelUsername: config.sentinelUsername } : {}),
-        ...(config.sentinelPassword !== undefined ? { sentinelPassword: config.sentinelPassword } : {}),
-      });
+      return {
+        client: new Redis({
+          ...failFast,
+          sentinels: config.sentinels,
+          name: config.name,
+          db: config.db,
+          sentinelRetryStrategy: reconnectDelay,
+          ...(config.sentinelUsername !== undefined ? { sentinelUsername: config.sentinelUsername } : {}),
+          ...(config.sentinelPassword !== undefined ? { sentinelPassword: config.sentinelPassword } : {}),
+          ...passthrough,
+        }),
+        owned: true,
+      };
     case 'cluster': {
+      const { redisOptions, ...clusterPassthrough } = passthrough as { redisOptions?: RedisOptions };
       const clusterOptions: ClusterOptions = {
         enableOfflineQueue: false,
         lazyConnect: true,
@@ -59,11 +91,28 @@ export function createRedisClient(
         // master SIGKILLed, calls then took up to 3.7 s instead of ≤ 2 × commandTimeout (test/topologies/cluster.spec.ts).
         enableAutoPipelining: false,
         slotsRefreshTimeout: config.connectTimeoutMs,
-        redisOptions: failFast,
+        ...clusterPassthrough,
+        redisOptions: { ...failFast, ...redisOptions },
       };
-      return new Cluster(config.nodes, clusterOptions);
+      return { client: new Cluster(config.nodes, clusterOptions), owned: true };
     }
   }
+}
+
+/**
+ * The settings of a client that would make cache calls hang or pile up (offline queue, no command timeout,
+ * retries), each as the option to set — for a client tiercache did not configure itself.
+ * @example failFastProblems(new Redis()) // ['enableOfflineQueue: false', 'commandTimeout: 250', ...]
+ */
+export function failFastProblems(client: RedisClient): string[] {
+  const options = client.options as RedisOptions & ClusterOptions;
+  const node: RedisOptions = isCluster(client) ? { ...options.redisOptions } : options;
+  const problems: string[] = [];
+  if (options.enableOfflineQueue !== false) problems.push('enableOfflineQueue: false');
+  if (node.commandTimeout === undefined) problems.push('commandTimeout (e.g. 250)');
+  if (node.maxRetriesPerRequest === undefined || node.maxRetriesPerRequest === null || node.maxRetriesPerRequest > 1)
+    problems.push('maxRetriesPerRequest: 0 or 1');
+  return problems;
 }
 
 /** Strips credentials from anything that may end up in a log line or an error message. */

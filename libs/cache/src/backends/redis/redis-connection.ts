@@ -4,7 +4,7 @@ import type { ResolvedCacheOptions, ResolvedRedis } from '../../options/resolved
 import { CircuitBreaker } from '../../resilience/circuit-breaker.js';
 import { ThrottledLogger } from '../../resilience/throttled-logger.js';
 import type { RedisClient } from './redis-client.factory.js';
-import { createRedisClient, redact, scrubCredentials } from './redis-client.factory.js';
+import { createRedisClient, failFastProblems, redact, scrubCredentials } from './redis-client.factory.js';
 
 /** What the connection tells its owner. */
 export interface RedisConnectionEvents {
@@ -48,7 +48,9 @@ export class RedisConnection {
   ) {
     this.causes = new ThrottledLogger(this.logger, options.logThrottleMs);
     const name = `${options.prefix}:cache`;
-    this.client = createRedisClient(config, { commandTimeoutMs: options.commandTimeoutMs, connectionName: name });
+    const main = createRedisClient(config, { commandTimeoutMs: options.commandTimeoutMs, connectionName: name });
+    this.client = main.client;
+    if (!main.owned) this.borrowed.add(main.client);
     this.breaker = new CircuitBreaker(
       // A write-through that failed in a blip too short to open the circuit is queued too: replay it on the next success.
       { threshold: options.breaker.threshold, onRecovered: () => this.events.onRecovered() },
@@ -66,13 +68,26 @@ export class RedisConnection {
     );
     this.watch(this.client, 'main');
     if (withSubscriber) {
-      this.subscriber = createRedisClient(config, {
+      const bus = createRedisClient(config, {
         commandTimeoutMs: options.commandTimeoutMs,
         connectionName: `${name}:bus`,
+        role: 'bus',
       });
-      this.watch(this.subscriber, 'bus');
+      this.subscriber = bus.client;
+      this.watch(bus.client, 'bus');
+    }
+    // A client tiercache did not configure (passed in, made by the user's factory, or with ioredis options given)
+    // may queue or retry: say which setting to change, once.
+    if (config.mode === 'client' || config.ioredis !== undefined) {
+      const problems = failFastProblems(this.client);
+      if (problems.length > 0) this.logger.warn(LogMessages.notFailFast(problems));
     }
   }
+
+  /** Clients the user passed in: theirs to close, never ours. */
+  private readonly borrowed = new Set<RedisClient>();
+  /** tiercache's listeners on the main client (removed from a borrowed client on close). */
+  private readonly listeners: [string, (...args: unknown[]) => void][] = [];
 
   /** True while the main connection is ready. */
   get connected(): boolean {
@@ -88,11 +103,14 @@ export class RedisConnection {
   async connect(): Promise<void> {
     const clients = [this.client, this.subscriber].filter((c): c is RedisClient => c !== undefined);
     await Promise.all(
-      clients.map((client) =>
-        client.connect().catch((err: unknown) => {
-          this.logger.warn(redact(LogMessages.redisUnreachableAtBoot((err as Error).message)));
-        }),
-      ),
+      // A client passed in may be connecting or connected already: only a lazy one ('wait') is connected here.
+      clients
+        .filter((client) => client.status === 'wait')
+        .map((client) =>
+          client.connect().catch((err: unknown) => {
+            this.logger.warn(redact(LogMessages.redisUnreachableAtBoot((err as Error).message)));
+          }),
+        ),
     );
   }
 
@@ -102,6 +120,11 @@ export class RedisConnection {
     await Promise.all(
       [this.client, this.subscriber].map(async (client) => {
         if (!client) return;
+        if (this.borrowed.has(client)) {
+          // The user's client stays open for the user: only tiercache's listeners go.
+          for (const [event, listener] of this.listeners) client.off(event, listener);
+          return;
+        }
         client.removeAllListeners('ready');
         await client.quit().catch(() => client.disconnect());
       }),
@@ -175,27 +198,35 @@ export class RedisConnection {
 
   private watch(client: RedisClient, role: 'main' | 'bus'): void {
     // Without an 'error' listener ioredis would raise an unhandled 'error' event and crash the process.
-    client.on('error', (err: Error) => {
+    const on = <A extends unknown[]>(event: string, listener: (...args: A) => void): void => {
+      const untyped = listener as (...args: unknown[]) => void;
+      client.on(event, untyped);
+      if (role === 'main') this.listeners.push([event, untyped]);
+    };
+    on('error', (err: Error) => {
       scrubCredentials(err);
       if (this.closing) return;
       const cause = causeOf(err);
       this.causes.warn(`cause:${role}:${cause}`, LogMessages.redisError(role, cause));
     });
     if (role !== 'main') return;
-    client.on('ready', () => {
+    const ready = (): void => {
       if (this.up) return;
       this.up = true;
       this.breaker.reset();
       this.events.onChange(true);
       void this.checkHygiene(client);
       void this.measureClock(client);
-    });
-    client.on('close', () => {
+    };
+    on('ready', ready);
+    on('close', () => {
       if (!this.up) return;
       this.up = false;
       // A clean shutdown is not an outage: say nothing then.
       if (!this.closing) this.events.onChange(false, 'connection closed');
     });
+    // A client passed in connected already: it will not say 'ready' again.
+    if (client.status === 'ready') queueMicrotask(ready);
   }
 }
 

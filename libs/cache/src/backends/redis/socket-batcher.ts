@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
-import { Cluster } from 'ioredis';
 import type { RedisClient } from './redis-client.factory.js';
+import { isCluster } from './redis-client.factory.js';
 
 /**
  * Commands issued in the same tick while others are in flight leave in one socket write (cork now, uncork on the
@@ -35,7 +35,7 @@ export class SocketBatcher {
   }
 
   private get stream(): Writable | undefined {
-    if (this.client instanceof Cluster) return undefined;
+    if (isCluster(this.client)) return undefined;
     const stream = (this.client as { stream?: unknown }).stream;
     return stream instanceof Writable ? stream : undefined;
   }

@@ -1,7 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { Cluster } from 'ioredis';
 import type { RedisClient } from '../../backends/redis/redis-client.factory.js';
-import { redact } from '../../backends/redis/redis-client.factory.js';
+import { isCluster, redact } from '../../backends/redis/redis-client.factory.js';
 import type { RedisInfo } from './redis-info.parser.js';
 import { mergeRedisInfo, parseRedisInfo } from './redis-info.parser.js';
 import { LogMessages } from '../../errors/error-messages.js';
@@ -56,7 +55,7 @@ export class RedisProbe {
   async info(timeoutMs: number): Promise<RedisInfo | undefined> {
     if (this.client.status !== 'ready') return undefined;
     try {
-      const servers = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+      const servers = isCluster(this.client) ? this.client.nodes('master') : [this.client];
       const texts = await within(Promise.all(servers.map((server) => server.info())), timeoutMs);
       return mergeRedisInfo(texts.map((text) => parseRedisInfo(String(text))));
     } catch (err) {
