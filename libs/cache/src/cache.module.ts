@@ -9,6 +9,7 @@ import { CacheExplorer } from './discovery/cache.explorer.js';
 import { CacheMetadataAccessor } from './discovery/cache-metadata.accessor.js';
 import { CacheEngine } from './engine/cache-engine.js';
 import type { CacheModuleOptions } from './options/cache-options.interface.js';
+import { tracingRecorder } from './observability/tracing.recorder.js';
 import { resolveOptions } from './options/options.resolver.js';
 import type { ResolvedCacheOptions } from './options/resolved-options.js';
 
@@ -33,6 +34,7 @@ import type { ResolvedCacheOptions } from './options/resolved-options.js';
       useFactory: async (options: ResolvedCacheOptions, events?: EventEmitter2): Promise<CacheEngine> => {
         await loadClassTransformer();
         const engine = new CacheEngine(options, events);
+        if (options.tracing) engine.telemetry.addRecorder(await tracingRecorder());
         await engine.connect();
         return engine;
       },

@@ -21,6 +21,8 @@ export const ErrorMessages = {
   loaderTimeout: (ms: number) => `tiercache: the loader did not answer within the hard timeout (${ms} ms); it was cut.`,
   unknownNamespace: (namespace: string) =>
     `tiercache: namespace "${namespace}" must match /^[A-Za-z0-9_.-]{1,64}$/ and not start with "__" (no ':' or glob characters).`,
+  tracingPeerMissing: () =>
+    'tiercache: invalid option "tracing" = true: expected @opentelemetry/api to be installed (npm i @opentelemetry/api), or tracing: false.',
   testingNotInitialized: () =>
     'tiercache: the app is not initialized: decorated methods cache only after `await app.init()` (or app.listen()); call it before exercising the app.',
   kindMismatch: (stored: 'list' | 'value') =>

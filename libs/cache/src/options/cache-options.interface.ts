@@ -143,6 +143,11 @@ export interface CacheModuleOptions {
   breaker?: { threshold?: number; probeInterval?: Duration };
   /** Identifies this deploy (e.g. a git SHA or image tag): `@WarmUp({ once: true })` runs once per deployId across instances. @default 'default' */
   deployId?: string;
+  /**
+   * OpenTelemetry span events for cache operations on the caller's active span (namespace, tier, operation, outcome,
+   * duration; never keys or values). Needs @opentelemetry/api. @default false (nothing loaded, zero cost)
+   */
+  tracing?: boolean;
   /** Invalidations kept while Redis is unreachable, redone on recovery; past it, namespaces are cleared whole. @default 10000 */
   maxPendingInvalidations?: number;
 }

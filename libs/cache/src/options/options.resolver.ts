@@ -42,6 +42,7 @@ const TOP_KEYS = [
   'breaker',
   'maxPendingInvalidations',
   'deployId',
+  'tracing',
 ];
 const NAMESPACE_KEYS = [
   'ttl',
@@ -383,6 +384,7 @@ export function resolveOptions(input: CacheModuleOptions | undefined): ResolvedC
     logThrottleMs: opts.logThrottle === undefined ? 30_000 : parseDuration(opts.logThrottle, 'logThrottle'),
     breaker: breaker(opts.breaker),
     maxPendingInvalidations: positiveInt(opts.maxPendingInvalidations, 'maxPendingInvalidations', 10_000),
+    tracing: bool(opts.tracing, 'tracing', false),
     deployId:
       opts.deployId === undefined
         ? 'default'

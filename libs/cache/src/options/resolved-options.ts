@@ -77,4 +77,5 @@ export interface ResolvedCacheOptions {
   breaker: { threshold: number; probeIntervalMs: number };
   maxPendingInvalidations: number;
   deployId: string;
+  tracing: boolean;
 }
