@@ -1,18 +1,22 @@
-// ESM loader hooks for the benchmarks: transpile project .ts files with @swc/core (legacy decorators + decorator
-// metadata, as the Nest code base is compiled), map `nestjs-tiercache` (and its /compat, /metrics, /health doors) to the library source and `./x.js` to
-// `./x.ts` when the TypeScript file exists. node_modules are left to Node.
+// ESM loader hooks for the benchmarks and for the processes the tests spawn (worker drills, the bot itself):
+// transpile project .ts files with @swc/core (legacy decorators + decorator metadata, as the Nest code base is
+// compiled), map `nestjs-tiercache` and its doors to the library source and `./x.js` to `./x.ts` when the TypeScript
+// file exists. node_modules are left to Node.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { transform } from '@swc/core';
 
-const LIBRARY = new URL('../libs/cache/src/index.ts', import.meta.url).href;
-const SUBPATHS = {
-  'nestjs-tiercache/compat': new URL('../libs/cache/src/compat.ts', import.meta.url).href,
-  'nestjs-tiercache/metrics': new URL('../libs/cache/src/metrics.ts', import.meta.url).href,
-  'nestjs-tiercache/health': new URL('../libs/cache/src/health.ts', import.meta.url).href,
-  'nestjs-tiercache/testing': new URL('../libs/cache/src/testing.ts', import.meta.url).href,
-};
+// Where the library source is: this checkout's, unless a run points elsewhere (BOT_TEST_LIBRARY_SRC, e.g. a snapshot).
+const LIBRARY_SRC = (
+  process.env['BOT_TEST_LIBRARY_SRC'] ?? fileURLToPath(new URL('../libs/cache/src/', import.meta.url))
+).replace(/\/$/, '');
+
+/** `nestjs-tiercache` → index.ts, `nestjs-tiercache/<door>` → <door>.ts (compat, metrics, health, testing). */
+function library(door) {
+  const file = `${LIBRARY_SRC}/${door ?? 'index'}.ts`;
+  return existsSync(file) ? pathToFileURL(file).href : undefined;
+}
 
 const SWC = {
   jsc: {
@@ -26,8 +30,9 @@ const SWC = {
 };
 
 export async function resolve(specifier, context, nextResolve) {
-  if (specifier === 'nestjs-tiercache') return { url: LIBRARY, shortCircuit: true };
-  if (specifier in SUBPATHS) return { url: SUBPATHS[specifier], shortCircuit: true };
+  const door = /^nestjs-tiercache(?:\/([a-z]+))?$/.exec(specifier);
+  const url = door ? library(door[1]) : undefined;
+  if (url) return { url, shortCircuit: true };
   const parent = context.parentURL;
   if (parent?.endsWith('.ts') && /^\.{1,2}\//.test(specifier) && specifier.endsWith('.js')) {
     const ts = new URL(`${specifier.slice(0, -3)}.ts`, parent);

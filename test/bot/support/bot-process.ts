@@ -49,7 +49,7 @@ export class BotProcess {
         cwd: dir,
         env: {
           PATH: process.env['PATH'] ?? '',
-          // Where the loader finds the library (see process/hooks.js), when the test run points it elsewhere.
+          // Where the loader finds the library (see bench/ts-hooks.js), when the test run points it elsewhere.
           ...(process.env['BOT_TEST_LIBRARY_SRC'] ? { BOT_TEST_LIBRARY_SRC: process.env['BOT_TEST_LIBRARY_SRC'] } : {}),
           HOST: '127.0.0.1',
           PORT: String(port),
