@@ -9,6 +9,8 @@ import { CACHE_MODULE_OPTIONS, CompatOptionsHost } from './compat-module.definit
 import type { CacheModuleAsyncOptions, CacheModuleOptions } from './compat-options.interface.js';
 import { compatSettings, toTierOptions } from './compat-options.mapper.js';
 import type { Cache as CacheApi } from './cache-manager.interface.js';
+import { KeyvCacheManager } from './keyv-cache-manager.js';
+import { storesOf } from './keyv-store.js';
 import { TierCacheManager } from './tier-cache-manager.js';
 
 /**
@@ -24,8 +26,9 @@ export interface Cache extends CacheApi {}
 
 /**
  * @nestjs/cache-manager's `CacheModule` with tiercache underneath: `register` / `registerAsync` take its options
- * (`ttl` in ms, `max`, `isGlobal`, `namespace`, ...; tiercache's under `tiercache`), provide `CACHE_MANAGER` and
- * `Cache`, and export tiercache's `CacheService` for code that moves on to the native API.
+ * (`ttl` in ms, `max`, `isGlobal`, `namespace`, `stores`, ...; tiercache's under `tiercache`), provide
+ * `CACHE_MANAGER` and `Cache` (over the app's Keyv `stores` when given, else tiercache's tiers), and export
+ * tiercache's `CacheService` for code that moves on to the native API.
  * @example CacheModule.register({ ttl: 5_000, isGlobal: true, tiercache: { redis: process.env.REDIS_URL } })
  */
 @Module({})
@@ -54,8 +57,13 @@ function build(optionsModule: DynamicModule, isGlobal: boolean): DynamicModule {
   const manager: Provider = {
     provide: CACHE_MANAGER,
     inject: [CACHE_MODULE_OPTIONS, CacheService, CACHE_ENGINE],
-    useFactory: (o: CacheModuleOptions, service: CacheService, engine: CacheEngine) =>
-      new TierCacheManager(service, engine, compatSettings(o)),
+    // With `stores`, CACHE_MANAGER is cache-manager over the app's Keyv stores; without, tiercache's own tiers.
+    useFactory: (o: CacheModuleOptions, service: CacheService, engine: CacheEngine): CacheApi | Promise<CacheApi> => {
+      const stores = storesOf(o?.stores);
+      return stores
+        ? KeyvCacheManager.create(stores, compatSettings(o), engine)
+        : new TierCacheManager(service, engine, compatSettings(o));
+    },
   };
   return {
     module: CacheModule,

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { CacheError } from '../errors/cache.error.js';
 import type { CacheModuleOptions } from './compat-options.interface.js';
 import { compatSettings, toTierOptions } from './compat-options.mapper.js';
+import { shapeOf, storesOf } from './keyv-store.js';
 
 describe('toTierOptions', () => {
   it('maps ttl, max and refreshThreshold onto tiercache options, keeping tiercache ones', () => {
@@ -24,8 +25,17 @@ describe('toTierOptions', () => {
   });
 
   it.each<[string, unknown, RegExp]>([
-    ['stores', { stores: [{}] }, /"stores".*Fix: remove stores; pass the connection as tiercache: \{ redis:/],
-    ['a single store', { stores: {} }, /"stores"/],
+    [
+      'stores holding a non-store',
+      { stores: [{ get: () => undefined }] },
+      /"stores" item 0 = an object is not a store/,
+    ],
+    [
+      'a single non-store',
+      { stores: 'redis://h' },
+      /"stores" = "redis:\/\/h" is not a store.*Fix: pass a Keyv instance/,
+    ],
+    ['stores: a list with a number', { stores: [new Map(), 42] }, /"stores" item 1 = 42.*tiercache: \{ redis:/],
     ['store (cache-manager 5)', { store: 'redis' }, /"store" configures a cache-manager store.*tiercache: \{ redis:/],
     ['host', { host: 'localhost' }, /"host".*tiercache: \{ redis:/],
     ['unknown', { ttlSeconds: 5 }, /"ttlSeconds" is not supported.*tiercache: \{ \.\.\. \}/],
@@ -45,6 +55,37 @@ describe('toTierOptions', () => {
   });
 });
 
+describe('stores', () => {
+  const keyv = {
+    opts: {},
+    hooks: {},
+    stats: {},
+    get: async () => undefined,
+    set: async () => true,
+    delete: async () => true,
+  };
+
+  it('accepts Keyv instances, storage adapters (a Map too) and a Cacheable, as a list or alone', () => {
+    const cacheable = {
+      primary: keyv,
+      secondary: undefined,
+      nonBlocking: true,
+      get: keyv.get,
+      set: keyv.set,
+      delete: keyv.delete,
+    };
+    expect(shapeOf(keyv)).toBe('keyv');
+    expect(shapeOf(new Map())).toBe('adapter');
+    expect(shapeOf(cacheable)).toBe('cacheable');
+    expect(storesOf([keyv, new Map()])).toEqual([keyv, new Map()]);
+    expect(storesOf(keyv)).toEqual([keyv]);
+    // No stores (absent or empty): tiercache's own tiers serve CACHE_MANAGER, as cache-manager's default store.
+    expect(storesOf(undefined)).toBeUndefined();
+    expect(storesOf([])).toBeUndefined();
+    expect(toTierOptions({ stores: [keyv] })).toEqual({ defaultTtl: 5_000 });
+  });
+});
+
 describe('compatSettings', () => {
   it("defaults to namespace 'keyv', blocking writes and the module TTL", () => {
     expect(compatSettings({ ttl: 1_000 })).toEqual({
@@ -52,6 +93,7 @@ describe('compatSettings', () => {
       ttlMs: 1_000,
       refreshThresholdMs: undefined,
       nonBlocking: false,
+      refreshAllStores: false,
       cacheId: undefined,
     });
     expect(compatSettings({ namespace: 'app', nonBlocking: true, cacheId: 'c' })).toMatchObject({

@@ -4,7 +4,8 @@ import { checkNamespace } from '../keys/key-space.js';
 import type { CacheModuleOptions as TierCacheModuleOptions } from '../options/cache-options.interface.js';
 import { describe } from '../options/duration.js';
 import type { CacheModuleOptions } from './compat-options.interface.js';
-import { eagerFraction } from './tier-cache-manager.js';
+import { eagerFraction } from './call-arguments.js';
+import { storesOf } from './keyv-store.js';
 import type { CompatCacheSettings } from './tier-cache-manager.js';
 
 /** TTL without `ttl` (and without `tiercache.defaultTtl`): @nestjs/cache-manager's default options and e2e suite. */
@@ -35,12 +36,8 @@ const REDIS_FIX =
 export function toTierOptions(options: CacheModuleOptions | undefined): TierCacheModuleOptions {
   const o = checkShape(options);
   const base: TierCacheModuleOptions = { ...(o.tiercache ?? {}) };
-  if (o.stores !== undefined && !(Array.isArray(o.stores) && o.stores.length === 0))
-    throw unsupported(
-      'stores',
-      '(Keyv / Cacheable store instances) cannot be used: tiercache keeps its own memory and Redis tiers',
-      `remove stores; ${REDIS_FIX} for Redis, and tiercache: { memory: { maxEntries } } (or max) for the in-process tier`,
-    );
+  // Keyv stores serve CACHE_MANAGER through an adapter (KeyvCacheManager); anything else stops the boot here.
+  storesOf(o.stores);
   if (o.ttl !== undefined) {
     if (base.defaultTtl !== undefined) throw conflict('ttl', 'defaultTtl');
     base.defaultTtl = positiveMs('ttl', o.ttl);
@@ -72,6 +69,7 @@ export function compatSettings(options: CacheModuleOptions | undefined): CompatC
     ttlMs: o.ttl,
     refreshThresholdMs: o.refreshThreshold,
     nonBlocking: o.nonBlocking === true,
+    refreshAllStores: o.refreshAllStores === true,
     cacheId: o.cacheId,
   };
 }

@@ -1,13 +1,13 @@
-import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { CacheService } from '../cache.service.js';
 import type { CacheEngine } from '../engine/cache-engine.js';
-import { CacheError } from '../errors/cache.error.js';
-import { ErrorMessages, LogMessages } from '../errors/error-messages.js';
-import { describe } from '../options/duration.js';
+import { LogMessages } from '../errors/error-messages.js';
 import { Budget } from '../resilience/budget.js';
+import { arrayOf, eagerFraction, itemOf, keyOf, positive, wrapOptionsOf } from './call-arguments.js';
+import type { TtlArg } from './call-arguments.js';
 import type { Cache, CacheEvents, StoredDataRaw, WrapOptions, WrapOptionsRaw } from './cache-manager.interface.js';
+import { CompatEvents } from './compat-events.js';
 
 /** What the compat module resolved from @nestjs/cache-manager's options for its `CACHE_MANAGER`. */
 export interface CompatCacheSettings {
@@ -18,10 +18,10 @@ export interface CompatCacheSettings {
   /** Module refreshThreshold in ms. */
   refreshThresholdMs: number | undefined;
   nonBlocking: boolean;
+  /** With `stores`: a background refresh rewrites every store, not only those up to the one that answered. */
+  refreshAllStores: boolean;
   cacheId: string | undefined;
 }
-
-type TtlArg<T> = number | ((value: T) => number) | undefined;
 
 /**
  * cache-manager 7's `Cache` over tiercache: every call goes through `CacheService` (memory tier, Redis, fail-open,
@@ -32,7 +32,7 @@ export class TierCacheManager implements Cache {
   readonly #service: CacheService;
   readonly #engine: CacheEngine;
   readonly #settings: CompatCacheSettings;
-  readonly #events = new EventEmitter();
+  readonly #events = new CompatEvents();
   readonly #id: string;
   readonly #logger = new Logger('CacheManager');
 
@@ -78,9 +78,7 @@ export class TierCacheManager implements Cache {
   async mset<T>(list: { key: string; value: T; ttl?: number }[]): Promise<{ key: string; value: T; ttl?: number }[]> {
     const ns = this.#settings.namespace;
     const writes = arrayOf('mset', list).map((item) => {
-      if (typeof item !== 'object' || item === null)
-        throw new CacheError('E_MISUSE', ErrorMessages.compatKey('cache.mset', describe(item)));
-      const { key, value, ttl } = item;
+      const { key, value, ttl } = itemOf(item);
       return this.#service.set(ns, keyOf('mset', key), value, this.#ttlOption(ttl, 'mset'));
     });
     await this.#settle('mset', Promise.all(writes));
@@ -103,7 +101,7 @@ export class TierCacheManager implements Cache {
 
   async clear(): Promise<boolean> {
     await this.#settle('clear', this.#service.clearNamespace(this.#settings.namespace));
-    this.#events.emit('clear');
+    this.#events.emitClear();
     return true;
   }
 
@@ -117,13 +115,7 @@ export class TierCacheManager implements Cache {
     refreshThreshold?: number,
   ): Promise<T | StoredDataRaw<T>> {
     const k = keyOf('wrap', key);
-    const options: WrapOptions<T> & { raw?: true } =
-      typeof ttlOrOptions === 'object' && ttlOrOptions !== null
-        ? ttlOrOptions
-        : {
-            ...(ttlOrOptions !== undefined ? { ttl: ttlOrOptions } : {}),
-            ...(refreshThreshold !== undefined ? { refreshThreshold } : {}),
-          };
+    const options = wrapOptionsOf(ttlOrOptions, refreshThreshold);
     const ttl = options.ttl ?? this.#settings.ttlMs;
     const threshold = options.refreshThreshold ?? this.#settings.refreshThresholdMs;
     const eagerRefresh = threshold === undefined ? undefined : eagerFraction(threshold, ttl, 'wrap');
@@ -138,12 +130,12 @@ export class TierCacheManager implements Cache {
   }
 
   on<E extends keyof CacheEvents>(event: E, listener: CacheEvents[E]): this {
-    this.#events.on(eventOf('on', event), listenerOf('on', listener));
+    this.#events.on(event, listener);
     return this;
   }
 
   off<E extends keyof CacheEvents>(event: E, listener: CacheEvents[E]): this {
-    this.#events.off(eventOf('off', event), listenerOf('off', listener));
+    this.#events.off(event, listener);
     return this;
   }
 
@@ -170,68 +162,6 @@ export class TierCacheManager implements Cache {
   }
 
   #emit(event: keyof CacheEvents, payload: object): void {
-    if (this.#events.listenerCount(event) > 0) this.#events.emit(event, payload);
+    this.#events.emit(event, payload);
   }
-}
-
-const EVENTS: ReadonlySet<string> = new Set(['get', 'mget', 'set', 'mset', 'del', 'mdel', 'clear', 'ttl', 'refresh']);
-
-/** One of cache-manager's event names (anything else is refused: no listener piles up under an arbitrary name). */
-function eventOf(where: string, event: unknown): string {
-  if (typeof event === 'string' && EVENTS.has(event)) return event;
-  throw new CacheError(
-    'E_MISUSE',
-    ErrorMessages.misuse(
-      `cache.${where}`,
-      `"${String(event).slice(0, 40)}" is not a cache event`,
-      `one of ${[...EVENTS].join(', ')}`,
-    ),
-  );
-}
-
-function listenerOf(where: string, listener: unknown): (...args: unknown[]) => void {
-  if (typeof listener === 'function') return listener as (...args: unknown[]) => void;
-  throw new CacheError(
-    'E_MISUSE',
-    ErrorMessages.misuse(`cache.${where}`, 'the listener is not a function', '(data) => ...'),
-  );
-}
-
-/** A list argument (mget, mset, mdel), refused with a CacheError when it is not an array. */
-function arrayOf<T>(where: string, list: T[]): T[] {
-  if (!Array.isArray(list)) throw new CacheError('E_MISUSE', ErrorMessages.compatKey(`cache.${where}`, describe(list)));
-  return list;
-}
-
-function keyOf(where: string, key: unknown): string {
-  if (typeof key === 'string' && key.length > 0) return key;
-  if (typeof key === 'number' && Number.isFinite(key)) return String(key);
-  throw new CacheError('E_MISUSE', ErrorMessages.compatKey(`cache.${where}`, describe(key)));
-}
-
-function positive(ms: number, where: string): number {
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0)
-    throw new CacheError(
-      'E_MISUSE',
-      ErrorMessages.misuse(
-        `cache.${where}`,
-        `${describe(ms)} is not a TTL in milliseconds above zero`,
-        'pass a number of milliseconds, e.g. 60_000',
-      ),
-    );
-  return ms;
-}
-
-/** cache-manager's refreshThreshold (ms left) as tiercache's eagerRefresh (fraction of the TTL passed). */
-export function eagerFraction(thresholdMs: number, ttl: unknown, where: string): number {
-  if (typeof ttl !== 'number' || !(thresholdMs > 0) || !(thresholdMs < ttl))
-    throw new CacheError(
-      'E_MISUSE',
-      ErrorMessages.misuse(
-        where,
-        `refreshThreshold ${describe(thresholdMs)} needs a numeric ttl above it (got ${describe(ttl)})`,
-        'give a numeric ttl larger than refreshThreshold, or use tiercache eagerRefresh (a fraction of the TTL, e.g. 0.8)',
-      ),
-    );
-  return 1 - thresholdMs / ttl;
 }
