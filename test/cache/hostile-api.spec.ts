@@ -222,8 +222,10 @@ describe('hostile calls on every public method never touch a key outside the pre
         'CachePut',
         'CacheService',
         'Cached',
+        'InjectCache',
         'WarmUp',
         'composeKey',
+        'getCacheToken',
       ].sort(),
     );
   });

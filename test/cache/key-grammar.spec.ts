@@ -196,7 +196,7 @@ describe('two CacheModule.forRoot in one app', () => {
     }).compile();
     const app = moduleRef.createNestApplication({ logger: false });
     await expect(app.init()).rejects.toThrow(
-      /imports CacheModule\.forRoot 2 times.*Fix: import CacheModule\.forRoot once/,
+      /imports CacheModule\.forRoot 2 times without a name.*Fix: name the caches/,
     );
     await app.close().catch(() => undefined);
   });

@@ -137,6 +137,7 @@ describe('cache metrics on the app registry (PrometheusModule /metrics)', () => 
       for (const [label, value] of Object.entries(s.labels)) {
         if (label === 'namespace') expect(['user', 'file', 'search', 'scalar', '_tags']).toContain(value);
         else if (label === 'le') expect(value).toMatch(/^(\+Inf|[0-9.e-]+)$/);
+        else if (label === 'cache') expect(value).toBe('default');
         else expect(['tier', 'operation', 'result']).toContain(label);
         expect(value).not.toContain(':');
       }

@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { loadClassTransformer } from './codec/class-transformer.adapter.js';
-import { CACHE_ENGINE, CACHE_OPTIONS } from './cache.constants.js';
+import { CACHE_ENGINE, CACHE_NAME, CACHE_OPTIONS } from './cache.constants.js';
 import { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN } from './cache-module.definition.js';
 import { CacheService } from './cache.service.js';
 import { CacheExplorer } from './discovery/cache.explorer.js';
@@ -16,7 +16,7 @@ import type { ResolvedCacheOptions } from './options/resolved-options.js';
 /**
  * The cache module. Options are validated once at boot (a bad option stops boot, naming it); Redis is connected
  * with a bounded wait (unreachable → the app boots and serves from the source). Decorated methods cache once the
- * app is initialized (`app.init()` / `app.listen()`).
+ * app is initialized (`app.init()` / `app.listen()`). Several caches in one app are named: `forRoot({ name })`.
  * @example
  * CacheModule.forRootAsync({ inject: [ConfigService], useFactory: (c: ConfigService) => ({ redis: c.get('REDIS_URL'), prefix: 'bot' }) })
  */
@@ -25,8 +25,8 @@ import type { ResolvedCacheOptions } from './options/resolved-options.js';
   providers: [
     {
       provide: CACHE_OPTIONS,
-      inject: [MODULE_OPTIONS_TOKEN],
-      useFactory: (options: CacheModuleOptions): ResolvedCacheOptions => resolveOptions(options),
+      inject: [MODULE_OPTIONS_TOKEN, CACHE_NAME],
+      useFactory: (options: CacheModuleOptions, name: string): ResolvedCacheOptions => resolveOptions(options, name),
     },
     {
       provide: CACHE_ENGINE,
@@ -43,6 +43,7 @@ import type { ResolvedCacheOptions } from './options/resolved-options.js';
     CacheService,
     CacheExplorer,
   ],
-  exports: [CacheService, CACHE_OPTIONS, CACHE_ENGINE],
+  // Exports are per registration (cache-module.definition.ts): the default cache exports CacheService, a named one
+  // only its own token.
 })
 export class CacheModule extends ConfigurableModuleClass {}

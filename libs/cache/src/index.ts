@@ -3,6 +3,7 @@
 export { CacheModule } from './cache.module.js';
 export type { CacheOptionsFactory } from './cache-module.definition.js';
 export { CacheService } from './cache.service.js';
+export { getCacheToken, InjectCache } from './cache-injection.js';
 export type { CacheSetOptions, CacheStatsSnapshot, GetOrSetOptions, ListOptions } from './cache-service.types.js';
 export { Cached } from './decorators/cached.decorator.js';
 export { CachePut } from './decorators/cache-put.decorator.js';

@@ -7,6 +7,11 @@ export type ArgsFn<A extends unknown[], R> = (...args: A) => R;
 /** Shared by every cache decorator: where the entry lives. */
 export interface CacheTargetOptions<A extends unknown[], K = unknown> {
   /**
+   * The cache (`CacheModule.forRoot({ name })`) this decorator uses; every cache decorator on one method names the
+   * same one. A name no `forRoot` registers stops the boot. @default 'default' (the unnamed cache)
+   */
+  cache?: string;
+  /**
    * The namespace (`[A-Za-z0-9_.-]`, TTL and size limits come from `namespaces[namespace]`).
    * @default '<ClassName>.<methodName>'
    */

@@ -10,6 +10,8 @@ import { recordMetadata } from './record-metadata.js';
 export interface WarmUpOptions {
   /** The namespace the returned entries are written to. */
   namespace: string;
+  /** The cache (`CacheModule.forRoot({ name })`) written to. @default 'default' (the unnamed cache) */
+  cache?: string;
   /** TTL of the warmed entries. @default the namespace's */
   ttl?: Duration;
   /** Run once per deploy across all instances (a Redis lease keyed by the module's `deployId`). @default false */

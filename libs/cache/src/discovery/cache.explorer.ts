@@ -4,7 +4,8 @@ import type { OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { CACHE_ENGINE } from '../cache.constants.js';
+import { CACHE_ENGINE, DEFAULT_CACHE_NAME } from '../cache.constants.js';
+import { registeredCaches } from './registered-caches.js';
 import { CacheService } from '../cache.service.js';
 import type { CachedOptions } from '../decorators/cache-decorator.options.js';
 import { CacheError } from '../errors/cache.error.js';
@@ -50,7 +51,7 @@ export class CacheExplorer implements OnModuleInit, OnApplicationBootstrap {
   onModuleInit(): void {
     try {
       for (const wrapper of this.discovery.getControllers()) this.refuseController(wrapper);
-      this.refuseSeveralCaches();
+      this.checkCaches();
       for (const wrapper of this.discovery.getProviders()) this.explore(wrapper);
     } catch (err) {
       // The boot stops here: do not leave open Redis connections keeping the process alive.
@@ -90,32 +91,70 @@ export class CacheExplorer implements OnModuleInit, OnApplicationBootstrap {
   }
 
   /**
-   * Two CacheModule.forRoot in one app would each see every provider, and a decorated method would silently cache
-   * in whichever wrapped it first — not necessarily its own module's cache. Until caches can be named, that is a
-   * boot error (when any method carries a cache decorator).
+   * Every CacheModule.forRoot in the app sees every provider; each explorer wraps only the methods whose decorators
+   * name its cache (`{ cache }`, default `'default'`). A decorator naming a cache no forRoot registers, decorators of
+   * one method naming different caches, or a name registered twice (two unnamed forRoot included) would cache
+   * somewhere other than intended: each is a boot error naming the method.
    */
-  private refuseSeveralCaches(): void {
-    const engines = new Set(
-      this.discovery
-        .getProviders()
-        .filter((w) => w.token === CACHE_ENGINE && w.instance)
-        .map((w) => w.instance as unknown),
-    );
-    if (engines.size <= 1) return;
+  private checkCaches(): void {
+    const byName = new Map<string, Set<CacheEngine>>();
+    for (const engine of registeredCaches(this.discovery)) {
+      const name = engine.options.name;
+      byName.set(name, (byName.get(name) ?? new Set()).add(engine));
+    }
+    for (const [name, engines] of byName) {
+      if (engines.size > 1 && name !== DEFAULT_CACHE_NAME)
+        throw misuse(
+          `CacheModule.forRoot({ name: '${name}' })`,
+          `the app registers the cache "${name}" ${engines.size} times`,
+          'register each named cache once (isGlobal: true, or export it from one module) and give every other one its own name',
+        );
+    }
+    const known = [...byName.keys()].sort();
     for (const wrapper of this.discovery.getProviders()) {
       const proto = (wrapper.metatype as { prototype?: object } | undefined)?.prototype;
       if (!proto || wrapper.isAlias) continue;
-      for (const name of this.methodsOf(proto)) {
-        const method = (proto as Record<string, unknown>)[name];
-        if (this.accessor.get(method) || this.accessor.warmUp(method)) {
+      for (const method of this.methodsOf(proto)) {
+        const fn = (proto as Record<string, unknown>)[method];
+        const meta = this.accessor.get(fn);
+        const warm = this.accessor.warmUp(fn);
+        if (!meta && !warm) continue;
+        const where = `${wrapper.name}#${method}`;
+        const name = this.targetOf(where, meta, warm);
+        const engines = byName.get(name);
+        if (!engines)
           throw misuse(
-            `${wrapper.name}#${name}`,
-            `the app imports CacheModule.forRoot ${engines.size} times, so it is not defined which cache this decorated method would use`,
-            'import CacheModule.forRoot once, in the root module, with isGlobal: true, and separate data by namespace (per-namespace TTL, size and memory-tier settings)',
+            where,
+            ErrorMessages.unknownCache(name, known),
+            `register it with CacheModule.forRoot({ name: '${name}', ... }) or name one of the registered caches in { cache }`,
           );
-        }
+        if (engines.size > 1)
+          throw misuse(
+            where,
+            `the app imports CacheModule.forRoot ${engines.size} times without a name, so it is not defined which cache this decorated method would use`,
+            "name the caches (CacheModule.forRoot({ name: 'catalogue', ... }) and @Cached({ cache: 'catalogue' })), or import CacheModule.forRoot once, in the root module, with isGlobal: true, and separate data by namespace",
+          );
       }
     }
+  }
+
+  /** The cache every decorator of one method names (one, or a boot error). */
+  private targetOf(where: string, meta: CacheMethodMetadata | undefined, warm: WarmUpOptions | undefined): string {
+    const decorators = [meta?.cached, meta?.put, ...(meta?.invalidate ?? []), warm].filter((o) => o !== undefined);
+    const names = new Set<string>();
+    for (const options of decorators) {
+      const cache: unknown = (options as { cache?: unknown }).cache;
+      if (cache !== undefined && (typeof cache !== 'string' || cache === ''))
+        throw misuse(where, 'option "cache" must be the name of a cache', "write { cache: 'catalogue' }");
+      names.add(cache ?? DEFAULT_CACHE_NAME);
+    }
+    if (names.size > 1)
+      throw misuse(
+        where,
+        `the cache decorators of one method name different caches (${[...names].map((n) => `"${n}"`).join(', ')})`,
+        'split the method, or use the CacheService of the other cache (@InjectCache(name)) inside it',
+      );
+    return [...names][0] ?? DEFAULT_CACHE_NAME;
   }
 
   private methodsOf(prototype: object): string[] {
@@ -143,11 +182,12 @@ export class CacheExplorer implements OnModuleInit, OnApplicationBootstrap {
     const instance = wrapper.instance as Record<string, unknown> | undefined;
     for (const name of this.methodsOf(proto)) {
       const warm = this.accessor.warmUp((proto as Record<string, unknown>)[name]);
-      if (warm && instance && wrapper.isDependencyTreeStatic())
-        this.collectWarmer(`${wrapper.name}#${name}`, instance, name, warm);
       const meta = this.accessor.get((proto as Record<string, unknown>)[name]);
-      if (!meta) continue;
       const where = `${wrapper.name}#${name}`;
+      // Another cache's method: its own explorer wraps it (checkCaches made sure there is exactly one).
+      if ((warm || meta) && this.targetOf(where, meta, warm) !== this.engine.options.name) continue;
+      if (warm && instance && wrapper.isDependencyTreeStatic()) this.collectWarmer(where, instance, name, warm);
+      if (!meta) continue;
       if (isResolverHandler((proto as Record<string, unknown>)[name]))
         throw misuse(where, ErrorMessages.resolverProblem(), ErrorMessages.resolverFix());
       // Transient providers count as static for Nest, but every consumer gets its own instance and only one of them

@@ -19,6 +19,12 @@ export const ErrorMessages = {
   budgetSpent: (backend: string, op: string) =>
     `tiercache: ${backend} ${op} not sent: the call's cache-I/O budget (commandTimeout) was already spent.`,
   loaderTimeout: (ms: number) => `tiercache: the loader did not answer within the hard timeout (${ms} ms); it was cut.`,
+  badCacheName: (name: unknown) =>
+    `tiercache: cache name ${typeof name === 'string' ? JSON.stringify(name.slice(0, 80)) : typeof name} must match /^[A-Za-z0-9_.-]{1,64}$/ and not start with "__".`,
+  unknownCache: (name: string, known: readonly string[]) =>
+    `no cache is named "${name}" (this app registers ${known.map((k) => `"${k}"`).join(', ') || 'none'})`,
+  metricsWithoutCache: () =>
+    'tiercache: CacheMetricsModule found no cache in the app. Fix: import CacheModule.forRoot(...) (any module, named or not).',
   unknownNamespace: (namespace: string) =>
     `tiercache: namespace "${namespace}" must match /^[A-Za-z0-9_.-]{1,64}$/ and not start with "__" (no ':' or glob characters).`,
   tracingPeerMissing: () =>

@@ -9,6 +9,7 @@ import type {
   RedisNode,
   Ttl,
 } from './cache-options.interface.js';
+import { DEFAULT_CACHE_NAME } from '../cache.constants.js';
 import { NAME_PATTERN } from '../keys/key-space.js';
 import { describe, parseDuration } from './duration.js';
 import type {
@@ -18,6 +19,16 @@ import type {
   ResolvedRedis,
   ResolvedTtl,
 } from './resolved-options.js';
+
+/**
+ * Checks a cache name (`forRoot({ name })`): 1-64 of `[A-Za-z0-9_.-]`, not starting with `__`. Throws naming `name`.
+ * @example checkCacheName('catalogue') // 'catalogue'
+ */
+export function checkCacheName(value: unknown): string {
+  if (!isString(value) || !NAME_PATTERN.test(value) || value.startsWith('__'))
+    fail('name', value, 'a cache name of 1-64 characters [A-Za-z0-9_.-], not starting with "__"');
+  return value;
+}
 
 /** The default hard loader timeout (see CacheModuleOptions.hardTimeout). */
 export const DEFAULT_HARD_TIMEOUT_MS = 30_000;
@@ -324,9 +335,16 @@ function breaker(value: unknown): ResolvedCacheOptions['breaker'] {
  * Validates raw options and fills every default; the only place defaults live. Throws a CacheError naming the option.
  * @example resolveOptions({ prefix: 'bot', defaultTtl: '1h' }).defaultNamespace.ttl // 3600000
  */
-export function resolveOptions(input: CacheModuleOptions | undefined): ResolvedCacheOptions {
+export function resolveOptions(
+  input: CacheModuleOptions | undefined,
+  cacheName: string = DEFAULT_CACHE_NAME,
+): ResolvedCacheOptions {
   const raw: unknown = input ?? {};
   if (!isPlainObject(raw)) fail('options', raw, 'an options object');
+  // forRoot({ name }) takes the name out before the options get here; a factory's result cannot name its cache.
+  if ('name' in raw)
+    fail('name', raw.name, 'the name beside the factory: forRootAsync({ name, useFactory }), not inside its result');
+  const cache = checkCacheName(cacheName);
   checkKeys(raw, TOP_KEYS, '');
   const opts = raw as CacheModuleOptions;
 
@@ -373,8 +391,10 @@ export function resolveOptions(input: CacheModuleOptions | undefined): ResolvedC
   if (commandTimeoutMs < 1) fail('commandTimeout', opts.commandTimeout, 'at least 1 ms');
 
   return {
+    name: cache,
     enabled: bool(opts.enabled, 'enabled', true),
-    prefix: opts.prefix === undefined ? 'cache' : name(opts.prefix, 'prefix'),
+    // A named cache keeps its keys under its own name unless told otherwise.
+    prefix: opts.prefix === undefined ? (cache === DEFAULT_CACHE_NAME ? 'cache' : cache) : name(opts.prefix, 'prefix'),
     defaultNamespace,
     namespaces,
     redis: resolvedRedis,

@@ -65,6 +65,8 @@ export type ResolvedRedis =
 
 /** Options with every default filled in and every duration in milliseconds; computed once at boot. */
 export interface ResolvedCacheOptions {
+  /** The cache's name: `'default'` unless `forRoot({ name })` named it. */
+  name: string;
   enabled: boolean;
   prefix: string;
   defaultNamespace: ResolvedNamespace;

@@ -1,15 +1,15 @@
 import { Module } from '@nestjs/common';
 import type { DynamicModule } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
-import { CACHE_ENGINE } from '../../cache.constants.js';
-import type { CacheEngine } from '../../engine/cache-engine.js';
+import { DiscoveryModule, DiscoveryService, ModuleRef } from '@nestjs/core';
+import { registeredCaches } from '../../discovery/registered-caches.js';
 import { CacheHealthIndicator } from './cache-health.indicator.js';
+import type { CheckedCache } from './cache-health.indicator.js';
 import type { CacheHealthOptions } from './cache-health.options.js';
 import { resolveHealthOptions } from './cache-health.options.js';
 
 /**
- * Provides {@link CacheHealthIndicator} (with Terminus' HealthIndicatorService). Needs CacheModule registered with
- * `isGlobal: true`. `@nestjs/terminus` is loaded only when this module is used.
+ * Provides {@link CacheHealthIndicator} (with Terminus' HealthIndicatorService) over every cache of the app.
+ * `@nestjs/terminus` is loaded only when this module is used.
  * @example
  * @Module({ imports: [TerminusModule, CacheHealthModule.forRoot({ critical: false })], controllers: [HealthController] })
  * export class HealthModule {}
@@ -21,19 +21,16 @@ export class CacheHealthModule {
     const defaults = resolveHealthOptions(options);
     return {
       module: CacheHealthModule,
-      imports: [import('@nestjs/terminus').then(({ TerminusModule }) => ({ module: TerminusModule }))],
+      imports: [DiscoveryModule, import('@nestjs/terminus').then(({ TerminusModule }) => ({ module: TerminusModule }))],
       providers: [
         {
           provide: CacheHealthIndicator,
-          inject: [ModuleRef, CACHE_ENGINE],
-          useFactory: async (ref: ModuleRef, engine: CacheEngine): Promise<CacheHealthIndicator> => {
+          inject: [ModuleRef, DiscoveryService],
+          useFactory: async (ref: ModuleRef, discovery: DiscoveryService): Promise<CacheHealthIndicator> => {
             const { HealthIndicatorService } = await import('@nestjs/terminus');
-            return new CacheHealthIndicator(
-              ref.get(HealthIndicatorService, { strict: false }),
-              engine.store,
-              engine.options,
-              defaults,
-            );
+            const caches = (): CheckedCache[] =>
+              registeredCaches(discovery).map((e) => ({ name: e.options.name, store: e.store, options: e.options }));
+            return new CacheHealthIndicator(ref.get(HealthIndicatorService, { strict: false }), caches, defaults);
           },
         },
       ],

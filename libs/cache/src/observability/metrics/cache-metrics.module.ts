@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
-import { CACHE_ENGINE } from '../../cache.constants.js';
-import type { CacheEngine } from '../../engine/cache-engine.js';
+import { DiscoveryModule, DiscoveryService } from '@nestjs/core';
+import { registeredCaches } from '../../discovery/registered-caches.js';
 import { CACHE_METRICS_MODULE_OPTIONS, CacheMetricsModuleClass } from './cache-metrics-module.definition.js';
 import type { CacheMetrics } from './cache-metrics.interface.js';
 import { CACHE_METRICS } from './cache-metrics.interface.js';
@@ -10,7 +10,8 @@ import { resolveMetricsOptions } from './cache-metrics.options.js';
 /**
  * Prometheus metrics of the cache, on the app's own registry (prom-client's global `register` by default — the one
  * `@willsoto/nestjs-prometheus` serves at /metrics): counters per namespace/tier/operation/result, a latency
- * histogram per tier/operation, and Redis + memory-tier gauges. Needs CacheModule registered with `isGlobal: true`.
+ * histogram per tier/operation, and Redis + memory-tier gauges, for every cache of the app: each series carries a
+ * `cache` label (`'default'`, or the name given to `CacheModule.forRoot({ name })`).
  * prom-client is loaded only when this module is used.
  * @example
  * imports: [
@@ -20,14 +21,15 @@ import { resolveMetricsOptions } from './cache-metrics.options.js';
  * ]
  */
 @Module({
+  imports: [DiscoveryModule],
   providers: [
     {
       provide: CACHE_METRICS,
-      inject: [CACHE_METRICS_MODULE_OPTIONS, CACHE_ENGINE],
-      useFactory: async (options: CacheMetricsOptions, engine: CacheEngine): Promise<CacheMetrics> => {
+      inject: [CACHE_METRICS_MODULE_OPTIONS, DiscoveryService],
+      useFactory: async (options: CacheMetricsOptions, discovery: DiscoveryService): Promise<CacheMetrics> => {
         const resolved = resolveMetricsOptions(options);
         const { CacheMetricsRuntime } = await import('./cache-metrics.runtime.js');
-        return new CacheMetricsRuntime(resolved, engine.telemetry, engine.store, engine.options);
+        return new CacheMetricsRuntime(resolved, () => registeredCaches(discovery));
       },
     },
   ],

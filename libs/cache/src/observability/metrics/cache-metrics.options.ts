@@ -51,7 +51,7 @@ export interface ResolvedMetricsOptions {
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-const RESERVED_LABELS = new Set(['tier', 'operation', 'result', 'le']);
+const RESERVED_LABELS = new Set(['cache', 'tier', 'operation', 'result', 'le']);
 
 function invalid(path: string, value: unknown, expected: string): CacheError {
   return new CacheError('E_INVALID_OPTION', ErrorMessages.invalidOption(path, describe(value), expected));
@@ -76,7 +76,7 @@ export function resolveMetricsOptions(options: CacheMetricsOptions = {}): Resolv
     throw invalid(
       'metrics.namespaceLabel',
       namespaceLabel,
-      "a label name such as 'namespace' or 'cache_type' (not tier, operation, result or le)",
+      "a label name such as 'namespace' or 'cache_type' (not cache, tier, operation, result or le)",
     );
   }
   const buckets = options.buckets ?? DEFAULT_LATENCY_BUCKETS;

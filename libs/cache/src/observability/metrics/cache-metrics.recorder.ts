@@ -41,6 +41,12 @@ const OUTCOMES = ordered(OUTCOME_INDEX);
 const SLOTS = TIERS.length * OPERATIONS.length * OUTCOMES.length;
 
 /**
+ * The label naming the cache (`CacheModule.forRoot({ name })`) of every cache metric series.
+ * @example cache_hits_total{cache="catalogue",namespace="item",tier="redis"}
+ */
+export const CACHE_LABEL = 'cache';
+
+/**
  * Label value shared by namespaces past `maxNamespaces`.
  * @example cache_hits_total{namespace="_other",tier="redis"}
  */
@@ -114,38 +120,42 @@ class NamespaceCells {
 }
 
 /**
- * The metrics sink: `record` (on every cache call, hits included) only bumps a number in a typed array — no label
- * hashing, no allocation; the increments reach the prom-client counters when the registry is scraped (their
- * `collect`). Namespaces past `maxNamespaces` share the label `_other`; keys and ids are never labels.
- * @example
- * const recorder = new CacheMetricsRecorder(cacheMetricNames(), 'namespace', 100, DEFAULT_LATENCY_BUCKETS, () => store.evictions);
- * telemetry.addRecorder(recorder);
+ * The counter families and the latency histogram every cache of the app feeds, each series labelled with its
+ * `cache` (`'default'` for the unnamed one). Built once per metrics module, with the app's cache names.
+ * @example const families = new CacheMetricFamilies(cacheMetricNames(), 'namespace', ['default'], DEFAULT_LATENCY_BUCKETS);
  */
-export class CacheMetricsRecorder implements CacheRecorder {
-  /** Every metric this recorder feeds, with its name, to register on a registry. */
+export class CacheMetricFamilies {
+  /** Every metric of the families, with its name, to register on a registry. */
   readonly metrics: { name: string; metric: Counter<string> | LatencyHistogram }[] = [];
-  private readonly operations: Counter<string>;
-  private readonly kinds: Record<Kind, Counter<string>>;
-  private readonly evictions: Counter<string>;
-  private readonly latency: LatencyHistogram;
-  private readonly namespaces = new Map<string, NamespaceCells>();
-  private readonly overflow = new NamespaceCells(OVERFLOW_NAMESPACE);
-  private evictionsSeen = 0;
+  readonly operations: Counter<string>;
+  readonly kinds: Record<Kind, Counter<string>>;
+  readonly evictions: Counter<string>;
+  readonly latency: LatencyHistogram;
+  /** Latency cells of one cache: tiers × operations. */
+  static readonly CELLS_PER_CACHE = TIERS.length * OPERATIONS.length;
+  private readonly flushers: (() => void)[] = [];
 
   constructor(
     names: CacheMetricNames,
-    private readonly namespaceLabel: string,
-    private readonly maxNamespaces: number,
+    readonly namespaceLabel: string,
+    caches: readonly string[],
     buckets: readonly number[],
-    private readonly evictionTotal: () => number,
   ) {
-    const flush = (): void => this.flush();
+    const flush = (): void => {
+      for (const f of this.flushers) f();
+    };
     const counter = (name: string, help: string, labelNames: string[]): Counter<string> => {
-      const metric = new Counter({ name, help, labelNames, registers: [], collect: flush });
+      const metric = new Counter({
+        name,
+        help,
+        labelNames: [CACHE_LABEL, ...labelNames],
+        registers: [],
+        collect: flush,
+      });
       this.metrics.push({ name, metric });
       return metric;
     };
-    this.operations = counter(names.operations, 'Cache events by namespace, tier, operation and result.', [
+    this.operations = counter(names.operations, 'Cache events by cache, namespace, tier, operation and result.', [
       namespaceLabel,
       'tier',
       'operation',
@@ -161,15 +171,52 @@ export class CacheMetricsRecorder implements CacheRecorder {
     }
     this.kinds = kinds;
     this.evictions = counter(names.evictions, 'Memory-tier entries evicted for space (not expiry).', ['tier']);
-    const cells = TIERS.flatMap((tier) => OPERATIONS.map((operation) => [tier, operation]));
+    const cells = caches.flatMap((cache) =>
+      TIERS.flatMap((tier) => OPERATIONS.map((operation) => [cache, tier, operation])),
+    );
     this.latency = new LatencyHistogram(
       names.latency,
       'Latency of cache backend operations, in seconds.',
-      ['tier', 'operation'],
+      [CACHE_LABEL, 'tier', 'operation'],
       cells,
       buckets,
     );
     this.metrics.push({ name: names.latency, metric: this.latency });
+  }
+
+  /** Adds a recorder's flush to what every scrape runs. */
+  onCollect(flush: () => void): void {
+    this.flushers.push(flush);
+  }
+
+  labelName(dimension: Dimension): string {
+    return dimension === 'namespace' ? this.namespaceLabel : dimension;
+  }
+}
+
+/**
+ * The metrics sink of one cache: `record` (on every cache call, hits included) only bumps a number in a typed array —
+ * no label hashing, no allocation; the increments reach the shared prom-client counters when the registry is
+ * scraped (their `collect`). Namespaces past `maxNamespaces` share the label `_other`; keys and ids are never labels.
+ * @example
+ * const recorder = new CacheMetricsRecorder(families, 'default', 0, 100, () => store.evictions);
+ * telemetry.addRecorder(recorder);
+ */
+export class CacheMetricsRecorder implements CacheRecorder {
+  private readonly namespaces = new Map<string, NamespaceCells>();
+  private readonly overflow = new NamespaceCells(OVERFLOW_NAMESPACE);
+  private readonly cellOffset: number;
+  private evictionsSeen = 0;
+
+  constructor(
+    private readonly families: CacheMetricFamilies,
+    private readonly cache: string,
+    cacheIndex: number,
+    private readonly maxNamespaces: number,
+    private readonly evictionTotal: () => number,
+  ) {
+    this.cellOffset = cacheIndex * CacheMetricFamilies.CELLS_PER_CACHE;
+    families.onCollect(() => this.flush());
   }
 
   record(
@@ -184,7 +231,7 @@ export class CacheMetricsRecorder implements CacheRecorder {
     const slot = cell * OUTCOMES.length + OUTCOME_INDEX[outcome];
     cells.pending[slot] = (cells.pending[slot] ?? 0) + 1;
     cells.dirty = true;
-    if (durationMs !== undefined) this.latency.record(cell, durationMs / 1000);
+    if (durationMs !== undefined) this.families.latency.record(this.cellOffset + cell, durationMs / 1000);
   }
 
   /** Moves pending increments into the prom-client counters; runs on every scrape (idempotent). */
@@ -193,7 +240,7 @@ export class CacheMetricsRecorder implements CacheRecorder {
     this.flushCells(this.overflow);
     const evicted = this.evictionTotal();
     if (evicted > this.evictionsSeen) {
-      this.evictions.inc({ tier: 'memory' }, evicted - this.evictionsSeen);
+      this.families.evictions.inc({ [CACHE_LABEL]: this.cache, tier: 'memory' }, evicted - this.evictionsSeen);
       this.evictionsSeen = evicted;
     }
   }
@@ -225,19 +272,19 @@ export class CacheMetricsRecorder implements CacheRecorder {
     const operation = OPERATIONS[cell % OPERATIONS.length] ?? 'get';
     const tier = TIERS[Math.floor(cell / OPERATIONS.length)] ?? 'source';
     const values: Record<Dimension, string> = { namespace, tier, operation };
+    const families = this.families;
     const targets: Target[] = [
-      { counter: this.operations, labels: { [this.namespaceLabel]: namespace, tier, operation, result: outcome } },
+      {
+        counter: families.operations,
+        labels: { [CACHE_LABEL]: this.cache, [families.namespaceLabel]: namespace, tier, operation, result: outcome },
+      },
     ];
     const kind = kindOf(operation, outcome);
     if (kind !== undefined) {
-      const labels: Record<string, string> = {};
-      for (const d of KIND_DIMENSIONS[kind]) labels[this.labelName(d)] = values[d];
-      targets.push({ counter: this.kinds[kind], labels });
+      const labels: Record<string, string> = { [CACHE_LABEL]: this.cache };
+      for (const d of KIND_DIMENSIONS[kind]) labels[families.labelName(d)] = values[d];
+      targets.push({ counter: families.kinds[kind], labels });
     }
     return targets;
-  }
-
-  private labelName(dimension: Dimension): string {
-    return dimension === 'namespace' ? this.namespaceLabel : dimension;
   }
 }

@@ -1,16 +1,14 @@
 import { Logger } from '@nestjs/common';
-import type { OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import type { OnApplicationBootstrap, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { register } from 'prom-client';
 import type { Counter, Gauge, Registry } from 'prom-client';
-import type { CacheStore } from '../../backends/cache-store.js';
-import type { CacheTelemetry } from '../cache-telemetry.js';
+import type { CacheEngine } from '../../engine/cache-engine.js';
 import { CacheError } from '../../errors/cache.error.js';
 import { ErrorMessages, LogMessages } from '../../errors/error-messages.js';
-import type { ResolvedCacheOptions } from '../../options/resolved-options.js';
 import { CacheGaugesCollector } from './cache-gauges.collector.js';
 import type { CacheMetrics } from './cache-metrics.interface.js';
 import type { ResolvedMetricsOptions } from './cache-metrics.options.js';
-import { CacheMetricsRecorder } from './cache-metrics.recorder.js';
+import { CacheMetricFamilies, CacheMetricsRecorder } from './cache-metrics.recorder.js';
 import type { LatencyHistogram } from './latency.histogram.js';
 import { cacheMetricNames } from './metric-names.js';
 import type { CacheMetricNames } from './metric-names.js';
@@ -25,36 +23,51 @@ type OwnMetric = Counter<string> | Gauge<string> | LatencyHistogram;
  * @example
  * const metrics = new CacheMetricsRuntime(resolveMetricsOptions({}), engine.telemetry, engine.store, engine.options);
  */
-export class CacheMetricsRuntime implements CacheMetrics, OnApplicationBootstrap, OnModuleDestroy {
+export class CacheMetricsRuntime implements CacheMetrics, OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
   readonly names: CacheMetricNames;
   readonly registry: Registry;
   private readonly logger = new Logger('CacheMetrics');
-  private readonly gauges: CacheGaugesCollector;
+  private gauges: CacheGaugesCollector | undefined;
   private readonly owned: { name: string; metric: OwnMetric }[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly options: ResolvedMetricsOptions,
-    telemetry: CacheTelemetry,
-    store: CacheStore,
-    cacheOptions: ResolvedCacheOptions,
+    /** The app's caches; called once every provider exists (onModuleInit). */
+    private readonly discover: () => readonly CacheEngine[],
   ) {
     this.registry = options.registry ?? register;
     this.names = cacheMetricNames(options.prefix);
-    const recorder = new CacheMetricsRecorder(
-      this.names,
-      options.namespaceLabel,
-      options.maxNamespaces,
-      options.buckets,
-      () => store.evictions,
+  }
+
+  /** Registers the metrics of every cache of the app (series labelled `cache`). */
+  onModuleInit(): void {
+    if (this.gauges) return;
+    const engines = this.discover();
+    if (engines.length === 0) throw new CacheError('E_MISUSE', ErrorMessages.metricsWithoutCache());
+    const names = engines.map((e) => e.options.name);
+    const families = new CacheMetricFamilies(this.names, this.options.namespaceLabel, names, this.options.buckets);
+    const recorders = engines.map(
+      (engine, i) =>
+        new CacheMetricsRecorder(
+          families,
+          engine.options.name,
+          i,
+          this.options.maxNamespaces,
+          () => engine.store.evictions,
+        ),
     );
-    this.gauges = new CacheGaugesCollector(this.names, store, cacheOptions, options.refreshTimeoutMs);
-    for (const { name, metric } of [...recorder.metrics, ...this.gauges.metrics]) this.register(name, metric);
-    telemetry.addRecorder(recorder);
+    this.gauges = new CacheGaugesCollector(
+      this.names,
+      engines.map((e) => ({ name: e.options.name, store: e.store, options: e.options })),
+      this.options.refreshTimeoutMs,
+    );
+    for (const { name, metric } of [...families.metrics, ...this.gauges.metrics]) this.register(name, metric);
+    engines.forEach((engine, i) => engine.telemetry.addRecorder(recorders[i] as CacheMetricsRecorder));
   }
 
   refresh(): Promise<void> {
-    return this.gauges.refresh();
+    return this.gauges?.refresh() ?? Promise.resolve();
   }
 
   async onApplicationBootstrap(): Promise<void> {
