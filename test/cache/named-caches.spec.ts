@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import request from 'supertest';
 import { Cached, CacheInvalidate, CacheModule, CacheService, getCacheToken, InjectCache } from 'nestjs-tiercache';
-import { CacheHealthIndicator, CacheHealthModule } from 'nestjs-tiercache/health';
+import { CacheHealthIndicator, CacheHealthModule, CacheStatsModule, CacheStatsReporter } from 'nestjs-tiercache/health';
 import { CACHE_METRICS, CacheMetricsModule } from 'nestjs-tiercache/metrics';
 import type { CacheMetrics } from 'nestjs-tiercache/metrics';
 import { RedisServer } from '../harness/redis-server.js';
@@ -357,6 +357,30 @@ describe('named caches: isolation and flags', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('CacheStatsModule reports the cache it names (an app with named caches only); an unknown name stops the boot', async () => {
+    @Module({
+      imports: [
+        CacheModule.forRoot({ name: 'stats', isGlobal: true }),
+        CacheStatsModule.register({ cache: 'stats', path: false }),
+      ],
+    })
+    class Feature {}
+    const app = await bootApp([Feature]);
+    try {
+      await app.get<CacheService>(getCacheToken('stats')).set('seen', 'k', 1);
+      const report = await app.get(CacheStatsReporter).report();
+      expect(report.backend).toBe('memory');
+      expect(report.redis).toBeNull();
+      expect(report.namespaces.seen?.sets).toBe(1);
+    } finally {
+      await app.close();
+    }
+    await expect(
+      bootApp([CacheModule.forRoot({ isGlobal: true }), CacheStatsModule.register({ cache: 'nope', path: false })]),
+    ).rejects.toThrow(/CacheStatsModule: no cache is named "nope" \(this app registers "default"\)/);
+    expect(() => CacheStatsModule.register({ cache: 'no spaces' })).toThrow(/cache name "no spaces"/);
   });
 
   it('a named cache does not stand in for CacheService: only the default cache does', async () => {

@@ -1,6 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { CACHE_ENGINE } from '../../cache.constants.js';
-import { CacheService } from '../../cache.service.js';
+import type { OnModuleInit } from '@nestjs/common';
+import type { CacheService } from '../../cache.service.js';
+import { CacheError } from '../../errors/cache.error.js';
+import { ErrorMessages } from '../../errors/error-messages.js';
 import type { CacheStatsSnapshot } from '../../cache-service.types.js';
 import type { CacheEngine } from '../../engine/cache-engine.js';
 import { RedisProbe } from './redis.probe.js';
@@ -25,21 +26,27 @@ export interface CacheStatsReport extends CacheStatsSnapshot {
 }
 
 /**
- * Builds the stats report: hit rate per namespace, memory-tier entries/bytes and evictions (from
- * `CacheService.stats()`), plus Redis round-trip time, key count and memory from a bounded PING + INFO.
+ * Builds the stats report of one cache (the default one, or `CacheStatsModule.register({ cache })`): hit rate per
+ * namespace, memory-tier entries/bytes and evictions (from `CacheService.stats()`), plus Redis round-trip time, key
+ * count and memory from a bounded PING + INFO. Provided by `CacheStatsModule`.
  * @example
  * const report = await reporter.report(); // report.namespaces.user.hitRate, report.redis?.rttMs
  */
-@Injectable()
-export class CacheStatsReporter {
-  private readonly probe: RedisProbe | undefined;
+export class CacheStatsReporter implements OnModuleInit {
+  readonly #find: () => CacheEngine[];
+  readonly #cacheName: string;
+  readonly #service: (name: string) => CacheService;
+  #target: { service: CacheService; probe: RedisProbe | undefined } | undefined;
 
-  constructor(
-    private readonly cache: CacheService,
-    @Inject(CACHE_ENGINE) engine: CacheEngine,
-  ) {
-    const redis = engine.store.redis;
-    this.probe = redis ? new RedisProbe(redis) : undefined;
+  constructor(find: () => CacheEngine[], cacheName: string, service: (name: string) => CacheService) {
+    this.#find = find;
+    this.#cacheName = cacheName;
+    this.#service = service;
+  }
+
+  /** Finds the reported cache once every provider exists; an unknown name stops the boot. */
+  onModuleInit(): void {
+    this.#resolve();
   }
 
   /**
@@ -47,10 +54,12 @@ export class CacheStatsReporter {
    * @param timeoutMs deadline of the PING and of the INFO. @default 1000
    */
   async report(timeoutMs = 1000): Promise<CacheStatsReport> {
-    const stats = this.cache.stats();
-    if (!this.probe || !stats.enabled) return { ...stats, redis: null };
-    const ping = await this.probe.ping(timeoutMs);
-    const info = ping.ok ? await this.probe.info(timeoutMs) : undefined;
+    const { service, probe } = this.#resolve();
+    const stats = service.stats();
+    if (!probe || !stats.enabled) return { ...stats, redis: null };
+    const deadline = typeof timeoutMs === 'number' && timeoutMs > 0 ? Math.min(timeoutMs, 60_000) : 1000;
+    const ping = await probe.ping(deadline);
+    const info = ping.ok ? await probe.info(deadline) : undefined;
     const lookups = (info?.keyspaceHits ?? 0) + (info?.keyspaceMisses ?? 0);
     return {
       ...stats,
@@ -63,5 +72,26 @@ export class CacheStatsReporter {
         keyspaceHitRate: info && lookups > 0 ? (info.keyspaceHits ?? 0) / lookups : null,
       },
     };
+  }
+
+  #resolve(): { service: CacheService; probe: RedisProbe | undefined } {
+    if (this.#target) return this.#target;
+    const engines = this.#find();
+    const engine = engines.find((e) => e.options.name === this.#cacheName);
+    if (!engine)
+      throw new CacheError(
+        'E_MISUSE',
+        ErrorMessages.misuse(
+          'CacheStatsModule',
+          ErrorMessages.unknownCache(
+            this.#cacheName,
+            engines.map((e) => e.options.name),
+          ),
+          'pass { cache } naming a cache registered with CacheModule.forRoot({ name })',
+        ),
+      );
+    const redis = engine.store.redis;
+    this.#target = { service: this.#service(this.#cacheName), probe: redis ? new RedisProbe(redis) : undefined };
+    return this.#target;
   }
 }
