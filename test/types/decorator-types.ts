@@ -50,6 +50,21 @@ export class Fits {
 
   @CacheInvalidate({ namespace: 'user', key: (id: number) => id, tags: (id: number) => [`user:${id}`] })
   async remove(_id: number): Promise<void> {}
+
+  // A named cache (CacheModule.forRoot({ name: 'catalogue' })).
+  @Cached({ cache: 'catalogue', namespace: 'item', key: (id: number) => id })
+  async item(id: number): Promise<User> {
+    return { id, name: 'item' };
+  }
+}
+
+@Injectable()
+export class NamedCacheMismatch {
+  // @ts-expect-error a cache is named by a string
+  @Cached({ cache: 42, namespace: 'item' })
+  async item(id: number): Promise<User> {
+    return { id, name: 'item' };
+  }
 }
 
 @Injectable()
