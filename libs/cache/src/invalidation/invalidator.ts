@@ -91,7 +91,18 @@ export class Invalidator {
    */
   async replace<R>(namespace: string, key: string, write: (onFail: () => void) => Promise<R>): Promise<R> {
     this.mark({ keys: [key] });
-    const result = await write(() => this.replayer.queueKeys([key], this.space.namespace(namespace)));
+    let failed = false;
+    const onFail = (): void => {
+      failed = true;
+      this.replayer.queueKeys([key], this.space.namespace(namespace));
+    };
+    const result = await write(onFail);
+    // Nothing replaced (`update` and `append` are no-ops on a miss; a refused write): tombstone the key as an
+    // invalidation does. Otherwise a load in another instance that read the source before this write committed, and
+    // Redis before this call, would cache the old value after it (found by the coherence checker, test/coherence).
+    if (!failed && (result === undefined || result === false)) {
+      await this.guard.run(namespace, 'delete', () => this.store.backend.delete([key]), undefined, onFail);
+    }
     void this.store.publish({ keys: [key] });
     return result;
   }

@@ -1,0 +1,69 @@
+/** One clock for every process on the machine: epoch milliseconds with sub-millisecond resolution. */
+export const now = (): number => performance.timeOrigin + performance.now();
+
+/** Where a read was served from; see {@link OpRecord.tier}. */
+export type Tier = 'm' | 'f' | 'r';
+
+/** What an operation was. */
+export type OpType =
+  /** A row read through `@Cached`. */
+  | 'read'
+  /** A row write (any {@link WriteKind}). */
+  | 'write'
+  /** A capped list read through `getOrSetList`. */
+  | 'list-read'
+  /** A list append (database insert, then `cache.append`). */
+  | 'append';
+
+/** One completed operation, as a worker reports it. */
+export interface OpRecord {
+  /** Worker index and incarnation (a restarted worker is a new incarnation), client within it. */
+  p: number;
+  inc: number;
+  c: number;
+  type: OpType;
+  /** Write kind (writes only). */
+  kind?: string;
+  /** Row id or thread id. */
+  key: number;
+  /** Invocation and completion. */
+  t0: number;
+  t1: number;
+  /** For writes, when the database commit returned. */
+  tc?: number;
+  /** For reads that ran the loader: when its database read returned, and the version it read. */
+  ld?: [number, number];
+  /** Error message when the operation threw (an error surfaced to the caller). */
+  err?: string;
+  /** Row version read or committed; for lists, the highest sequence number read, or the one appended. */
+  v?: number;
+  /** Row value read or written ('' for a deleted row); for list reads, `seq:body` items joined by ','. */
+  val?: string;
+  /**
+   * Where a read's answer came from: this instance's memory tier ('m'), a load of the key already in flight in this
+   * instance when the read began ('f': joined, so as fresh as that load), or Redis / the database ('r').
+   */
+  tier?: Tier;
+}
+
+/** What the parent records of a fault. */
+export interface FaultRecord {
+  kind: FaultKind;
+  /** Target worker for bus and app faults. */
+  target?: number;
+  /** Injected bus delay (bus-delay only). */
+  delayMs?: number;
+  start: number;
+  end: number;
+}
+
+export const FAULT_KINDS = [
+  'redis-kill',
+  'redis-freeze',
+  'bus-drop',
+  'bus-silent',
+  'bus-delay',
+  'app-kill',
+  'redis-oom',
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
