@@ -132,6 +132,7 @@ export async function runCoherence(o: RunOptions): Promise<RunOutcome> {
     const loadStart = now();
     for (const w of workers) w.send('go');
     for (const fault of plan) {
+      if (o.targetOps !== undefined && ops.length >= o.targetOps) break;
       const wait = loadStart + fault.atMs - now();
       if (wait > 0) await sleep(wait);
       faults.push(await inject(fault, { redis, busProxies: proxies, restartWorker }));
