@@ -9,10 +9,24 @@ import { waitFor } from '../../harness/wait-for.js';
 
 const run = promisify(execFile);
 
+/** Certificate files for a TLS cluster (see {@link makeTestCertificates}). */
+export interface ClusterTlsFiles {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
 /** Options of {@link LocalCluster.start}. */
 export interface LocalClusterOptions {
-  /** Masters (no replicas). @default 3 */
+  /** Masters. @default 3 */
   masters?: number;
+  /** Replicas per master (`--cluster-replicas`). @default 0 */
+  replicas?: number;
+  /**
+   * TLS: every node also listens on a TLS port ({@link LocalCluster.tlsPorts}) and the cluster bus runs TLS
+   * (`tls-cluster yes`); a TLS client gets the TLS ports in CLUSTER SLOTS, a plain one (the harness) the plain ports.
+   */
+  tls?: ClusterTlsFiles;
   /** `cluster-node-timeout`. @default 2000 */
   nodeTimeoutMs?: number;
   /** Extra redis-server arguments for every node. @default [] */
@@ -26,8 +40,16 @@ export interface SlotRange {
   port: number;
 }
 
+/** A node's role and, for a replica, the port of its master (from CLUSTER NODES). */
+export interface NodeRole {
+  port: number;
+  role: 'master' | 'replica';
+  masterPort?: number;
+  failed: boolean;
+}
+
 /**
- * A local Redis Cluster of N masters and no replicas on loopback: one {@link RedisServer} per node with the cluster
+ * A local Redis Cluster of N masters (and optionally R replicas each) on loopback: one {@link RedisServer} per node with the cluster
  * flags (its own bus port via `--cluster-port`, so port + 10000 need not be free), joined by `redis-cli --cluster
  * create`. Nodes keep their `nodes.conf` in the cluster's temp dir, so a node killed and {@link RedisServer.restart}ed
  * rejoins with its slots. {@link stop} kills every node and removes the temp dirs.
@@ -41,23 +63,36 @@ export class LocalCluster {
     /** The nodes, in the order given to `--cluster create` (master i owns the i-th third of the slots). */
     readonly nodes: RedisServer[],
     private readonly dir: string,
+    /** The TLS port of each node (same order as {@link nodes}); empty without `tls`. */
+    readonly tlsPorts: number[] = [],
   ) {}
 
-  /** Seed nodes for `redis: { cluster: { nodes } }`. */
+  /** Seed nodes for `redis: { cluster: { nodes } }` (the TLS ports on a TLS cluster). */
   get seeds(): { host: string; port: number }[] {
-    return this.nodes.map((n) => ({ host: n.host, port: n.port }));
+    return this.nodes.map((n, i) => ({ host: n.host, port: this.tlsPorts[i] ?? n.port }));
   }
 
   /** Starts the nodes, creates the cluster and waits until every node reports `cluster_state:ok` (about 1–3 s). */
   static async start(options: LocalClusterOptions = {}): Promise<LocalCluster> {
     const masters = options.masters ?? 3;
+    const replicas = options.replicas ?? 0;
     const nodeTimeout = options.nodeTimeoutMs ?? 2_000;
     const dir = await mkdtemp(join(tmpdir(), 'tiercache-cluster-'));
     const nodes: RedisServer[] = [];
-    const cluster = new LocalCluster(nodes, dir);
+    const tlsPorts: number[] = [];
+    const cluster = new LocalCluster(nodes, dir, tlsPorts);
+    const tls = options.tls;
     try {
-      for (let i = 0; i < masters; i++) {
+      for (let i = 0; i < masters * (1 + replicas); i++) {
         const busPort = await freePort();
+        const tlsArgs: string[] = [];
+        if (tls) {
+          const tlsPort = await freePort();
+          tlsPorts.push(tlsPort);
+          tlsArgs.push('--tls-port', String(tlsPort), '--tls-cluster', 'yes', '--tls-replication', 'yes');
+          tlsArgs.push('--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca);
+          tlsArgs.push('--tls-auth-clients', 'no');
+        }
         nodes.push(
           await RedisServer.start({
             args: [
@@ -69,6 +104,10 @@ export class LocalCluster {
               String(nodeTimeout),
               '--cluster-port',
               String(busPort),
+              // Redis 7 waits 5 s (repl-diskless-sync-delay) for more replicas before a full sync: not here.
+              '--repl-diskless-sync-delay',
+              '0',
+              ...tlsArgs,
               ...(options.args ?? []),
             ],
           }),
@@ -76,12 +115,18 @@ export class LocalCluster {
       }
       await run(
         'redis-cli',
-        ['--cluster', 'create', ...nodes.map((n) => `${n.host}:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
-        {
-          timeout: 20_000,
-        },
+        [
+          '--cluster',
+          'create',
+          ...nodes.map((n) => `${n.host}:${n.port}`),
+          '--cluster-replicas',
+          String(replicas),
+          '--cluster-yes',
+        ],
+        { timeout: 20_000 },
       );
       await cluster.waitForState('ok', 15_000);
+      if (replicas > 0) await cluster.waitForReplicas(masters * replicas, 15_000);
       return cluster;
     } catch (error) {
       await cluster.stop();
@@ -106,6 +151,56 @@ export class LocalCluster {
       { timeoutMs, intervalMs: 50, message: `cluster_state:${state} on every node` },
     );
     return performance.now() - started;
+  }
+
+  /** Every node's role as the first running node sees it (CLUSTER NODES). */
+  async roles(): Promise<NodeRole[]> {
+    const node = this.nodes.find((n) => n.isRunning)!;
+    const lines = String(await node.command('CLUSTER', 'NODES'))
+      .trim()
+      .split('\n');
+    const parsed = lines.map((line) => {
+      const [id, address, flags, masterId] = line.split(' ') as [string, string, string, string];
+      return { id, port: Number(/:(\d+)@/.exec(address)?.[1]), flags: flags.split(','), masterId };
+    });
+    return parsed.map((p) => {
+      const master = parsed.find((m) => m.id === p.masterId);
+      return {
+        port: p.port,
+        role: p.flags.includes('master') ? ('master' as const) : ('replica' as const),
+        ...(master ? { masterPort: master.port } : {}),
+        failed: p.flags.includes('fail') || p.flags.includes('fail?'),
+      };
+    });
+  }
+
+  /** The running masters that own slots. */
+  async masters(): Promise<RedisServer[]> {
+    const ports = new Set((await this.slots()).map((r) => r.port));
+    return this.nodes.filter((n) => n.isRunning && ports.has(n.port));
+  }
+
+  /** The replica of a master (its first one). */
+  async replicaOf(master: RedisServer): Promise<RedisServer> {
+    const role = (await this.roles()).find((r) => r.role === 'replica' && r.masterPort === master.port && !r.failed);
+    const node = this.nodes.find((n) => n.port === role?.port);
+    if (!node) throw new Error(`no replica of ${master.port}`);
+    return node;
+  }
+
+  /** Waits until `count` replicas report `master_link_status:up` (replication synced). */
+  async waitForReplicas(count: number, timeoutMs = 10_000): Promise<void> {
+    await waitFor(
+      async () => {
+        let up = 0;
+        for (const n of this.nodes.filter((x) => x.isRunning)) {
+          const info = String(await n.command('INFO', 'replication'));
+          if (/^role:slave/m.test(info) && /master_link_status:up/.test(info)) up++;
+        }
+        return up >= count;
+      },
+      { timeoutMs, intervalMs: 100, message: `${count} replicas in sync` },
+    );
   }
 
   /** The slot of a key (CLUSTER KEYSLOT). */
