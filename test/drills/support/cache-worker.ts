@@ -1,11 +1,13 @@
 // A child process for multi-process drills: boots a small Nest application context with the cache module against
 // the Redis given on the command line and answers commands over IPC. Run through the bench loader:
 //   node --import ./bench/register.js test/drills/support/cache-worker.ts <redisUrl> <prefix>
+// <redisUrl> may also be the `redis` option as JSON (Sentinel, Cluster, TLS): '{"cluster":{"nodes":[...]}}'.
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Cached, CacheModule, CacheService } from 'nestjs-tiercache';
+import type { CacheModuleOptions } from 'nestjs-tiercache';
 
 /** What a loader returns: who produced it, so callers can tell one load from another. */
 export interface Produced {
@@ -78,7 +80,8 @@ async function main(): Promise<void> {
   const [redisUrl, prefix] = process.argv.slice(2);
   if (!redisUrl || !prefix) throw new Error('usage: cache-worker.ts <redisUrl> <prefix>');
 
-  @Module({ imports: [CacheModule.forRoot({ prefix, redis: redisUrl, commandTimeout: 500 })], providers: [HotSource] })
+  const redis = redisUrl.startsWith('{') ? (JSON.parse(redisUrl) as CacheModuleOptions['redis']) : redisUrl;
+  @Module({ imports: [CacheModule.forRoot({ prefix, redis, commandTimeout: 500 })], providers: [HotSource] })
   class WorkerModule {}
 
   const app = await NestFactory.createApplicationContext(WorkerModule, { logger: ['error'] });
