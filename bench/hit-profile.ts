@@ -1,28 +1,52 @@
 /**
- * Where a Redis hit's time goes: one sequential hit loop (concurrency 1) of tiercache (`@Cached`, Redis only) or of
- * raw ioredis 6 (GET + JSON.parse), for a CPU profile and per-hit CPU on both sides.
+ * Where a hit's time goes: one sequential hit loop (concurrency 1) of one target, for a CPU profile and per-hit CPU
+ * on both sides; or `compare`, every target in interleaved rounds, for before/after figures of a change.
  *
  *   PROFILE_OUT=.tmp/hit.cpuprofile node --import ./bench/register.js bench/hit-profile.ts tiercache
  *   node --import ./bench/register.js bench/hit-profile.ts raw
+ *   node --import ./bench/register.js bench/hit-profile.ts compare
+ *
+ * Targets:
+ *   raw        raw ioredis 6, GET + JSON.parse (the Redis floor)
+ *   tiercache  a `@Cached` method, Redis only
+ *   tiered     the same with a memory tier of 16 entries, keys cycled over 1,024: every hit is read from Redis
+ *   lru        raw lru-cache 11, awaited get (the memory floor)
+ *   memory     a `@Cached` method with a warm memory tier (10,000 entries): every hit is a memory hit
  *
  * With PROFILE_OUT, V8's sampling profiler (what `node --cpu-prof` uses) records the measured loop only, not the
  * boot; the top self-time frames are printed and the profile is written there (open it in Chrome DevTools).
- * Prints client CPU per hit (`process.cpuUsage`), redis-server CPU per hit (`INFO cpu`) and the commands a hit sends
- * with their `usec_per_call` (`INFO commandstats`; commands a Lua script calls are counted too). Env: PROFILE_MS
- * (default 5000).
+ * Prints client CPU per hit (`process.cpuUsage`), and for the Redis targets redis-server CPU per hit (`INFO cpu`)
+ * and the commands a hit sends with their `usec_per_call` (`INFO commandstats`).
+ * `compare` prints, per target, the median over rounds of hits/s and client CPU per hit (user, sys), and against its
+ * floor (tiercache and tiered: raw; memory: lru) the median of the per-round differences of CPU per hit and of the
+ * per-round ratios of hits/s (what bench/cache.bench.ts reports). On a shared machine the paired figures are the
+ * steadier ones.
+ * Env: PROFILE_MS (default 5000, one target), ROUND_MS (default 1000) and ROUNDS (default 7) for `compare`.
  */
 import 'reflect-metadata';
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable, Module } from '@nestjs/common';
+import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Redis } from 'ioredis';
-import { Cached, CacheModule } from 'nestjs-tiercache';
+import { LRUCache } from 'lru-cache';
+import { Cached, CacheModule, CacheService } from 'nestjs-tiercache';
+import type { CacheModuleOptions } from 'nestjs-tiercache';
 import { RedisServer } from '../test/harness/redis-server.js';
 
 const MS = Number(process.env.PROFILE_MS ?? 5_000);
+const ROUND_MS = Number(process.env.ROUND_MS ?? 1_000);
+const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const KEYS = 1024;
-const target = process.argv[2] === 'raw' ? 'raw' : 'tiercache';
+const TARGETS = ['raw', 'tiercache', 'tiered', 'lru', 'memory'] as const;
+type Target = (typeof TARGETS)[number];
+const arg = process.argv[2] ?? 'tiercache';
+if (arg !== 'compare' && !(TARGETS as readonly string[]).includes(arg)) {
+  console.error(`usage: hit-profile.ts ${TARGETS.join('|')}|compare`);
+  process.exit(2);
+}
 
 const value = (id: number): Record<string, unknown> => ({
   id,
@@ -41,8 +65,11 @@ const value = (id: number): Record<string, unknown> => ({
 
 @Injectable()
 class ProfileService {
+  loads = 0;
+
   @Cached({ namespace: 'profile', key: (id: number) => id })
   async getProfile(id: number): Promise<Record<string, unknown>> {
+    this.loads++;
     return value(id);
   }
 }
@@ -84,67 +111,194 @@ function printTop(profile: Profile): void {
     console.log(`${((us / total) * 100).toFixed(1).padStart(8)}%  ${name}`);
 }
 
+/** One target, ready to loop: its hit, and what must stay true of the hits it served. */
+interface Bench {
+  op: (i: number) => Promise<unknown>;
+  redis: boolean;
+  check(): void;
+}
+
+async function boot(url: string, prefix: string, extra: Partial<CacheModuleOptions>): Promise<INestApplicationContext> {
+  return NestFactory.createApplicationContext(
+    {
+      module: ProfileModule,
+      imports: [CacheModule.forRoot({ redis: url, prefix, defaultTtl: '1h', isGlobal: true, ...extra })],
+      providers: [ProfileService],
+    },
+    { logger: false },
+  );
+}
+
+async function setUp(target: Target, server: RedisServer, closers: (() => Promise<unknown>)[]): Promise<Bench> {
+  switch (target) {
+    case 'raw': {
+      const raw = new Redis({ host: server.host, port: server.port });
+      closers.push(() => raw.quit());
+      await Promise.all(Array.from({ length: KEYS }, (_, i) => raw.set(`raw:${i}`, JSON.stringify(value(i)))));
+      return { op: async (i) => JSON.parse((await raw.get(`raw:${i}`))!), redis: true, check: () => undefined };
+    }
+    case 'lru': {
+      const lru = new LRUCache<string, Record<string, unknown>>({ max: 10_000 });
+      for (let i = 0; i < KEYS; i++) lru.set(`lru:${i}`, value(i));
+      // An async function: the caller of a cache always awaits, so the floor is an awaited get.
+      return { op: async (i) => lru.get(`lru:${i}`), redis: false, check: () => undefined };
+    }
+    default: {
+      const memory =
+        target === 'tiered' ? { maxEntries: 16 } : target === 'memory' ? { maxEntries: 10_000 } : undefined;
+      const app = await boot(server.url, `prof_${target}`, memory ? { memory } : {});
+      closers.push(() => app.close());
+      const svc = app.get(ProfileService);
+      const stats = (): { memoryHits: number; redisHits: number } => {
+        const s = app.get(CacheService).stats().namespaces['profile'];
+        return { memoryHits: s?.memoryHits ?? 0, redisHits: s?.redisHits ?? 0 };
+      };
+      for (let i = 0; i < KEYS; i++) await svc.getProfile(i); // fill
+      if (target === 'memory') {
+        // The memory tier serves only once the invalidation bus is subscribed: read until it does.
+        const deadline = performance.now() + 5_000;
+        while (stats().memoryHits < KEYS) {
+          if (performance.now() > deadline) throw new Error('the memory tier never served a hit');
+          for (let i = 0; i < KEYS; i++) await svc.getProfile(i);
+          await sleep(10);
+        }
+      }
+      const loads = svc.loads;
+      const before = stats();
+      return {
+        op: (i) => svc.getProfile(i),
+        redis: target !== 'memory',
+        check: () => {
+          const after = stats();
+          const memoryHits = after.memoryHits - before.memoryHits;
+          const redisHits = after.redisHits - before.redisHits;
+          if (svc.loads !== loads) throw new Error(`${target}: a hit called the loader`);
+          const wrong = target === 'memory' ? redisHits : memoryHits;
+          if (wrong > 0.01 * (memoryHits + redisHits))
+            throw new Error(`${target}: ${memoryHits} memory hits and ${redisHits} Redis hits`);
+        },
+      };
+    }
+  }
+}
+
+interface Round {
+  n: number;
+  ms: number;
+  user: number;
+  sys: number;
+}
+
+async function loop(op: (i: number) => Promise<unknown>, ms: number): Promise<Round> {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const end = started + ms;
+  let n = 0;
+  // The clock is read every 64 hits: a memory hit costs less than a clock read.
+  do {
+    for (let j = 0; j < 64; j++) await op(n++ % KEYS);
+  } while (performance.now() < end);
+  const used = process.cpuUsage(cpu);
+  return { n, ms: performance.now() - started, user: used.user, sys: used.system };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+async function compare(server: RedisServer, closers: (() => Promise<unknown>)[]): Promise<void> {
+  const benches = new Map<Target, Bench>();
+  for (const t of TARGETS) benches.set(t, await setUp(t, server, closers));
+  for (const b of benches.values()) await loop(b.op, 500);
+  const rounds = new Map<Target, Round[]>(TARGETS.map((t) => [t, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = r % 2 === 0 ? [...TARGETS] : [...TARGETS].reverse();
+    for (const t of order) rounds.get(t)!.push(await loop(benches.get(t)!.op, ROUND_MS));
+  }
+  for (const b of benches.values()) b.check();
+  const floorOf: Partial<Record<Target, Target>> = { tiercache: 'raw', tiered: 'raw', memory: 'lru' };
+  console.log(`${ROUNDS} rounds × ${ROUND_MS} ms, interleaved; medians over rounds (per-round pairs for Δ and ratio)`);
+  const rows = TARGETS.map((t) => {
+    const rs = rounds.get(t)!;
+    const perHit = (r: Round): number => (r.user + r.sys) / r.n;
+    const floor = floorOf[t] === undefined ? undefined : rounds.get(floorOf[t]!)!;
+    const pair = (f: (r: Round, base: Round) => number): number[] => (floor ? rs.map((r, i) => f(r, floor[i]!)) : []);
+    const ratios = pair((r, base) => r.n / r.ms / (base.n / base.ms));
+    const deltas = pair((r, base) => perHit(r) - perHit(base));
+    return [
+      t,
+      `${(median(rs.map((r) => (r.n / r.ms) * 1000)) / 1000).toFixed(1)}k`,
+      median(rs.map(perHit)).toFixed(2),
+      median(rs.map((r) => r.user / r.n)).toFixed(2),
+      median(rs.map((r) => r.sys / r.n)).toFixed(2),
+      floor ? `${median(deltas) >= 0 ? '+' : ''}${median(deltas).toFixed(2)}` : '',
+      floor
+        ? `${median(ratios).toFixed(2)}× ${floorOf[t]!} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`
+        : '',
+    ];
+  });
+  const header = ['target', 'hits/s', 'client µs/hit', 'user', 'sys', 'Δ µs/hit vs floor', 'ratio to floor (range)'];
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  for (const r of [header, ...rows])
+    console.log(
+      r.map((cell, c) => (c === 0 || c === 6 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '),
+    );
+}
+
+async function single(
+  target: Target,
+  server: RedisServer,
+  admin: Redis,
+  closers: (() => Promise<unknown>)[],
+): Promise<void> {
+  const bench = await setUp(target, server, closers);
+  const warmEnd = performance.now() + 1_000;
+  for (let i = 0; performance.now() < warmEnd; i++) await bench.op(i % KEYS);
+
+  const session = process.env.PROFILE_OUT === undefined ? undefined : new Session();
+  if (session !== undefined) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 100 });
+    await session.post('Profiler.start');
+  }
+  const before = await counters(admin);
+  const { n, user, sys } = await loop(bench.op, MS);
+  const after = await counters(admin);
+  if (session !== undefined) {
+    const { profile } = await session.post('Profiler.stop');
+    session.disconnect();
+    await writeFile(process.env.PROFILE_OUT!, JSON.stringify(profile));
+    printTop(profile);
+  }
+  bench.check();
+
+  const cmds = [...after.cmds]
+    .filter(([name]) => name !== 'info')
+    .map(([name, [calls, usec]]) => {
+      const [c0, u0] = before.cmds.get(name) ?? [0, 0];
+      return { name, perHit: (calls - c0) / n, usecPerCall: calls > c0 ? (usec - u0) / (calls - c0) : 0 };
+    })
+    .filter((c) => c.perHit >= 0.01);
+  const redis = bench.redis
+    ? `; redis CPU ${((after.cpuUs - before.cpuUs) / n).toFixed(2)} µs/hit; ` +
+      `commands/hit: ${cmds.map((c) => `${c.name}×${c.perHit.toFixed(2)} @${c.usecPerCall.toFixed(2)}µs`).join(', ')}`
+    : '';
+  console.log(
+    `${target}: ${n} hits in ${MS} ms (${((n / MS) * 1000).toFixed(0)}/s); client CPU ${((user + sys) / n).toFixed(2)} µs/hit ` +
+      `(user ${(user / n).toFixed(2)}, sys ${(sys / n).toFixed(2)})${redis}`,
+  );
+}
+
 async function main(): Promise<void> {
   const server = await RedisServer.start();
   const admin = new Redis({ host: server.host, port: server.port });
   const closers: (() => Promise<unknown>)[] = [() => admin.quit()];
   try {
-    let op: (i: number) => Promise<unknown>;
-    if (target === 'raw') {
-      const raw = new Redis({ host: server.host, port: server.port });
-      closers.push(() => raw.quit());
-      await Promise.all(Array.from({ length: KEYS }, (_, i) => raw.set(`raw:${i}`, JSON.stringify(value(i)))));
-      op = async (i) => JSON.parse((await raw.get(`raw:${i}`))!);
-    } else {
-      const app = await NestFactory.createApplicationContext(
-        {
-          module: ProfileModule,
-          imports: [CacheModule.forRoot({ redis: server.url, prefix: 'prof', defaultTtl: '1h', isGlobal: true })],
-          providers: [ProfileService],
-        },
-        { logger: false },
-      );
-      closers.push(() => app.close());
-      const svc = app.get(ProfileService);
-      op = (i) => svc.getProfile(i);
-    }
-    for (let i = 0; i < KEYS; i++) await op(i); // fill (tiercache) and warm
-    const warmEnd = performance.now() + 1_000;
-    for (let i = 0; performance.now() < warmEnd; i++) await op(i % KEYS);
-
-    const session = process.env.PROFILE_OUT === undefined ? undefined : new Session();
-    if (session !== undefined) {
-      session.connect();
-      await session.post('Profiler.enable');
-      await session.post('Profiler.setSamplingInterval', { interval: 100 });
-      await session.post('Profiler.start');
-    }
-    const before = await counters(admin);
-    const cpu = process.cpuUsage();
-    const end = performance.now() + MS;
-    let n = 0;
-    while (performance.now() < end) await op(n++ % KEYS);
-    const used = process.cpuUsage(cpu);
-    const after = await counters(admin);
-    if (session !== undefined) {
-      const { profile } = await session.post('Profiler.stop');
-      session.disconnect();
-      await writeFile(process.env.PROFILE_OUT!, JSON.stringify(profile));
-      printTop(profile);
-    }
-
-    const cmds = [...after.cmds]
-      .filter(([name]) => name !== 'info')
-      .map(([name, [calls, usec]]) => {
-        const [c0, u0] = before.cmds.get(name) ?? [0, 0];
-        return { name, perHit: (calls - c0) / n, usecPerCall: calls > c0 ? (usec - u0) / (calls - c0) : 0 };
-      })
-      .filter((c) => c.perHit >= 0.01);
-    console.log(
-      `${target}: ${n} hits in ${MS} ms (${((n / MS) * 1000).toFixed(0)}/s); client CPU ${((used.user + used.system) / n).toFixed(2)} µs/hit ` +
-        `(user ${(used.user / n).toFixed(2)}, sys ${(used.system / n).toFixed(2)}); redis CPU ${((after.cpuUs - before.cpuUs) / n).toFixed(2)} µs/hit; ` +
-        `commands/hit: ${cmds.map((c) => `${c.name}×${c.perHit.toFixed(2)} @${c.usecPerCall.toFixed(2)}µs`).join(', ')}`,
-    );
+    if (arg === 'compare') await compare(server, closers);
+    else await single(arg as Target, server, admin, closers);
   } finally {
     const keepAlive = setInterval(() => undefined, 1_000);
     for (const close of closers.reverse()) await close().catch(() => undefined);

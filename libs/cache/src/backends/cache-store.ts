@@ -149,17 +149,20 @@ export class CacheStore {
     if (change.prefixes) for (const prefix of change.prefixes) memory.clearPrefixSync(prefix);
   }
 
-  /** Synchronous memory lookup for the hot path (undefined without a usable memory tier). */
-  readonly peek: <T>(key: string) => CacheEntry<T> | undefined = (key) => this.peekImpl(key);
+  /**
+   * Synchronous memory lookup for the hot path (undefined without a usable memory tier); `now` (epoch ms) saves the
+   * tier a clock read when the caller has one.
+   */
+  readonly peek: <T>(key: string, now?: number) => CacheEntry<T> | undefined = (key, now) => this.peekImpl(key, now);
 
-  private peekImpl<T>(key: string): CacheEntry<T> | undefined {
+  private peekImpl<T>(key: string, now?: number): CacheEntry<T> | undefined {
     const tier = this.tiered ?? (this.backend instanceof MemoryBackend ? this.backend : undefined);
     // Resolved once: the hot path then calls the tier directly, without checks.
     const bound = tier
-      ? (tier.peek.bind(tier) as <U>(k: string) => CacheEntry<U> | undefined)
+      ? (tier.peek.bind(tier) as <U>(k: string, now?: number) => CacheEntry<U> | undefined)
       : <U>(): CacheEntry<U> | undefined => undefined;
-    (this as { peek: <U>(k: string) => CacheEntry<U> | undefined }).peek = bound;
-    return bound<T>(key);
+    (this as { peek: <U>(k: string, now?: number) => CacheEntry<U> | undefined }).peek = bound;
+    return bound<T>(key, now);
   }
 
   async close(): Promise<void> {

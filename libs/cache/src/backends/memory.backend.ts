@@ -6,6 +6,7 @@ import { liveToken, MISS } from './cache-entry.js';
 import { decodeEntry } from '../codec/entry.codec.js';
 import { ENTRY_OVERHEAD_BYTES, estimateHeapBytes } from '../codec/heap-size.js';
 import { CacheError } from '../errors/cache.error.js';
+import { SlottedMap } from '../resilience/slotted-map.js';
 import { ErrorMessages, LogMessages } from '../errors/error-messages.js';
 
 interface Slot {
@@ -50,7 +51,8 @@ export class MemoryBackend implements CacheBackend {
   private tombstoneSeq = 0;
   /** Keys filled from another tier, whose tags this tier does not know: any tag invalidation drops them. */
   private readonly untagged = new Set<string>();
-  private readonly tickets = new Set<FillTicket>();
+  /** Fills in flight (slotted: at concurrency 1 one comes and goes per read, which a Set pays for in resizes). */
+  private readonly tickets = new SlottedMap<FillTicket, true>();
   /** What entries may hold: maxBytes less the index. */
   private readonly maxValueBytes: number;
 
@@ -85,15 +87,18 @@ export class MemoryBackend implements CacheBackend {
    * Synchronous lookup for the hot path; undefined once the entry's stored TTL is over. The entry may be past its
    * `expiresAt` (kept for fail-safe grace): callers check freshness.
    */
-  peek<T>(key: string): CacheEntry<T> | undefined {
-    const slot = this.live(key);
+  peek<T>(key: string, now?: number): CacheEntry<T> | undefined {
+    const slot = this.live(key, now);
     return slot === undefined || slot.list ? undefined : (slot.entry as CacheEntry<T>);
   }
 
-  /** The slot of `key` while its deadline has not passed (an expired slot is dropped on the way). */
-  private live(key: string): Slot | undefined {
+  /**
+   * The slot of `key` while its deadline has not passed (an expired slot is dropped on the way); `now` saves a
+   * clock read when the caller has one.
+   */
+  private live(key: string, now: number = Date.now()): Slot | undefined {
     const slot = this.lru.get(key);
-    if (slot === undefined || slot.deadline > Date.now()) return slot;
+    if (slot === undefined || slot.deadline > now) return slot;
     this.lru.delete(key);
     return undefined;
   }
@@ -136,7 +141,7 @@ export class MemoryBackend implements CacheBackend {
     const ttl = Math.max(1, Math.min(ttlMs, this.options.maxTtlMs ?? ttlMs));
     this.tombstones.delete(key);
     // A fill in flight read the key before this write: it must not overwrite it.
-    this.staleTickets((k) => k === key);
+    if (this.tickets.size > 0) this.staleTickets((k) => k === key);
     if (size > this.maxValueBytes) {
       this.lru.delete(key);
       return false;
@@ -153,7 +158,7 @@ export class MemoryBackend implements CacheBackend {
    */
   watch(key: string): FillTicket {
     const ticket: FillTicket = { key, stale: false };
-    this.tickets.add(ticket);
+    this.tickets.set(ticket, true);
     return ticket;
   }
 
@@ -309,7 +314,9 @@ export class MemoryBackend implements CacheBackend {
   }
 
   private staleTickets(match: (key: string) => boolean): void {
-    for (const ticket of this.tickets) if (match(ticket.key)) ticket.stale = true;
+    this.tickets.forEachKey((ticket) => {
+      if (match(ticket.key)) ticket.stale = true;
+    });
   }
 
   private index(key: string, tags: readonly string[] | undefined): void {

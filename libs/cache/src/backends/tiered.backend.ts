@@ -32,30 +32,39 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
     return isLeaseBackend(this.remote) ? this.remote.leaseHeld(leaseKey) : false;
   }
 
-  /** Synchronous memory-tier lookup for the hot path. */
-  peek<T>(key: string): CacheEntry<T> | undefined {
-    return this.trusted() && this.useMemory(key) ? this.memory.peek<T>(key) : undefined;
+  /** Synchronous memory-tier lookup for the hot path (`now`: the caller's clock read, if it has one). */
+  peek<T>(key: string, now?: number): CacheEntry<T> | undefined {
+    return this.trusted() && this.useMemory(key) ? this.memory.peek<T>(key, now) : undefined;
   }
 
-  async read<T>(key: string): Promise<ReadResult<T>> {
+  read<T>(key: string): Promise<ReadResult<T>> {
     const local = this.peek<T>(key);
-    if (local !== undefined) return { hit: true, entry: local, tier: 'memory' };
+    if (local !== undefined) return Promise.resolve({ hit: true, entry: local, tier: 'memory' });
     // Watched: an invalidation (local, or from the bus) while Redis answers must not let the old value in.
     const ticket = this.memory.watch(key);
-    let result: ReadResult<T>;
+    let reading: Promise<ReadResult<T>>;
     try {
-      result = await this.remote.read<T>(key);
+      reading = this.remote.read<T>(key);
     } catch (err) {
       this.memory.release(ticket);
-      throw err;
+      return Promise.reject(err);
     }
-    if (result.hit && this.trusted() && this.useMemory(key)) {
-      // Tags the remote tier does not report are 'unknown': any tag invalidation then drops this copy.
-      this.memory.fill(ticket, result.entry, result.entry.expiresAt - Date.now(), result.tags ?? 'unknown');
-    } else {
-      this.memory.release(ticket);
-    }
-    return result.hit ? { ...result, tier: 'redis' } : result;
+    return reading.then(
+      (result) => {
+        if (result.hit && this.trusted() && this.useMemory(key)) {
+          // Tags the remote tier does not report are 'unknown': any tag invalidation then drops this copy.
+          const ttl = result.entry.expiresAt - Date.now();
+          this.memory.fill(ticket, result.entry, ttl, result.tags ?? 'unknown');
+        } else {
+          this.memory.release(ticket);
+        }
+        return !result.hit || result.tier === 'redis' ? result : { ...result, tier: 'redis' };
+      },
+      (err: unknown) => {
+        this.memory.release(ticket);
+        throw err;
+      },
+    );
   }
 
   async write(key: string, encoded: Buffer, ttlMs: number, options?: WriteOptions): Promise<boolean> {

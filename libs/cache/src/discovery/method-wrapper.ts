@@ -82,10 +82,12 @@ export function wrapMethod(
     const readThrough = engine.readThrough;
     const space = engine.space;
     const nsPrefix = space.namespace(namespace);
+    const counter = engine.telemetry.counter(namespace);
     const keyFn = cached.key as Method | undefined;
+    const condition = cached.condition;
+    const options = engine.options;
     wrapper = function (this: unknown, ...args: unknown[]): unknown {
-      if (mode === 'sync' || !engine.options.enabled || (cached.condition && !cached.condition(...args)))
-        return original.apply(this, args);
+      if (mode === 'sync' || !options.enabled || (condition && !condition(...args))) return original.apply(this, args);
       let k: string;
       let tags: readonly string[] | undefined;
       try {
@@ -94,6 +96,12 @@ export function wrapMethod(
       } catch (err) {
         bypass(err);
         return original.apply(this, args);
+      }
+      if (mode === 'async') {
+        // A fresh memory hit answers at once: no loader made, no read started.
+        const local = readThrough.memoryHit(k, policy, counter);
+        if (local !== undefined)
+          return type ? Promise.resolve(local.value).then((v) => fromStored(type, v)) : Promise.resolve(local.value);
       }
       let loader = (): unknown => original.apply(this, args);
       if (mode === 'unknown') {
@@ -108,7 +116,7 @@ export function wrapMethod(
         Promise.resolve(first).catch(() => undefined);
         loader = () => first;
       }
-      const result = readThrough.getOrLoad(namespace, k, loader, policy, tags);
+      const result = readThrough.getOrLoad(namespace, k, loader, policy, tags, counter);
       return type ? result.then((v) => fromStored(type, v)) : result;
     };
   }

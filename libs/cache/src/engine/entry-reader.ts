@@ -4,7 +4,7 @@ import { liveToken } from '../backends/cache-entry.js';
 import { isKindMismatch } from '../errors/cache.error.js';
 import { ErrorMessages } from '../errors/error-messages.js';
 import type { Replayer } from '../invalidation/replayer.js';
-import type { CacheTelemetry } from '../observability/cache-telemetry.js';
+import type { CacheTelemetry, NamespaceCounter } from '../observability/cache-telemetry.js';
 import type { Budget } from '../resilience/budget.js';
 import type { ThrottledLogger } from '../resilience/throttled-logger.js';
 import type { BackendGuard } from './backend-guard.js';
@@ -32,54 +32,80 @@ export class EntryReader {
     private readonly maxValueBytes: (namespace: string) => number,
   ) {}
 
-  async read<T>(namespace: string, k: string, budget: Budget): Promise<EngineRead<T>> {
+  /**
+   * Reads an entry through the tiers. With a `budget` the read runs within what is left of it and spends its time
+   * there; without one the client's own command timeout bounds it (a call's first read: its caller charges the time
+   * to the budget it makes if a write follows). `counter`: the namespace's counter, when the caller keeps one.
+   */
+  read<T>(
+    namespace: string,
+    k: string,
+    budget: Budget | undefined,
+    counter?: NamespaceCounter,
+  ): Promise<EngineRead<T>> {
     const tier = this.guard.tier;
     if (this.replayer.recovering) {
       // Redis is back but the invalidations it missed are still being redone: what it holds may be stale.
       this.replayer.nudge();
       this.telemetry.count(namespace, tier, 'get', 'miss');
-      return RECOVERING_MISS;
+      return Promise.resolve(RECOVERING_MISS);
     }
     if (!this.guard.allow()) {
       this.telemetry.count(namespace, tier, 'get', 'open');
       this.telemetry.count(namespace, tier, 'get', 'miss');
-      return FAILED_READ;
+      return Promise.resolve(FAILED_READ);
     }
     const backend = this.store.backend;
-    const started = performance.now();
-    let result: ReadResult<T>;
-    const fresh = budget.fresh;
+    // With the whole budget left, the client's own command timeout is the deadline: no timer, no extra layer.
+    const direct = budget === undefined || budget.fresh;
+    // The clock is read only when the time is used: a budget to charge, or a sink that records durations.
+    const started = budget !== undefined || this.telemetry.timed ? performance.now() : undefined;
+    let reading: Promise<ReadResult<T>>;
     try {
-      // With the whole budget left, the client's own command timeout is the deadline: no timer, no extra layer.
-      result = fresh ? await backend.read<T>(k) : await budget.run(backend.kind, 'get', () => backend.read<T>(k));
-      this.guard.success();
+      reading = direct ? backend.read<T>(k) : budget.run(backend.kind, 'get', () => backend.read<T>(k));
     } catch (err) {
-      if (isKindMismatch(err)) throw err;
-      // A failed read spends its time too: the write after the load gets only what is left (no stacking).
-      const ms = performance.now() - started;
-      if (fresh) budget.spend(ms);
-      this.guard.failure(namespace, 'get', err, undefined, ms);
-      this.telemetry.count(namespace, tier, 'get', 'miss');
-      return FAILED_READ;
+      reading = Promise.reject(err);
     }
-    const ms = performance.now() - started;
-    if (fresh) budget.spend(ms);
-    if (result.hit) {
-      const maxBytes = this.maxValueBytes(namespace);
-      if (result.size !== undefined && result.size > maxBytes) {
-        // Oversized entries are skipped on read as they are refused on write (written by another version, or not
-        // by us): a miss whose token names the entry, so the load replaces exactly it; the memory tier drops it.
-        this.store.dropLocal({ keys: [k] });
-        this.logger.warn(`size-read:${namespace}`, ErrorMessages.valueTooLarge(namespace, result.size, maxBytes));
-        this.telemetry.count(namespace, tier, 'get', 'refused', ms);
-        this.telemetry.count(namespace, tier, 'get', 'miss', ms);
-        return { hit: false, token: liveToken(result.entry) };
-      }
-      this.telemetry.count(namespace, result.tier ?? tier, 'get', 'hit', ms);
-    } else {
+    return reading.then(
+      (result) =>
+        this.settle(namespace, k, result, started === undefined ? undefined : spent(budget, direct, started), counter),
+      (err: unknown) => {
+        if (isKindMismatch(err)) throw err;
+        // A failed read spends its time too: the write after the load gets only what is left (no stacking).
+        const ms = started === undefined ? undefined : spent(budget, direct, started);
+        this.guard.failure(namespace, 'get', err, undefined, ms);
+        this.telemetry.count(namespace, tier, 'get', 'miss');
+        return FAILED_READ;
+      },
+    );
+  }
+
+  /** Counts what a read answered; an oversized stored value becomes a miss naming it (and leaves the memory tier). */
+  private settle<T>(
+    namespace: string,
+    k: string,
+    result: ReadResult<T>,
+    ms: number | undefined,
+    counter: NamespaceCounter | undefined,
+  ): EngineRead<T> {
+    this.guard.success();
+    const tier = this.guard.tier;
+    if (!result.hit) {
       if (result.corrupt) this.telemetry.count(namespace, tier, 'get', 'corrupt', ms);
       this.telemetry.count(namespace, tier, 'get', 'miss', ms);
+      return result;
     }
+    const maxBytes = this.maxValueBytes(namespace);
+    if (result.size !== undefined && result.size > maxBytes) {
+      // Oversized entries are skipped on read as they are refused on write (written by another version, or not
+      // by us): a miss whose token names the entry, so the load replaces exactly it; the memory tier drops it.
+      this.store.dropLocal({ keys: [k] });
+      this.logger.warn(`size-read:${namespace}`, ErrorMessages.valueTooLarge(namespace, result.size, maxBytes));
+      this.telemetry.count(namespace, tier, 'get', 'refused', ms);
+      this.telemetry.count(namespace, tier, 'get', 'miss', ms);
+      return { hit: false, token: liveToken(result.entry) };
+    }
+    this.telemetry.hit(counter ?? this.telemetry.counter(namespace), result.tier ?? tier, ms);
     return result;
   }
 
@@ -101,4 +127,11 @@ export class EntryReader {
     this.telemetry.count(namespace, tier, 'get', result.hit ? 'hit' : result.corrupt ? 'corrupt' : 'miss');
     return result;
   }
+}
+
+/** The ms since `started`, charged to the budget when the read ran outside it (directly, with the budget fresh). */
+function spent(budget: Budget | undefined, direct: boolean, started: number): number {
+  const ms = performance.now() - started;
+  if (direct) budget?.spend(ms);
+  return ms;
 }

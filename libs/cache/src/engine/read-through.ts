@@ -3,7 +3,7 @@ import { liveToken } from '../backends/cache-entry.js';
 import type { CacheStore } from '../backends/cache-store.js';
 import { CacheError } from '../errors/cache.error.js';
 import { LogMessages } from '../errors/error-messages.js';
-import type { CacheTelemetry } from '../observability/cache-telemetry.js';
+import type { CacheTelemetry, NamespaceCounter } from '../observability/cache-telemetry.js';
 import type { LoadPolicy } from '../options/load-policy.js';
 import { Budget } from '../resilience/budget.js';
 import { runLoader } from '../resilience/loader-runner.js';
@@ -29,6 +29,8 @@ export class ReadThrough {
   private readonly readsBehindRefresh = new Map<string, Promise<EngineRead<unknown>>>();
   /** Loads that answered with a stale value (soft timeout) and still run: no second load of their key meanwhile. */
   private readonly lateLoads = new Map<string, Promise<unknown>>();
+  /** Whether there is an in-process tier to peek at (otherwise a call goes straight to the backend). */
+  private readonly local: boolean;
 
   constructor(
     private readonly store: CacheStore,
@@ -39,43 +41,88 @@ export class ReadThrough {
     private readonly telemetry: CacheTelemetry,
     private readonly logger: ThrottledLogger,
     private readonly commandTimeoutMs: number,
-  ) {}
-
-  getOrLoad<T>(namespace: string, k: string, loader: Loader<T>, policy: LoadPolicy, tags: TagsOption<T>): Promise<T> {
-    const local = this.store.peek<T>(k);
-    const now = Date.now();
-    if (local !== undefined && local.expiresAt > now) {
-      this.telemetry.count(namespace, 'memory', 'get', 'hit');
-      if (policy.eagerRefresh !== undefined && isDueForRefresh(local, policy.eagerRefresh, now))
-        this.refresh(namespace, k, loader, policy, tags);
-      return Promise.resolve(local.value);
-    }
-    if (this.refreshing.has(k)) return this.readBehindRefresh(namespace, k, loader, policy, tags);
-    // No load in flight and nothing stale here: read first, outside any flight (a hit — the common case — then
-    // costs one backend read and nothing else); only a miss starts (or joins) the key's load.
-    if (local === undefined && !this.flights.has(k)) return this.readFirst(namespace, k, loader, policy, tags);
-    return this.loadOnce(namespace, k, loader, policy, tags, local, undefined);
+  ) {
+    this.local = store.memory !== undefined;
   }
 
-  private async readFirst<T>(
+  /**
+   * A call's answer from the memory tier, synchronously: the entry when it is fresh and not due for an eager
+   * refresh (counted as a hit), otherwise undefined — then {@link getOrLoad}. One clock read, no promise.
+   */
+  memoryHit<T>(k: string, policy: LoadPolicy, counter: NamespaceCounter): CacheEntry<T> | undefined {
+    if (!this.local) return undefined;
+    const now = Date.now();
+    const entry = this.store.peek<T>(k, now);
+    if (entry === undefined || entry.expiresAt <= now) return undefined;
+    if (policy.eagerRefresh !== undefined && isDueForRefresh(entry, policy.eagerRefresh, now)) return undefined;
+    this.telemetry.hit(counter, 'memory');
+    return entry;
+  }
+
+  /** `counter`: the namespace's counter, when the caller keeps one (a decorated method resolves it at boot). */
+  getOrLoad<T>(
     namespace: string,
     k: string,
     loader: Loader<T>,
     policy: LoadPolicy,
     tags: TagsOption<T>,
+    counter?: NamespaceCounter,
   ): Promise<T> {
-    const budget = new Budget(this.commandTimeoutMs);
-    const read = await this.flights.read(k, () => this.reader.read<T>(namespace, k, budget));
-    if (read.hit) {
+    let local: CacheEntry<T> | undefined;
+    if (this.local) {
       const now = Date.now();
-      if (read.entry.expiresAt > now) {
-        if (policy.eagerRefresh !== undefined && isDueForRefresh(read.entry, policy.eagerRefresh, now))
+      local = this.store.peek<T>(k, now);
+      if (local !== undefined && local.expiresAt > now) {
+        this.telemetry.hit(counter ?? this.telemetry.counter(namespace), 'memory');
+        if (policy.eagerRefresh !== undefined && isDueForRefresh(local, policy.eagerRefresh, now))
           this.refresh(namespace, k, loader, policy, tags);
-        return read.entry.value;
+        return Promise.resolve(local.value);
       }
     }
-    // The same budget goes on to the write: one cache-I/O budget per call.
-    return this.loadOnce(namespace, k, loader, policy, tags, undefined, { read, budget });
+    if (this.refreshing.has(k)) return this.readBehindRefresh(namespace, k, loader, policy, tags);
+    // No load in flight and nothing stale here: read first, outside any flight (a hit — the common case — then
+    // costs one backend read and nothing else); only a miss starts (or joins) the key's load.
+    if (local === undefined && !this.flights.has(k)) return this.readFirst(namespace, k, loader, policy, tags, counter);
+    return this.loadOnce(namespace, k, loader, policy, tags, local, undefined);
+  }
+
+  /**
+   * The first read of a call, shared with the callers of the key that arrive while it is in flight; one
+   * continuation per caller (no async frames). The read runs on the client's own command timeout; its time is
+   * charged to the call's budget only if a load and a write follow: one cache-I/O budget per call.
+   */
+  private readFirst<T>(
+    namespace: string,
+    k: string,
+    loader: Loader<T>,
+    policy: LoadPolicy,
+    tags: TagsOption<T>,
+    counter: NamespaceCounter | undefined,
+  ): Promise<T> {
+    const started = performance.now();
+    const shared = this.flights.reading<EngineRead<T>>(k);
+    const reading = shared ?? this.reader.read<T>(namespace, k, undefined, counter);
+    if (shared === undefined) this.flights.shareRead(k, reading);
+    return reading.then(
+      (read) => {
+        if (shared === undefined) this.flights.endRead(k, reading);
+        if (read.hit) {
+          const now = Date.now();
+          if (read.entry.expiresAt > now) {
+            if (policy.eagerRefresh !== undefined && isDueForRefresh(read.entry, policy.eagerRefresh, now))
+              this.refresh(namespace, k, loader, policy, tags);
+            return read.entry.value;
+          }
+        }
+        const budget = new Budget(this.commandTimeoutMs);
+        budget.spend(performance.now() - started);
+        return this.loadOnce(namespace, k, loader, policy, tags, undefined, { read, budget });
+      },
+      (err: unknown) => {
+        if (shared === undefined) this.flights.endRead(k, reading);
+        throw err;
+      },
+    );
   }
 
   /** Runs (or joins) the one load of a key in this process. */

@@ -36,9 +36,15 @@ const empty = (): NamespaceStats => ({
 export class CacheStatsRecorder implements CacheRecorder {
   private readonly byNamespace = new Map<string, NamespaceStats>();
 
-  record(namespace: string, tier: CacheTier, operation: CacheOperation, outcome: CacheOutcome): void {
+  /** The live counters of a namespace (created on first use); the telemetry increments hits on them directly. */
+  of(namespace: string): NamespaceStats {
     let s = this.byNamespace.get(namespace);
     if (s === undefined) this.byNamespace.set(namespace, (s = empty()));
+    return s;
+  }
+
+  record(namespace: string, tier: CacheTier, operation: CacheOperation, outcome: CacheOutcome): void {
+    const s = this.of(namespace);
     switch (outcome) {
       case 'hit':
         s.hits++;

@@ -1,3 +1,5 @@
+import { SlottedMap } from './slotted-map.js';
+
 /** One load in flight for a key: its promise, and whether an invalidation arrived while it ran. */
 export interface Flight<T> {
   readonly promise: Promise<T>;
@@ -11,24 +13,31 @@ export interface Flight<T> {
  * @example const user = await flights.run('bot:user:42', () => db.loadUser(42)).promise;
  */
 export class SingleFlight {
-  private readonly flights = new Map<string, Flight<unknown>>();
+  // Slotted: at concurrency 1 these go 0 → 1 → 0 on every call, which a Map pays for in table resizes.
+  private readonly flights = new SlottedMap<string, Flight<unknown>>();
   /** Backend reads in progress, shared by the callers of a key that arrive meanwhile (a stampede reads once). */
-  private readonly reads = new Map<string, Promise<unknown>>();
+  private readonly reads = new SlottedMap<string, Promise<unknown>>();
 
   /**
-   * Shares one read of `key` among concurrent callers. An invalidation of the key ends the sharing: a caller that
-   * arrives after it (e.g. right after its own write) starts a read of its own, never one that began before.
+   * The read of `key` in progress, shared by the callers that arrive meanwhile (see {@link shareRead}). An
+   * invalidation of the key ends the sharing: a caller that arrives after it (e.g. right after its own write) starts
+   * a read of its own, never one that began before.
    */
-  read<R>(key: string, start: () => Promise<R>): Promise<R> {
-    const existing = this.reads.get(key) as Promise<R> | undefined;
-    if (existing !== undefined) return existing;
-    const reading = start();
+  reading<R>(key: string): Promise<R> | undefined {
+    return this.reads.get(key) as Promise<R> | undefined;
+  }
+
+  /**
+   * Makes `reading` the shared read of `key`. Its owner ends it with {@link endRead} in its own continuation (no
+   * extra reaction per read).
+   */
+  shareRead(key: string, reading: Promise<unknown>): void {
     this.reads.set(key, reading);
-    const done = (): void => {
-      if (this.reads.get(key) === reading) this.reads.delete(key);
-    };
-    reading.then(done, done);
-    return reading;
+  }
+
+  /** Ends the sharing of `reading` (a newer read of the key, after an invalidation, is left alone). */
+  endRead(key: string, reading: Promise<unknown>): void {
+    if (this.reads.get(key) === reading) this.reads.delete(key);
   }
 
   /** Number of keys being loaded now. */
@@ -71,7 +80,7 @@ export class SingleFlight {
 
   /** Marks every in-flight load whose key starts with `keyPrefix` (or all, with ''). */
   invalidatePrefix(keyPrefix: string): void {
-    for (const [key, flight] of this.flights) if (key.startsWith(keyPrefix)) flight.invalidated = true;
+    for (const [key, flight] of this.flights.entries()) if (key.startsWith(keyPrefix)) flight.invalidated = true;
     for (const key of this.reads.keys()) if (key.startsWith(keyPrefix)) this.reads.delete(key);
   }
 }

@@ -26,6 +26,7 @@ import { SocketBatcher } from './socket-batcher.js';
 import type { CacheScripts } from './redis.scripts.js';
 import { defineScripts } from './redis.scripts.js';
 import { TagGenerations } from './tag-generations.js';
+import { TimeoutListKeeper } from './timeout-list.keeper.js';
 
 /** Options of the Redis backend. */
 export interface RedisBackendOptions {
@@ -92,6 +93,9 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     this.tagIndexCap = options.tagIndexCap ?? 10_000;
     this.notAfter = options.notAfter ?? (() => Date.now() + 1_500);
     this.maxReadBytes = options.maxReadBytes;
+    // GETRANGE's end, as the string ioredis would make of it on every read.
+    this.readEnd = options.maxReadBytes === undefined ? undefined : String(options.maxReadBytes);
+    this.timeouts = TimeoutListKeeper.of(client);
     this.generations = new TagGenerations(client, space);
     this.batcher = new SocketBatcher(client);
     this.lists = new RedisLists(this);
@@ -99,6 +103,8 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
 
   readonly notAfter: () => number;
   private readonly maxReadBytes: number | undefined;
+  private readonly readEnd: string | undefined;
+  private readonly timeouts: TimeoutListKeeper | undefined;
   private readonly batcher: SocketBatcher;
   private readonly lists: RedisLists;
 
@@ -114,28 +120,37 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     return (await this.client.exists(leaseKey)) === 1;
   }
 
-  async read<T>(key: string): Promise<ReadResult<T>> {
-    this.own(key);
-    let raw: Buffer | null;
-    const max = this.maxReadBytes;
+  read<T>(key: string): Promise<ReadResult<T>> {
     try {
-      // A bounded read in one native command (a GET costs Redis far less than a script): GETRANGE moves at most
-      // max + 1 bytes, so a stored value larger than any namespace accepts is never transferred whole.
-      // Alone, a read leaves at once; with others in flight it joins this tick's batch (one socket write).
-      raw = await this.batcher.around(() =>
-        max === undefined ? this.client.getBuffer(key) : this.client.getrangeBuffer(key, 0, max),
-      );
+      this.own(key);
     } catch (err) {
-      if (isWrongType(err)) return this.wrongType(key);
-      throw err;
+      return Promise.reject(err);
     }
+    // A bounded read in one native command (a GET costs Redis far less than a script): GETRANGE moves at most
+    // max + 1 bytes, so a stored value larger than any namespace accepts is never transferred whole.
+    // Alone, a read leaves at once; with others in flight it joins this tick's batch (one socket write).
+    this.batcher.join();
+    this.timeouts?.touch();
+    const end = this.readEnd;
+    const sent = end === undefined ? this.client.getBuffer(key) : this.client.getrangeBuffer(key, '0', end);
+    return sent.then(
+      (raw) => this.received<T>(key, raw),
+      (err: unknown) => {
+        if (isWrongType(err)) return this.wrongType(key);
+        throw err;
+      },
+    );
+  }
+
+  /** What a read's bytes are: a miss, a tombstone, an entry (tagged: checked), or poison (removed). */
+  private received<T>(key: string, raw: Buffer | null): ReadResult<T> | Promise<ReadResult<T>> {
     // GETRANGE answers '' for an absent key; no entry or tombstone of ours is empty (an empty foreign string is
     // taken as absent, and a guarded write replaces it).
     if (raw === null || raw.length === 0) return MISS;
+    const max = this.maxReadBytes;
     if (max !== undefined && raw.length > max) {
       // Oversized: cannot be one we wrote (or a namespace limit was lowered since): removed, not read.
-      await this.client.unlink(key);
-      return { hit: false, token: null, corrupt: true };
+      return this.discard(key);
     }
     const tomb = tombstoneId(raw);
     if (tomb !== null) return { hit: false, token: tomb };
@@ -147,7 +162,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     }
     // Past `expiresAt` but still stored (fail-safe grace, or the few ms before PX ends): a stale hit, named by its
     // token, so a reload can replace exactly this entry. The caller decides whether it is fresh.
-    if (raw[1] === ENTRY_VERSION) return { hit: true, entry, size: raw.length, tags: NO_TAGS };
+    if (raw[1] === ENTRY_VERSION) return { hit: true, entry, tier: 'redis', size: raw.length, tags: NO_TAGS };
     return this.stamped(raw, entry);
   }
 
@@ -156,7 +171,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     const stamps = entryStamps(raw);
     const current = this.generations.current(stamps);
     if (current === true || (current !== false && (await current)))
-      return { hit: true, entry, size: raw.length, tags: stamps.map((s) => s.tag) };
+      return { hit: true, entry, tier: 'redis', size: raw.length, tags: stamps.map((s) => s.tag) };
     // Invalidated by a tag: a miss whose token names the entry, so the reload replaces exactly it.
     return { hit: false, token: liveToken(entry) };
   }
@@ -310,7 +325,8 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
   }
 
   async close(): Promise<void> {
-    // The connection belongs to the module, which closes it; nothing is held here.
+    // The connection belongs to the module, which closes it; only the timer holder is ours.
+    this.timeouts?.stop();
   }
 
   /**

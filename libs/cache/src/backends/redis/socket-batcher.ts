@@ -7,19 +7,21 @@ import { isCluster } from './redis-client.factory.js';
  * next tick): many concurrent callers cost one syscall instead of one each, as a pipeline would, without a
  * pipeline's bookkeeping. A lone command leaves at once. Standalone and Sentinel connections only (a Cluster spreads
  * commands over many sockets).
- * @example batcher.around(() => client.getrangeBuffer(key, 0, max))
+ * @example batcher.join(); const sent = client.getrangeBuffer(key, 0, max);
  */
 export class SocketBatcher {
   private corked = false;
 
   constructor(private readonly client: RedisClient) {}
 
-  /** Sends a command; with replies still awaited on the connection, it joins this tick's write. */
-  around<R>(send: () => Promise<R>): Promise<R> {
-    // ioredis's queue of commands sent and awaiting their reply: a cheap "others in flight" (no wrapper promise).
+  /**
+   * Call right before sending a command: with replies still awaited on the connection, the command joins this
+   * tick's write. No wrapper promise, no closure: the caller sends the command itself.
+   */
+  join(): void {
+    // ioredis's queue of commands sent and awaiting their reply: a cheap "others in flight".
     const queue = (this.client as { commandQueue?: { length?: unknown } }).commandQueue;
     if (typeof queue?.length === 'number' && queue.length > 0) this.cork();
-    return send();
   }
 
   private cork(): void {
