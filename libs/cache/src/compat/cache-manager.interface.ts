@@ -29,8 +29,11 @@ export interface CacheEvents {
 }
 
 /**
- * cache-manager 7's `Cache` API, served by tiercache (Redis + memory tier, fail-open). Keys are strings; TTLs are
- * milliseconds. Not provided: `stores` (tiercache has no Keyv stores; use `CacheService.stats()`).
+ * cache-manager 7's `Cache` API. Served by tiercache's own tiers (Redis + memory tier, fail-open), or, with the
+ * `stores` option, by the app's Keyv stores with cache-manager's semantics under tiercache's failure policy (each
+ * store call bounded by `commandTimeout`, counted, a failing store answered as a miss). Keys are strings; TTLs are
+ * milliseconds. Not provided: the `cache.stores` property (keep your own references to the stores you passed; for
+ * counters use `CacheService.stats()`).
  * @example const user = await cache.wrap(`user:${id}`, () => db.user(id), 60_000);
  */
 export interface Cache {

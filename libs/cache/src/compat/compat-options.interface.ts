@@ -10,7 +10,8 @@ import type { CacheModuleOptions as TierCacheModuleOptions } from '../options/ca
 
 /**
  * @nestjs/cache-manager's options, as far as tiercache honours them; anything else stops the boot naming the
- * tiercache option to use. Redis, the memory tier and every other tiercache setting go under `tiercache`.
+ * tiercache option to use. Redis, the memory tier and every other tiercache setting go under `tiercache`; Keyv
+ * `stores` are used through an adapter.
  * @example CacheModule.register({ ttl: 5_000, max: 1_000, tiercache: { redis: process.env.REDIS_URL, prefix: 'app' } })
  */
 export interface CacheManagerOptions {
@@ -22,15 +23,27 @@ export interface CacheManagerOptions {
   namespace?: string;
   /** Refresh in the background when less than this many ms of the TTL are left (needs `ttl`). @default undefined (off) */
   refreshThreshold?: number;
-  /** `set`, `mset`, `del`, `mdel` and `clear` resolve without waiting for Redis. @default false */
+  /**
+   * `set`, `mset`, `del`, `mdel` and `clear` resolve without waiting for Redis (or for the `stores`); with `stores`,
+   * reads also race the stores and the first to answer wins, as cache-manager's. @default false
+   */
   nonBlocking?: boolean;
-  /** Accepted: tiercache writes and refreshes every tier. @default false */
+  /**
+   * With `stores`: a background refresh (`refreshThreshold`) rewrites every store, not only those up to the one that
+   * answered. Without: accepted (tiercache writes and refreshes every tier). @default false
+   */
   refreshAllStores?: boolean;
   /** What `cacheId()` returns. @default a random id */
   cacheId?: string;
   /**
-   * Keyv / Cacheable store instances are NOT supported (boot fails naming the fix): tiercache keeps its own tiers,
-   * configured with `tiercache: { redis, memory }`. @default undefined
+   * cache-manager's stores, in read order: Keyv instances, a Cacheable, or Keyv storage adapters (e.g.
+   * `new KeyvRedis(url)`, wrapped in a Keyv with `namespace`, which needs the app's `keyv` package); one store or a
+   * list. `CACHE_MANAGER` and `CacheInterceptor` then use them with cache-manager 7's semantics, each store call
+   * bounded by `tiercache.commandTimeout` and skipped behind a breaker while it keeps failing; what they write is
+   * readable through the app's own instances, and they are disconnected when the app closes. `CacheService` and the
+   * decorators keep using tiercache's own tiers (`tiercache: { redis, memory }`). Anything that is not a store stops
+   * the boot. @default undefined (tiercache's tiers serve `CACHE_MANAGER`)
+   * @example stores: [new Keyv({ store: new CacheableMemory({ lruSize: 5000 }) }), new KeyvRedis('redis://localhost:6379')]
    */
   stores?: unknown;
   /** Any tiercache option (`redis`, `prefix`, `memory`, `namespaces`, `commandTimeout`, …). @default {} */
