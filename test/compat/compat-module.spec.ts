@@ -179,7 +179,7 @@ describe('nestjs-tiercache/compat CacheModule on Redis', () => {
     ).manager;
     await Promise.all([blocking.set('warm', 1), nonBlocking.set('warm', 1)]); // both connected
     let blockingDone = false;
-    let blockingWrite: Promise<unknown> = Promise.resolve();
+    let blockingWrite: Promise<unknown> | undefined;
     redis.freeze();
     try {
       await nonBlocking.set('k', 1);
