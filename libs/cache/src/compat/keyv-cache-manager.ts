@@ -216,8 +216,9 @@ export class KeyvCacheManager implements Cache, OnModuleDestroy {
     // The loader's own error propagates untouched, and nothing is cached.
     const value = await fnc();
     const ttl = this.#resolveTtl(options, value);
-    // A set, del or clear of the key while the loader ran wins: this (older) value is returned, not cached.
-    if (!flight.invalidated) await this.#settle(this.#write(this.#stores, k, value, ttl));
+    // A set, del or clear of the key while the loader ran wins: this (older) value is returned, not cached; and
+    // undefined is never stored.
+    if (!flight.invalidated && value !== undefined) await this.#settle(this.#write(this.#stores, k, value, ttl));
     return { value, expires: Date.now() + ttl };
   }
 
