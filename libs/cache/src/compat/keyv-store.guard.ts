@@ -46,6 +46,7 @@ export class GuardedStore {
     this.tier = inProcess(store) ? 'memory' : 'redis';
     this.#breaker = new CircuitBreaker({ threshold: settings.breaker.threshold }, (state) => {
       if (state === 'open') this.#startProbe();
+      else this.#stopProbe(); // a delete (still sent while open) got an answer
     });
   }
 
@@ -198,7 +199,10 @@ export class GuardedStore {
   }
 }
 
-/** The deadline of one cache call: `performance.now()` plus the time it may spend across its stores. */
+/**
+ * The deadline of one cache call: `performance.now()` plus the time it may spend across its stores.
+ * @example const until = deadline(250); for (const s of stores) if (await s.get(k, until)) break;
+ */
 export function deadline(timeoutMs: number): number {
   return performance.now() + timeoutMs;
 }

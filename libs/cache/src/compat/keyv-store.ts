@@ -29,7 +29,10 @@ export interface KeyvLike {
   secondary?: unknown;
 }
 
-/** How a store is used: as it is (Keyv, Cacheable), or wrapped in a Keyv (a storage adapter such as KeyvRedis). */
+/**
+ * How a store is used: as it is (Keyv, Cacheable), or wrapped in a Keyv (a storage adapter such as KeyvRedis).
+ * @example if (shapeOf(store) === 'adapter') store = new Keyv({ store, namespace });
+ */
 export type StoreShape = 'keyv' | 'cacheable' | 'adapter';
 
 /** The part of the keyv package the compat door uses: its class. */
@@ -124,6 +127,7 @@ async function loadKeyv(): Promise<KeyvModule> {
 /**
  * Whether a store keeps its values in this process (counted as the memory tier) or elsewhere (counted as the
  * remote tier, 'redis'): a Map or a *Memory store, seen through a Keyv; a Cacheable by whether it has a second layer.
+ * @example inProcess(new Keyv({ store: new CacheableMemory() })) // true
  */
 export function inProcess(store: KeyvLike): boolean {
   if (shapeOf(store) === 'cacheable') return store.secondary === undefined || store.secondary === null;
