@@ -100,7 +100,7 @@ export class CacheService implements OnModuleDestroy {
     const e = this.#engine;
     const k = e.space.entry(namespace, key);
     return e.invalidator.replace(namespace, k, (onFail) =>
-      e.guard.run(namespace, 'update', () => e.store.backend.update<T>(k, fn), undefined, onFail),
+      e.guard.run(namespace, 'update', () => e.store.backend.update<T>(k, fn), undefined, onFail, k),
     );
   }
 

@@ -50,7 +50,7 @@ export class EntryReader {
       this.telemetry.count(namespace, tier, 'get', 'miss');
       return Promise.resolve(RECOVERING_MISS);
     }
-    if (!this.guard.allow()) {
+    if (!this.guard.allow(k)) {
       this.telemetry.count(namespace, tier, 'get', 'open');
       this.telemetry.count(namespace, tier, 'get', 'miss');
       return Promise.resolve(FAILED_READ);
@@ -73,7 +73,7 @@ export class EntryReader {
         if (isKindMismatch(err)) throw err;
         // A failed read spends its time too: the write after the load gets only what is left (no stacking).
         const ms = started === undefined ? undefined : spent(budget, direct, started);
-        this.guard.failure(namespace, 'get', err, undefined, ms);
+        this.guard.failure(namespace, 'get', err, undefined, ms, k);
         this.telemetry.count(namespace, tier, 'get', 'miss');
         return FAILED_READ;
       },
@@ -88,7 +88,7 @@ export class EntryReader {
     ms: number | undefined,
     counter: NamespaceCounter | undefined,
   ): EngineRead<T> {
-    this.guard.success();
+    this.guard.success(k);
     const tier = this.guard.tier;
     if (!result.hit) {
       if (result.corrupt) this.telemetry.count(namespace, tier, 'get', 'corrupt', ms);
@@ -123,6 +123,8 @@ export class EntryReader {
       'get',
       () => budget.run(backend.kind, 'get', () => backend.readList<T>(k)),
       FAILED_READ,
+      undefined,
+      k,
     );
     this.telemetry.count(namespace, tier, 'get', result.hit ? 'hit' : result.corrupt ? 'corrupt' : 'miss');
     return result;

@@ -54,7 +54,7 @@ export class EntryWriter {
   ): Promise<boolean> {
     const mustLand = token === undefined;
     const tier = this.guard.tier;
-    if (!mustLand && !this.guard.allow()) {
+    if (!mustLand && !this.guard.allow(k)) {
       // Nothing would be sent: skip the encoding too.
       this.telemetry.count(namespace, tier, 'set', 'open');
       return false;
@@ -88,6 +88,7 @@ export class EntryWriter {
       () => budget.run(backend.kind, 'set', () => backend.write(k, encoded, ttlMs + policy.graceMs, options)),
       false,
       mustLand ? onFail : undefined,
+      k,
     );
     this.telemetry.count(namespace, tier, 'set', written ? 'ok' : 'skipped');
     return written;

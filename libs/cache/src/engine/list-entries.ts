@@ -50,6 +50,8 @@ export class ListEntries {
               backend.writeList(k, items, shape.maxLength, shape.ttlMs, { ifToken: read.token }),
             ),
           false,
+          undefined,
+          k,
         );
       }
       return items;
@@ -61,7 +63,14 @@ export class ListEntries {
   set(namespace: string, k: string, items: readonly unknown[], shape: ListShape): Promise<boolean> {
     const backend = this.store.backend;
     return this.invalidator.replace(namespace, k, (onFail) =>
-      this.guard.run(namespace, 'set', () => backend.writeList(k, items, shape.maxLength, shape.ttlMs), false, onFail),
+      this.guard.run(
+        namespace,
+        'set',
+        () => backend.writeList(k, items, shape.maxLength, shape.ttlMs),
+        false,
+        onFail,
+        k,
+      ),
     );
   }
 
@@ -70,7 +79,14 @@ export class ListEntries {
     const backend = this.store.backend;
     // A failed append leaves the cached list behind the source: it is dropped when Redis is back.
     return this.invalidator.replace(namespace, k, (onFail) =>
-      this.guard.run(namespace, 'append', () => backend.append(k, items, shape.maxLength, shape.ttlMs), false, onFail),
+      this.guard.run(
+        namespace,
+        'append',
+        () => backend.append(k, items, shape.maxLength, shape.ttlMs),
+        false,
+        onFail,
+        k,
+      ),
     );
   }
 }

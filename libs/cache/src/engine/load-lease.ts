@@ -48,6 +48,8 @@ export class LoadLease {
         'lease',
         () => backend.acquireLease(leaseKey, holder, lease.ttlMs),
         undefined,
+        undefined,
+        leaseKey,
       );
       if (got === undefined) return {};
       if (got) {
@@ -66,7 +68,14 @@ export class LoadLease {
         const read = await this.reader.read<T>(namespace, k, new Budget(this.commandTimeoutMs));
         if (read.hit && read.entry.expiresAt > Date.now()) return { value: { value: read.entry.value } };
         if (read.failed) return {};
-        const held = await this.guard.run(namespace, 'lease', () => backend.leaseHeld(leaseKey), true);
+        const held = await this.guard.run(
+          namespace,
+          'lease',
+          () => backend.leaseHeld(leaseKey),
+          true,
+          undefined,
+          leaseKey,
+        );
         if (!held) break;
       }
       if (Date.now() >= deadline) return {};
@@ -77,12 +86,26 @@ export class LoadLease {
   async take(namespace: string, leaseKey: string, holder: string, ttlMs: number): Promise<boolean | undefined> {
     const backend = this.store.backend;
     if (!isLeaseBackend(backend)) return undefined;
-    return this.guard.run(namespace, 'lease', () => backend.acquireLease(leaseKey, holder, ttlMs), undefined);
+    return this.guard.run(
+      namespace,
+      'lease',
+      () => backend.acquireLease(leaseKey, holder, ttlMs),
+      undefined,
+      undefined,
+      leaseKey,
+    );
   }
 
   async release(namespace: string, lease: HeldLease): Promise<void> {
     const backend = this.store.backend;
     if (isLeaseBackend(backend))
-      await this.guard.run(namespace, 'lease', () => backend.releaseLease(lease.key, lease.holder), undefined);
+      await this.guard.run(
+        namespace,
+        'lease',
+        () => backend.releaseLease(lease.key, lease.holder),
+        undefined,
+        undefined,
+        lease.key,
+      );
   }
 }

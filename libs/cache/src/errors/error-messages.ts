@@ -63,6 +63,8 @@ export const LogMessages = {
     `Redis not reachable at boot (${reason}); serving from the source until it is.`,
   breakerOpened: (threshold: number, probeMs: number) =>
     `Redis circuit opened after ${threshold} consecutive failures; serving from the source, probing every ${probeMs} ms.`,
+  nodeBreakerOpened: (node: string, threshold: number, probeMs: number) =>
+    `Redis Cluster master ${node}: circuit opened after ${threshold} consecutive failures; keys of its slots are served from the source (other masters keep serving), probing it every ${probeMs} ms.`,
   clockSkew: (offsetMs: number) =>
     `Redis clock differs from this host's by ${Math.round(offsetMs)} ms; write deadlines are corrected for it.`,
   hygiene: (maxmemory: string | undefined, policy: string | undefined) =>

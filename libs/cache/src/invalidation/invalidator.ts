@@ -45,6 +45,7 @@ export class Invalidator {
       () => this.store.backend.delete(keys),
       undefined,
       () => this.replayer.queueKeys(keys, this.space.namespace(namespace)),
+      keys,
     );
     void this.store.publish({ keys: [...keys] });
     this.emit({ namespace, keys: [...keys], origin: 'local' });
@@ -101,7 +102,7 @@ export class Invalidator {
     // invalidation does. Otherwise a load in another instance that read the source before this write committed, and
     // Redis before this call, would cache the old value after it (found by the coherence checker, test/coherence).
     if (!failed && (result === undefined || result === false)) {
-      await this.guard.run(namespace, 'delete', () => this.store.backend.delete([key]), undefined, onFail);
+      await this.guard.run(namespace, 'delete', () => this.store.backend.delete([key]), undefined, onFail, key);
     }
     void this.store.publish({ keys: [key] });
     return result;

@@ -10,6 +10,17 @@ export interface CircuitBreakerOptions {
 export type CircuitState = 'closed' | 'open';
 
 /**
+ * What a backend guard asks of a breaker, naming the keys an operation touches: a breaker per Redis Cluster master
+ * decides by the master that serves them; a plain {@link CircuitBreaker} has one state and ignores them.
+ */
+export interface Breaker {
+  readonly state: CircuitState;
+  allow(keys?: string | readonly string[]): boolean;
+  success(keys?: string | readonly string[]): void;
+  failure(keys?: string | readonly string[]): void;
+}
+
+/**
  * A circuit breaker per Redis connection: after `threshold` consecutive failures it opens and every cache operation
  * is answered from the source at once — no caller waits on a dead or frozen server. Callers never probe: the owner
  * of the connection probes in the background (a PING about once a second) and closes the circuit on success, so

@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { LogMessages } from '../../errors/error-messages.js';
 import type { ResolvedCacheOptions, ResolvedRedis } from '../../options/resolved-options.js';
-import { CircuitBreaker } from '../../resilience/circuit-breaker.js';
 import { ThrottledLogger } from '../../resilience/throttled-logger.js';
+import { ConnectionBreaker } from './connection-breaker.js';
 import type { RedisClient } from './redis-client.factory.js';
 import { createRedisClient, failFastProblems, redact, scrubCredentials } from './redis-client.factory.js';
 
@@ -19,16 +19,16 @@ export interface RedisConnectionEvents {
 }
 
 /**
- * The lifecycle of the Redis connections of one module: connect with a bounded wait, the circuit breaker and its
- * background PING probe, the server clock offset (for write deadlines), the maxmemory hygiene check, and close.
+ * The lifecycle of the Redis connections of one module: connect with a bounded wait, the circuit breaker (one per
+ * Cluster master, see {@link ConnectionBreaker}) and its background probes, the server clock offset (for write deadlines), the maxmemory hygiene check, and close.
  * @example const conn = new RedisConnection(options.redis, options, events); await conn.connect();
  */
 export class RedisConnection {
   readonly client: RedisClient;
   /** The bus subscriber (only with a memory tier: it is what keeps that tier coherent). */
   readonly subscriber: RedisClient | undefined;
-  /** Open after consecutive failures: operations answer from the source at once. */
-  readonly breaker: CircuitBreaker;
+  /** Open after consecutive failures (on Cluster: per master): operations answer from the source at once. */
+  readonly breaker: ConnectionBreaker;
   private readonly logger = new Logger('RedisConnection');
   /** Connection errors, said at warn level once per cause per interval (the cause, not just "connection closed"). */
   private readonly causes: ThrottledLogger;
@@ -36,8 +36,6 @@ export class RedisConnection {
   private closing = false;
   /** Redis server time minus local time, measured on every (re)connect (TIME). */
   private offsetMs = 0;
-  private probe: NodeJS.Timeout | undefined;
-  private probing = false;
   private hygieneChecked = false;
 
   constructor(
@@ -51,20 +49,15 @@ export class RedisConnection {
     const main = createRedisClient(config, { commandTimeoutMs: options.commandTimeoutMs, connectionName: name });
     this.client = main.client;
     if (!main.owned) this.borrowed.add(main.client);
-    this.breaker = new CircuitBreaker(
-      // A write-through that failed in a blip too short to open the circuit is queued too: replay it on the next success.
-      { threshold: options.breaker.threshold, onRecovered: () => this.events.onRecovered() },
-      (state) => {
-        if (state === 'open') {
-          this.events.onWarning(
-            'breaker',
-            LogMessages.breakerOpened(options.breaker.threshold, options.breaker.probeIntervalMs),
-          );
-          this.startProbing();
-        } else {
-          this.stopProbing();
-        }
+    this.breaker = new ConnectionBreaker(
+      this.client,
+      options.breaker,
+      {
+        // A write-through that failed in a blip too short to open the circuit is queued too: replay it on the next success.
+        onRecovered: () => this.events.onRecovered(),
+        onWarning: (topic, message) => this.events.onWarning(topic, message),
       },
+      this.logger,
     );
     this.watch(this.client, 'main');
     if (withSubscriber) {
@@ -116,7 +109,7 @@ export class RedisConnection {
 
   async close(): Promise<void> {
     this.closing = true;
-    this.stopProbing();
+    this.breaker.stop();
     await Promise.all(
       [this.client, this.subscriber].map(async (client) => {
         if (!client) return;
@@ -129,29 +122,6 @@ export class RedisConnection {
         await client.quit().catch(() => client.disconnect());
       }),
     );
-  }
-
-  /** While the circuit is open, PING in the background about once per probe interval; success closes it. */
-  private startProbing(): void {
-    if (this.probe) return;
-    const client = this.client;
-    this.probe = setInterval(() => {
-      if (this.probing || client.status !== 'ready') return;
-      this.probing = true;
-      client
-        .ping()
-        .then(
-          () => this.breaker.reset(),
-          (err: unknown) => this.logger.debug(redact(LogMessages.backgroundFailed('breaker probe', err))),
-        )
-        .finally(() => (this.probing = false));
-    }, this.options.breaker.probeIntervalMs);
-    this.probe.unref();
-  }
-
-  private stopProbing(): void {
-    if (this.probe) clearInterval(this.probe);
-    this.probe = undefined;
   }
 
   private async measureClock(client: RedisClient, attempt = 1): Promise<void> {
