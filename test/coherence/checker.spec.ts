@@ -42,6 +42,19 @@ describe('coherence checker', () => {
     const lag = DEFAULT_BOUNDS.healthyBusMs + DEFAULT_BOUNDS.slackMs;
     expect(kinds([write(1, 0, 10), write(2, 20, 30), read(1, 30 + lag - 5, 'm')])).toEqual([]);
     expect(kinds([write(1, 0, 10), write(2, 20, 30), read(1, 30 + lag + 5, 'm')])).toEqual(['stale/none']);
+    // Unless the reading process's event loop stood still meanwhile (it could not apply the bus message).
+    const stall = { p: 0, inc: 0, at: T + 200, ms: 100 };
+    const late = [write(1, 0, 10), write(2, 20, 30), read(1, 30 + lag + 50, 'm')];
+    expect(check(late, [], db(3), DEFAULT_BOUNDS, [stall]).violations).toEqual([]);
+    expect(check(late, [], db(3), DEFAULT_BOUNDS, [{ ...stall, p: 1 }]).violations).toHaveLength(1);
+  });
+
+  it('holds a read that joined one in flight in its process to the memory-tier bound', () => {
+    const first = op({ type: 'read', v: 1, val: 'x1', tier: 'r', t0: T + 25, t1: T + 100 });
+    const joined = op({ type: 'read', v: 1, val: 'x1', tier: 'r', t0: T + 40, t1: T + 100 });
+    expect(kinds([write(1, 0, 10), write(2, 20, 30), first, joined])).toEqual([]);
+    const other = { ...joined, p: 1, c: n++ };
+    expect(kinds([write(1, 0, 10), write(2, 20, 30), first, other])).toEqual(['stale/none']);
   });
 
   it('allows one heartbeat plus the command timeout while the bus is silent, not more', () => {
@@ -55,7 +68,7 @@ describe('coherence checker', () => {
 
   it('allows the replay window after a Redis outage, measured from its end', () => {
     const freeze: FaultRecord = { kind: 'redis-freeze', start: T, end: T + 2_000 };
-    const after = 2_000 + DEFAULT_BOUNDS.heartbeatPlusTimeoutMs;
+    const after = 2_000 + DEFAULT_BOUNDS.replayAfterMs;
     expect(kinds([write(1, 0, 10), write(2, 20, 30), read(1, after, 'r')], [freeze])).toEqual([]);
     expect(kinds([write(1, 0, 10), write(2, 20, 30), read(1, after + 400, 'r')], [freeze])).toEqual([
       'stale/redis-freeze',
@@ -80,7 +93,7 @@ describe('coherence checker', () => {
 
   it('checks lists: items must be committed; order anomalies of concurrent appends are counted apart', () => {
     const append = (s: number, t0: number): OpRecord =>
-      op({ type: 'append', v: s, val: `m${s}`, t0: T + t0, t1: T + t0 + 5 });
+      op({ type: 'append', kind: 'append', v: s, val: `m${s}`, t0: T + t0, t1: T + t0 + 5 });
     const listRead = (val: string, v: number, t0: number): OpRecord =>
       op({ type: 'list-read', v, val, tier: 'r', t0: T + t0, t1: T + t0 + 1 });
     const appends = [append(1, 0), append(2, 10), append(3, 20)];
@@ -90,6 +103,9 @@ describe('coherence checker', () => {
     const raced = check([...appends, listRead('1:m1,3:m3,2:m2', 3, 30)], [], db(3));
     expect(raced.violations).toEqual([]);
     expect(raced.documented.listAppendRace).toBe(1);
+    // A list invalidated after each insert (no append) has no excuse.
+    const invalidated = appends.map((a) => ({ ...a, kind: 'invalidate' }));
+    expect(kinds([...invalidated, listRead('1:m1,3:m3,2:m2', 3, 30)])).toEqual(['never-written/none']);
   });
 
   it('reports an error surfaced to a caller', () => {

@@ -81,6 +81,12 @@ function report(name: string, out: RunOutcome): void {
     loadMs: Math.round(out.loadMs),
     wallMs: Math.round(out.wallMs),
     stalenessMs: result.staleness,
+    // Scheduling noise of the machine, as the workers measured it (event-loop ticks that fired > 15 ms late).
+    eventLoopStalls: {
+      count: out.stalls.length,
+      maxMs: Math.round(out.stalls.reduce((max, st) => Math.max(max, st.ms), 0)),
+      totalMs: Math.round(out.stalls.reduce((sum, st) => sum + st.ms, 0)),
+    },
     documented: result.documented,
     violations: result.violations.length,
     violationsByKind: result.violations.reduce<Record<string, number>>((acc, v) => {

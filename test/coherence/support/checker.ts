@@ -10,11 +10,14 @@
  *   Redis or the bus subscriber is down or silent; a read that reached Redis (or the database) is never stale;
  * - documented, counted apart and not violations (README, "Several instances"): a `@CachePut` overtaken by a newer
  *   write's invalidation or put (the older value reached Redis last and stays until the next write of the key), and
- *   capped lists whose concurrent appends landed out of order or twice.
+ *   capped lists kept by `append` whose concurrent appends landed out of order or twice (a list invalidated after
+ *   each insert instead must be exact).
  * A fault counts for a read when it was active (or settling) between its superseding write's completion (less one
- * healthy bus delay) and the read's start; the most permissive such fault gives the bound.
+ * healthy bus delay) and the read's start; the most permissive such fault gives the bound. A memory-tier bound also
+ * grows by the time the reading process's event loop stood still meanwhile (measured; it applies no bus message and
+ * runs no heartbeat while descheduled — the scheduling noise of a loaded machine, not the library's delay).
  */
-import type { FaultKind, FaultRecord, OpRecord, Tier } from './history.js';
+import type { FaultKind, FaultRecord, OpRecord, Stall, Tier } from './history.js';
 
 /** The bounds, in ms (see the README's "Several instances"). */
 export interface Bounds {
@@ -22,6 +25,8 @@ export interface Bounds {
   healthyBusMs: number;
   /** The bus heartbeat interval plus the command timeout (1 s + 250 ms with the defaults). */
   heartbeatPlusTimeoutMs: number;
+  /** After Redis answers again: one breaker probe interval plus the command timeout, for the writer's replay. */
+  replayAfterMs: number;
   /** Scheduling noise of a loaded machine on top of any bound. */
   slackMs: number;
   /** Clock tolerance between processes for "completed before began". */
@@ -33,6 +38,7 @@ export interface Bounds {
 export const DEFAULT_BOUNDS: Bounds = {
   healthyBusMs: 250,
   heartbeatPlusTimeoutMs: 1_250,
+  replayAfterMs: 1_250,
   slackMs: 250,
   clockMs: 2,
   settleMs: 2_500,
@@ -90,6 +96,8 @@ interface KeyOps {
   supersede: number[];
   byVersion: Map<number, OpRecord>;
   all: OpRecord[];
+  /** Reads that overlapped an earlier read of their process and returned the same value (see sharedReads). */
+  joined: Set<OpRecord>;
 }
 
 function group(ops: readonly OpRecord[], readType: string, writeType: string): Map<number, KeyOps> {
@@ -97,7 +105,11 @@ function group(ops: readonly OpRecord[], readType: string, writeType: string): M
   for (const op of ops) {
     if (op.type !== readType && op.type !== writeType) continue;
     let k = keys.get(op.key);
-    if (!k) keys.set(op.key, (k = { reads: [], writes: [], supersede: [], byVersion: new Map(), all: [] }));
+    if (!k)
+      keys.set(
+        op.key,
+        (k = { reads: [], writes: [], supersede: [], byVersion: new Map(), all: [], joined: new Set() }),
+      );
     k.all.push(op);
     if (op.err !== undefined || op.v === undefined) continue;
     if (op.type === readType) k.reads.push(op);
@@ -107,6 +119,7 @@ function group(ops: readonly OpRecord[], readType: string, writeType: string): M
     }
   }
   for (const k of keys.values()) {
+    for (const r of sharedReads(k.reads)) k.joined.add(r);
     k.writes.sort((a, b) => (a.v ?? 0) - (b.v ?? 0));
     k.supersede = new Array<number>(k.writes.length);
     let min = Infinity;
@@ -117,6 +130,37 @@ function group(ops: readonly OpRecord[], readType: string, writeType: string): M
     k.all.sort((a, b) => a.t0 - b.t0);
   }
   return keys;
+}
+
+/**
+ * Concurrent reads of one key in one process share a backend read or load already in flight: a read that began while
+ * an earlier one of its process was still running, and returned what that one returned, is as fresh as that one —
+ * in-process state kept coherent by the bus, like the memory tier ('f').
+ */
+function sharedReads(reads: readonly OpRecord[]): OpRecord[] {
+  const joined: OpRecord[] = [];
+  const byProcess = new Map<string, OpRecord[]>();
+  for (const r of reads) {
+    const key = `${r.p}.${r.inc}`;
+    const list = byProcess.get(key) ?? [];
+    list.push(r);
+    byProcess.set(key, list);
+  }
+  for (const list of byProcess.values()) {
+    list.sort((a, b) => a.t0 - b.t0);
+    for (let i = 1; i < list.length; i++) {
+      const read = list[i] as OpRecord;
+      if (read.tier !== 'r' || read.ld) continue;
+      for (let j = i - 1; j >= 0 && j >= i - 32; j--) {
+        const earlier = list[j] as OpRecord;
+        if (earlier.t1 >= read.t0 && earlier.v === read.v && earlier.val === read.val) {
+          joined.push(read);
+          break;
+        }
+      }
+    }
+  }
+  return joined;
 }
 
 /** Earliest completion of a write with a version above `v` (Infinity when none completed). */
@@ -151,9 +195,7 @@ export function boundFor(tier: Tier, fault: FaultRecord | undefined, superseded:
       // A change made while Redis could not take it is redone once Redis answers again (the replay, at the latest
       // one breaker probe plus a command timeout later): until then any tier of another instance may hold the old
       // value. A memory tier is flushed within one heartbeat plus the command timeout of the fault's start.
-      return (
-        Math.max(memory ? b.heartbeatPlusTimeoutMs : 0, fault.end - superseded + b.heartbeatPlusTimeoutMs) + b.slackMs
-      );
+      return Math.max(memory ? b.heartbeatPlusTimeoutMs : 0, fault.end - superseded + b.replayAfterMs) + b.slackMs;
     case 'app-kill':
       return healthy;
   }
@@ -172,7 +214,21 @@ export function check(
   faults: readonly FaultRecord[],
   db: DbHistory,
   bounds: Bounds = DEFAULT_BOUNDS,
+  stalls: readonly Stall[] = [],
 ): CheckResult {
+  // Per worker incarnation: how long its event loop stood still between two times (it could not apply bus messages
+  // or run its heartbeat meanwhile): added to the bound of its memory-tier reads.
+  const stallsOf = new Map<string, Stall[]>();
+  for (const s of stalls) {
+    const key = `${s.p}.${s.inc}`;
+    const list = stallsOf.get(key) ?? [];
+    list.push(s);
+    stallsOf.set(key, list);
+  }
+  const stalledMs = (read: OpRecord, from: number): number =>
+    (stallsOf.get(`${read.p}.${read.inc}`) ?? [])
+      .filter((s) => s.at >= from && s.at - s.ms <= read.t0)
+      .reduce((sum, s) => sum + s.ms, 0);
   const violations: Violation[] = [];
   const samples = new Map<string, { reads: number; stale: number[] }>();
   const sample = (name: string): { reads: number; stale: number[] } => {
@@ -210,7 +266,7 @@ export function check(
       const detail = `returned v${v}, written by an operation invoked ${round(writer.t0 - read.t1)} ms after the read completed`;
       violations.push({ what: 'future', context: 'none', detail, read, around: around(k, read), faults: [] });
     }
-    const tier = read.tier ?? 'r';
+    const tier = k.joined.has(read) ? 'f' : (read.tier ?? 'r');
     const superseded = supersededAt(k, v);
     const inPlay = faultsIn(superseded - bounds.healthyBusMs, read.t0);
     const bound = (f: FaultRecord | undefined): number => boundFor(tier, f, superseded, bounds);
@@ -222,7 +278,7 @@ export function check(
     s.reads++;
     const staleMs = read.t0 - superseded;
     if (staleMs <= bounds.clockMs) return;
-    const boundMs = bound(worst);
+    const boundMs = bound(worst) + (tier === 'r' ? 0 : stalledMs(read, superseded - bounds.healthyBusMs));
     if (staleMs > boundMs && overtakenPut(k, v, read.t0, bounds.clockMs)) {
       documented.overtakenPut++;
       documented.overtakenPutMaxMs = Math.max(documented.overtakenPutMaxMs, round(staleMs));
@@ -262,9 +318,13 @@ export function check(
   const lists = group(ops, 'list-read', 'append');
   for (const [thread, k] of lists) {
     const messages = db.messages.get(thread) ?? new Map<number, string>();
+    // Only lists kept by `append` may race; a list invalidated after each insert must be exact.
+    const appended = k.writes.some((w) => w.kind !== 'invalidate');
     for (const read of k.reads) {
-      const problem = listProblem(thread, read, messages, db.listMax);
-      if (problem === 'append-race') documented.listAppendRace++;
+      let problem = listProblem(thread, read, messages, db.listMax);
+      if (problem === 'append-race' && appended) documented.listAppendRace++;
+      else if (problem === 'append-race')
+        problem = `thread ${thread}: [${read.val}] is not the last ${db.listMax} messages up to ${read.v}`;
       judge(k, read, problem === 'append-race' ? undefined : problem);
     }
   }

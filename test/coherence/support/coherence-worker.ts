@@ -15,8 +15,17 @@ import pg from 'pg';
 import { Cached, CacheInvalidate, CacheModule, CachePut, CacheService, composeKey } from 'nestjs-tiercache';
 import { CACHE_ENGINE } from '../../../libs/cache/src/cache.constants.js';
 import type { CacheEngine } from '../../../libs/cache/src/engine/cache-engine.js';
-import { now, type OpRecord } from './history.js';
-import { deriveSeed, groupOf, nextOp, Rng, type Op, type WorkloadShape, type WriteKind } from './workload.js';
+import { now, type OpRecord, type Stall } from './history.js';
+import {
+  deriveSeed,
+  groupOf,
+  listModeOf,
+  nextOp,
+  Rng,
+  type Op,
+  type WorkloadShape,
+  type WriteKind,
+} from './workload.js';
 
 /** What the parent passes on the command line. */
 export interface WorkerConfig {
@@ -46,6 +55,10 @@ interface ListItem {
   s: number;
   b: string;
 }
+
+/** Event-loop stall detection: a tick every STALL_TICK_MS; one later than STALL_MIN_MS is a stall. */
+const STALL_TICK_MS = 20;
+const STALL_MIN_MS = 15;
 
 const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
 const { shape, tables } = config;
@@ -206,7 +219,8 @@ class Rows {
   async append(thread: number, body: string, plan: RacePlan): Promise<ListItem> {
     const item = await this.db.appendMessage(thread, body);
     if (plan.afterMs > 0) await sleep(plan.afterMs);
-    await this.cache.append('thread', thread, item, { maxLength: config.listMax });
+    if (listModeOf(thread) === 'append') await this.cache.append('thread', thread, item, { maxLength: config.listMax });
+    else await this.cache.delete('thread', thread);
     return item;
   }
 }
@@ -254,14 +268,26 @@ async function main(): Promise<void> {
   const rows = app.get(Rows);
   const db = app.get(Db);
   const engine = app.get<CacheEngine>(CACHE_ENGINE, { strict: false });
+  // Ready once Redis is: a write made before the connection is up fails open (queued, redone once connected), which
+  // is the "Redis unreachable for the writer" case — a fault the parent did not inject.
+  for (let waited = 0; !engine.store.redisConnected && waited < 10_000; waited += 20) await sleep(20);
 
   let pending: OpRecord[] = [];
+  let stalls: Stall[] = [];
   const flush = (): void => {
-    if (pending.length === 0 || !process.connected) return;
-    process.send?.({ type: 'ops', ops: pending });
+    if ((pending.length === 0 && stalls.length === 0) || !process.connected) return;
+    process.send?.({ type: 'ops', ops: pending, stalls });
     pending = [];
+    stalls = [];
   };
   const flusher = setInterval(flush, 100);
+  // Event-loop stalls (a loaded machine descheduling this process): every tick that fires late is reported.
+  let expected = now() + STALL_TICK_MS;
+  const ticker = setInterval(() => {
+    const at = now();
+    if (at - expected > STALL_MIN_MS) stalls.push({ p: config.index, inc: config.incarnation, at, ms: at - expected });
+    expected = at + STALL_TICK_MS;
+  }, STALL_TICK_MS);
 
   let running = false;
   const base = { p: config.index, inc: config.incarnation };
@@ -305,6 +331,7 @@ async function main(): Promise<void> {
         const item = await rows.append(op.thread, `${config.index}.${config.incarnation}.${c}.${n}`, {
           afterMs: op.afterCommitMs,
         });
+        rec.kind = listModeOf(op.thread);
         rec.v = item.s;
         rec.val = item.b;
       }
@@ -332,6 +359,7 @@ async function main(): Promise<void> {
     running = false;
     await Promise.allSettled(clients);
     clearInterval(flusher);
+    clearInterval(ticker);
     await app.close();
     await db.pool.end();
     if (process.connected) process.disconnect();

@@ -1,5 +1,18 @@
+/**
+ * The offset of this process's monotonic clock from the system clock. `performance.timeOrigin` is sampled once at
+ * startup and was measured several ms off between processes of a loaded machine (the long run saw reads "from the
+ * future"), so the offset is measured here: the largest of many `Date.now() - performance.now()` samples (Date.now
+ * floors to the millisecond, a descheduled sample only comes out lower), within ~1 ms of the system clock.
+ */
+function clockOffset(): number {
+  let best = -Infinity;
+  for (let i = 0; i < 2_000; i++) best = Math.max(best, Date.now() - performance.now());
+  return best;
+}
+const OFFSET = clockOffset();
+
 /** One clock for every process on the machine: epoch milliseconds with sub-millisecond resolution. */
-export const now = (): number => performance.timeOrigin + performance.now();
+export const now = (): number => OFFSET + performance.now();
 
 /** Where a read was served from; see {@link OpRecord.tier}. */
 export type Tier = 'm' | 'f' | 'r';
@@ -40,10 +53,22 @@ export interface OpRecord {
   /** Row value read or written ('' for a deleted row); for list reads, `seq:body` items joined by ','. */
   val?: string;
   /**
-   * Where a read's answer came from: this instance's memory tier ('m'), a load of the key already in flight in this
-   * instance when the read began ('f': joined, so as fresh as that load), or Redis / the database ('r').
+   * Where a read's answer came from: this instance's memory tier ('m'), a read or load of the key already in flight
+   * in this instance when the read began ('f': joined, so as fresh as that one; the checker also marks a read that
+   * overlapped an earlier one of its process and returned the same value), or Redis / the database ('r').
    */
   tier?: Tier;
+}
+
+/**
+ * A stall of a worker's event loop (a tick that fired `ms` late, at `at`): the process ran nothing meanwhile, bus
+ * messages and heartbeats included — scheduling noise of a loaded machine, added to that process's memory-tier bound.
+ */
+export interface Stall {
+  p: number;
+  inc: number;
+  at: number;
+  ms: number;
 }
 
 /** What the parent records of a fault. */

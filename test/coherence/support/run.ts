@@ -7,10 +7,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { RedisServer } from '../../harness/redis-server.js';
 import { TcpProxy } from '../../harness/tcp-proxy.js';
-import { check, type CheckResult, type DbHistory } from './checker.js';
+import { check, DEFAULT_BOUNDS, type CheckResult, type DbHistory } from './checker.js';
 import type { WorkerConfig } from './coherence-worker.js';
 import { inject, planFaults, type PlannedFault } from './faults.js';
-import { now, type FaultRecord, type OpRecord } from './history.js';
+import { now, type FaultRecord, type OpRecord, type Stall } from './history.js';
 import { deriveSeed, type WorkloadShape } from './workload.js';
 import { AppWorker, killWorkers } from './workers.js';
 
@@ -37,16 +37,35 @@ export interface RunOutcome {
   ops: OpRecord[];
   faults: FaultRecord[];
   plan: PlannedFault[];
+  stalls: Stall[];
   result: CheckResult;
 }
 
-/** PostgreSQL as the machines run it: 127.0.0.1:5432, trust auth, database `test`. */
-export const PG = {
+/** PostgreSQL as the machines run it: 127.0.0.1:5432, trust auth, database `test`, user postgres (or root). */
+const PG_BASE = {
   host: process.env['PGHOST'] ?? '127.0.0.1',
   port: Number(process.env['PGPORT'] ?? 5432),
-  user: process.env['PGUSER'] ?? 'postgres',
   database: process.env['PGDATABASE'] ?? 'test',
 };
+
+/** Connects as PGUSER, else as postgres, else as root (whichever role the machine has). */
+async function connectPg(): Promise<{ client: pg.Client; user: string }> {
+  const users = process.env['PGUSER'] ? [process.env['PGUSER']] : ['postgres', 'root'];
+  let last: unknown;
+  for (const user of users) {
+    const client = new pg.Client({ ...PG_BASE, user });
+    try {
+      await client.connect();
+      return { client, user };
+    } catch (err) {
+      last = err;
+      await client.end().catch(() => undefined);
+    }
+  }
+  throw new Error(`PostgreSQL at ${PG_BASE.host}:${PG_BASE.port}/${PG_BASE.database}: no role of ${users.join(', ')}`, {
+    cause: last,
+  });
+}
 
 async function createTables(client: pg.Client, t: string, shape: WorkloadShape): Promise<void> {
   const rows = shape.hotKeys + shape.coldKeys;
@@ -89,13 +108,14 @@ export async function runCoherence(o: RunOptions): Promise<RunOutcome> {
   const wallStart = now();
   const tables = `coh_${process.pid}_${Date.now().toString(36)}`;
   const prefix = `coh${o.seed.toString(36)}`;
-  const db = new pg.Client(PG);
-  await db.connect();
+  const { client: db, user } = await connectPg();
   let redis: RedisServer | undefined;
   const proxies: TcpProxy[] = [];
   const ops: OpRecord[] = [];
-  const sink = (batch: OpRecord[]): void => {
+  const stalls: Stall[] = [];
+  const sink = (batch: OpRecord[], stalled: Stall[]): void => {
     for (const op of batch) ops.push(op);
+    for (const stall of stalled) stalls.push(stall);
   };
   const workers: AppWorker[] = [];
   try {
@@ -110,7 +130,7 @@ export async function runCoherence(o: RunOptions): Promise<RunOutcome> {
       busPort: (proxies[index] as TcpProxy).port,
       prefix,
       tables,
-      pg: PG,
+      pg: { ...PG_BASE, user },
       clients: o.clients,
       shape: o.shape,
       listMax: o.listMax,
@@ -151,8 +171,8 @@ export async function runCoherence(o: RunOptions): Promise<RunOutcome> {
     const loadMs = now() - loadStart;
     await Promise.all(workers.map((w) => w.shutdown(15_000)));
     const history = await loadHistory(db, tables, o.listMax);
-    const result = check(ops, faults, history);
-    return { seed: o.seed, wallMs: now() - wallStart, loadMs, ops, faults, plan, result };
+    const result = check(ops, faults, history, DEFAULT_BOUNDS, stalls);
+    return { seed: o.seed, wallMs: now() - wallStart, loadMs, ops, faults, plan, stalls, result };
   } finally {
     await killWorkers();
     for (const p of proxies) await p.close();

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { OpRecord } from './history.js';
+import type { OpRecord, Stall } from './history.js';
 import type { WorkerConfig } from './coherence-worker.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -23,7 +23,7 @@ export class AppWorker {
 
   constructor(
     readonly config: WorkerConfig,
-    sink: (ops: OpRecord[]) => void,
+    sink: (ops: OpRecord[], stalls: Stall[]) => void,
   ) {
     // The children run plain Node: Jest's --experimental-vm-modules would only add a warning.
     this.proc = spawn(process.execPath, ['--import', REGISTER, ENTRY, JSON.stringify(config)], {
@@ -36,8 +36,8 @@ export class AppWorker {
     };
     this.proc.stdout?.on('data', record);
     this.proc.stderr?.on('data', record);
-    this.proc.on('message', (msg: { type: string; ops?: OpRecord[]; error?: string }) => {
-      if (msg.type === 'ops' && msg.ops) sink(msg.ops);
+    this.proc.on('message', (msg: { type: string; ops?: OpRecord[]; stalls?: Stall[]; error?: string }) => {
+      if (msg.type === 'ops' && msg.ops) sink(msg.ops, msg.stalls ?? []);
       else if (msg.type === 'fatal') record(Buffer.from(`fatal: ${msg.error}\n`));
       this.seen.add(msg.type);
       for (const wake of [...this.waiters]) wake();

@@ -84,7 +84,10 @@ export interface WorkloadShape {
   coldKeys: number;
   /** Rows are grouped by `id % groups` (group tags, prefix invalidation). */
   groups: number;
-  /** Capped lists (threads) 0…threads-1 for `append`. */
+  /**
+   * Capped lists (threads) 0…threads-1: even threads are kept by `append` after the insert, odd ones are invalidated
+   * (`cache.delete`) after it — the pattern to use where the order of concurrent inserts matters.
+   */
   threads: number;
   /** Fraction of operations that write. */
   writeRatio: number;
@@ -136,6 +139,9 @@ export function nextOp(rng: Rng, shape: WorkloadShape): Op {
   }
   return { op: 'write', kind, id, afterCommitMs: raceDelay(rng) };
 }
+
+/** How a thread's cached list follows an insert (see {@link WorkloadShape.threads}). */
+export const listModeOf = (thread: number): 'append' | 'invalidate' => (thread % 2 === 0 ? 'append' : 'invalidate');
 
 /** The group of a row. */
 export const groupOf = (id: number, shape: Pick<WorkloadShape, 'groups'>): number => id % shape.groups;
