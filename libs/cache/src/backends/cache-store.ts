@@ -155,8 +155,13 @@ export class CacheStore {
    */
   readonly peek: <T>(key: string, now?: number) => CacheEntry<T> | undefined = (key, now) => this.peekImpl(key, now);
 
+  /** The in-process tier the hot path peeks at (memory in front of Redis, or the memory backend), if any. */
+  get localTier(): Pick<TieredBackend, 'peek' | 'fresh'> | undefined {
+    return this.tiered ?? (this.backend instanceof MemoryBackend ? this.backend : undefined);
+  }
+
   private peekImpl<T>(key: string, now?: number): CacheEntry<T> | undefined {
-    const tier = this.tiered ?? (this.backend instanceof MemoryBackend ? this.backend : undefined);
+    const tier = this.localTier;
     // Resolved once: the hot path then calls the tier directly, without checks.
     const bound = tier
       ? (tier.peek.bind(tier) as <U>(k: string, now?: number) => CacheEntry<U> | undefined)

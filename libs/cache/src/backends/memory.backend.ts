@@ -93,12 +93,27 @@ export class MemoryBackend implements CacheBackend {
   }
 
   /**
-   * The slot of `key` while its deadline has not passed (an expired slot is dropped on the way); `now` saves a
-   * clock read when the caller has one.
+   * The entry of `key` while it is fresh (`expiresAt` not reached), otherwise undefined: a memory hit's lookup, with
+   * one clock read, and none for a key not held.
    */
-  private live(key: string, now: number = Date.now()): Slot | undefined {
+  fresh<T>(key: string): CacheEntry<T> | undefined {
     const slot = this.lru.get(key);
-    if (slot === undefined || slot.deadline > now) return slot;
+    if (slot === undefined || slot.list) return undefined;
+    const now = Date.now();
+    if (slot.deadline <= now) {
+      this.lru.delete(key);
+      return undefined;
+    }
+    return slot.entry.expiresAt > now ? (slot.entry as CacheEntry<T>) : undefined;
+  }
+
+  /**
+   * The slot of `key` while its deadline has not passed (an expired slot is dropped on the way); the clock is read
+   * only for a key held, and not at all when the caller passes `now`.
+   */
+  private live(key: string, now?: number): Slot | undefined {
+    const slot = this.lru.get(key);
+    if (slot === undefined || slot.deadline > (now ?? Date.now())) return slot;
     this.lru.delete(key);
     return undefined;
   }
@@ -136,7 +151,7 @@ export class MemoryBackend implements CacheBackend {
    * entry's own overhead), so `maxBytes` bounds real memory; false when it is larger than the whole tier (then no
    * older value of the key is left).
    */
-  put(key: string, entry: CacheEntry, ttlMs: number, tags?: readonly string[], list?: true): boolean {
+  put(key: string, entry: CacheEntry, ttlMs: number, tags?: readonly string[], list?: true, now?: number): boolean {
     const size = ENTRY_OVERHEAD_BYTES + key.length * 2 + estimateHeapBytes(entry.value);
     const ttl = Math.max(1, Math.min(ttlMs, this.options.maxTtlMs ?? ttlMs));
     this.tombstones.delete(key);
@@ -146,7 +161,7 @@ export class MemoryBackend implements CacheBackend {
       this.lru.delete(key);
       return false;
     }
-    const deadline = Date.now() + ttl;
+    const deadline = (now ?? Date.now()) + ttl;
     this.lru.set(key, list ? { entry, size, tags, deadline, list } : { entry, size, tags, deadline });
     this.index(key, tags);
     return true;
@@ -171,6 +186,7 @@ export class MemoryBackend implements CacheBackend {
     entry: CacheEntry | undefined,
     ttlMs: number,
     tags: readonly string[] | 'unknown' | undefined,
+    now?: number,
   ): void {
     this.tickets.delete(ticket);
     if (ticket.stale || entry === undefined) {
@@ -178,7 +194,7 @@ export class MemoryBackend implements CacheBackend {
       this.lru.delete(ticket.key);
       return;
     }
-    if (!this.put(ticket.key, entry, ttlMs, tags === 'unknown' ? undefined : tags)) return;
+    if (!this.put(ticket.key, entry, ttlMs, tags === 'unknown' ? undefined : tags, undefined, now)) return;
     if (tags === 'unknown') this.untagged.add(ticket.key);
   }
 

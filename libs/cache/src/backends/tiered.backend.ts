@@ -37,6 +37,11 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
     return this.trusted() && this.useMemory(key) ? this.memory.peek<T>(key, now) : undefined;
   }
 
+  /** The fresh entry of `key` in the memory tier, if it is used and holds one (a memory hit's lookup). */
+  fresh<T>(key: string): CacheEntry<T> | undefined {
+    return this.trusted() && this.useMemory(key) ? this.memory.fresh<T>(key) : undefined;
+  }
+
   read<T>(key: string): Promise<ReadResult<T>> {
     const local = this.peek<T>(key);
     if (local !== undefined) return Promise.resolve({ hit: true, entry: local, tier: 'memory' });
@@ -53,8 +58,8 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
       (result) => {
         if (result.hit && this.trusted() && this.useMemory(key)) {
           // Tags the remote tier does not report are 'unknown': any tag invalidation then drops this copy.
-          const ttl = result.entry.expiresAt - Date.now();
-          this.memory.fill(ticket, result.entry, ttl, result.tags ?? 'unknown');
+          const now = Date.now();
+          this.memory.fill(ticket, result.entry, result.entry.expiresAt - now, result.tags ?? 'unknown', now);
         } else {
           this.memory.release(ticket);
         }

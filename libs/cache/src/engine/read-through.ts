@@ -1,6 +1,7 @@
 import type { CacheEntry } from '../backends/cache-entry.js';
 import { liveToken } from '../backends/cache-entry.js';
 import type { CacheStore } from '../backends/cache-store.js';
+import type { TieredBackend } from '../backends/tiered.backend.js';
 import { CacheError } from '../errors/cache.error.js';
 import { LogMessages } from '../errors/error-messages.js';
 import type { CacheTelemetry, NamespaceCounter } from '../observability/cache-telemetry.js';
@@ -29,8 +30,8 @@ export class ReadThrough {
   private readonly readsBehindRefresh = new Map<string, Promise<EngineRead<unknown>>>();
   /** Loads that answered with a stale value (soft timeout) and still run: no second load of their key meanwhile. */
   private readonly lateLoads = new Map<string, Promise<unknown>>();
-  /** Whether there is an in-process tier to peek at (otherwise a call goes straight to the backend). */
-  private readonly local: boolean;
+  /** The in-process tier to peek at (without one a call goes straight to the backend). */
+  private readonly local: Pick<TieredBackend, 'peek' | 'fresh'> | undefined;
 
   constructor(
     private readonly store: CacheStore,
@@ -42,19 +43,18 @@ export class ReadThrough {
     private readonly logger: ThrottledLogger,
     private readonly commandTimeoutMs: number,
   ) {
-    this.local = store.memory !== undefined;
+    this.local = store.localTier;
   }
 
   /**
    * A call's answer from the memory tier, synchronously: the entry when it is fresh and not due for an eager
-   * refresh (counted as a hit), otherwise undefined — then {@link getOrLoad}. One clock read, no promise.
+   * refresh (counted as a hit), otherwise undefined — then {@link getOrLoad}. No promise, and one clock read (none
+   * for a key the memory tier does not hold).
    */
   memoryHit<T>(k: string, policy: LoadPolicy, counter: NamespaceCounter): CacheEntry<T> | undefined {
-    if (!this.local) return undefined;
-    const now = Date.now();
-    const entry = this.store.peek<T>(k, now);
-    if (entry === undefined || entry.expiresAt <= now) return undefined;
-    if (policy.eagerRefresh !== undefined && isDueForRefresh(entry, policy.eagerRefresh, now)) return undefined;
+    const entry = this.local?.fresh<T>(k);
+    if (entry === undefined) return undefined;
+    if (policy.eagerRefresh !== undefined && isDueForRefresh(entry, policy.eagerRefresh, Date.now())) return undefined;
     this.telemetry.hit(counter, 'memory');
     return entry;
   }
@@ -68,11 +68,11 @@ export class ReadThrough {
     tags: TagsOption<T>,
     counter?: NamespaceCounter,
   ): Promise<T> {
-    let local: CacheEntry<T> | undefined;
-    if (this.local) {
+    // The clock is read only for a key the memory tier holds (a miss goes on to the backend without one).
+    const local = this.local?.peek<T>(k);
+    if (local !== undefined) {
       const now = Date.now();
-      local = this.store.peek<T>(k, now);
-      if (local !== undefined && local.expiresAt > now) {
+      if (local.expiresAt > now) {
         this.telemetry.hit(counter ?? this.telemetry.counter(namespace), 'memory');
         if (policy.eagerRefresh !== undefined && isDueForRefresh(local, policy.eagerRefresh, now))
           this.refresh(namespace, k, loader, policy, tags);
