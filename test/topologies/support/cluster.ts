@@ -27,6 +27,8 @@ export interface LocalClusterOptions {
    * (`tls-cluster yes`); a TLS client gets the TLS ports in CLUSTER SLOTS, a plain one (the harness) the plain ports.
    */
   tls?: ClusterTlsFiles;
+  /** `requirepass` and `masterauth` on every node (the harness's commands authenticate). */
+  password?: string;
   /** `cluster-node-timeout`. @default 2000 */
   nodeTimeoutMs?: number;
   /** Extra redis-server arguments for every node. @default [] */
@@ -95,7 +97,9 @@ export class LocalCluster {
         }
         nodes.push(
           await RedisServer.start({
+            ...(options.password ? { password: options.password } : {}),
             args: [
+              ...(options.password ? ['--masterauth', options.password] : []),
               '--cluster-enabled',
               'yes',
               '--cluster-config-file',
@@ -116,6 +120,7 @@ export class LocalCluster {
       await run(
         'redis-cli',
         [
+          ...(options.password ? ['--no-auth-warning', '-a', options.password] : []),
           '--cluster',
           'create',
           ...nodes.map((n) => `${n.host}:${n.port}`),

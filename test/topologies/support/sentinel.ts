@@ -29,6 +29,9 @@ export class SentinelProcess {
   readonly host = HOST;
   private output = '';
 
+  /** The TLS port (sentinels started with `tls`), else undefined. */
+  tlsPort: number | undefined;
+
   private constructor(
     readonly port: number,
     private readonly dir: string,
@@ -52,6 +55,7 @@ export class SentinelProcess {
       failoverTimeoutMs: number;
     },
     known: { myId?: string; sentinels?: { port: number; id: string }[]; replicas?: number[] } = {},
+    secure: { tls?: TlsFiles; tlsPort?: number; password?: string } = {},
   ): Promise<SentinelProcess> {
     const dir = await mkdtemp(join(tmpdir(), 'tiercache-sentinel-'));
     const conf = join(dir, 'sentinel.conf');
@@ -69,6 +73,8 @@ export class SentinelProcess {
         ...(known.myId ? [`sentinel myid ${known.myId}`] : []),
         ...(known.sentinels ?? []).map((s) => `sentinel known-sentinel ${monitor.name} ${HOST} ${s.port} ${s.id}`),
         ...(known.replicas ?? []).map((p) => `sentinel known-replica ${monitor.name} ${HOST} ${p}`),
+        ...(secure.password ? [`sentinel auth-pass ${monitor.name} ${secure.password}`] : []),
+        ...(secure.tls && secure.tlsPort ? tlsConf(secure.tls, secure.tlsPort) : []),
         '',
       ].join('\n'),
     );
@@ -87,6 +93,7 @@ export class SentinelProcess {
     unref(child);
     if (watchdog) unref(watchdog);
     const sentinel = new SentinelProcess(port, dir, child, watchdog, exited);
+    sentinel.tlsPort = secure.tlsPort;
     const record = (chunk: Buffer): void => {
       sentinel.output = (sentinel.output + chunk.toString('utf8')).slice(-4000);
     };
@@ -138,6 +145,31 @@ export interface SentinelTopologyOptions {
   downAfterMs?: number;
   /** @default 3000 */
   failoverTimeoutMs?: number;
+  /**
+   * TLS everywhere: data nodes and sentinels also listen on a TLS port (the plain port stays, for the harness), and
+   * replication and the sentinels' links run TLS; {@link SentinelTopology.sentinelNodes} then lists the TLS ports.
+   */
+  tls?: TlsFiles;
+  /** `requirepass` (and `masterauth`) on the data nodes; the sentinels get `auth-pass`. */
+  password?: string;
+}
+
+/** Certificate files (see makeTestCertificates in ./certificates.ts). */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+function tlsConf(tls: TlsFiles, port: number): string[] {
+  return [
+    `tls-port ${port}`,
+    `tls-cert-file ${tls.cert}`,
+    `tls-key-file ${tls.key}`,
+    `tls-ca-cert-file ${tls.ca}`,
+    'tls-replication yes',
+    'tls-auth-clients no',
+  ];
 }
 
 /** What {@link SentinelTopology.killPrimaryAndAwaitFailover} measured, in ms from the SIGKILL. */
@@ -171,7 +203,14 @@ export class SentinelTopology {
     readonly servers: RedisServer[],
     readonly sentinels: SentinelProcess[],
     private primaryIndex: number,
+    /** Each data node's TLS port (same order as {@link servers}); empty without `tls`. */
+    private readonly tlsPorts: number[] = [],
   ) {}
+
+  /** The port clients and sentinels use for a data node: its TLS port on a TLS topology. */
+  dataPort(server: RedisServer): number {
+    return this.tlsPorts[this.servers.indexOf(server)] ?? server.port;
+  }
 
   get primary(): RedisServer {
     return this.servers[this.primaryIndex]!;
@@ -183,45 +222,61 @@ export class SentinelTopology {
 
   /** For `redis: { sentinels }`. */
   get sentinelNodes(): { host: string; port: number }[] {
-    return this.sentinels.map((s) => ({ host: s.host, port: s.port }));
+    return this.sentinels.map((s) => ({ host: s.host, port: s.tlsPort ?? s.port }));
   }
 
   static async start(options: SentinelTopologyOptions = {}): Promise<SentinelTopology> {
     const name = options.name ?? 'mymaster';
     const servers: RedisServer[] = [];
     const sentinels: SentinelProcess[] = [];
-    const topo = new SentinelTopology(name, servers, sentinels, 0);
+    const tlsPorts: number[] = [];
+    const topo = new SentinelTopology(name, servers, sentinels, 0, tlsPorts);
+    const { tls, password } = options;
     try {
       // Redis 7 waits 5 s (repl-diskless-sync-delay) for more replicas before a full sync: not here.
-      const fast = ['--repl-diskless-sync-delay', '0'];
-      const primary = await RedisServer.start({ args: fast });
+      const fast = ['--repl-diskless-sync-delay', '0', ...(password ? ['--masterauth', password] : [])];
+      const secured = async (): Promise<string[]> => {
+        if (!tls) return fast;
+        const port = await freePort();
+        tlsPorts.push(port);
+        return [...fast, ...tlsConf(tls, port).flatMap((line) => line.split(' ').map((w, i) => (i ? w : `--${w}`)))];
+      };
+      const primary = await RedisServer.start({ args: await secured(), ...(password ? { password } : {}) });
       servers.push(primary);
-      servers.push(await RedisServer.start({ args: [...fast, '--replicaof', HOST, String(primary.port)] }));
+      const replicaArgs = [...(await secured()), '--replicaof', HOST, String(topo.dataPort(primary))];
+      servers.push(await RedisServer.start({ args: replicaArgs, ...(password ? { password } : {}) }));
       await topo.waitForReplicaLink();
       const monitor = {
         name,
         host: HOST,
-        port: primary.port,
+        port: topo.dataPort(primary),
         quorum: options.quorum ?? 2,
         downAfterMs: options.downAfterMs ?? 1_000,
         failoverTimeoutMs: options.failoverTimeoutMs ?? 3_000,
       };
       const count = options.sentinels ?? 3;
       const ports: number[] = [];
-      while (ports.length < count) {
+      while (ports.length < count * (tls ? 2 : 1)) {
         const port = await freePort();
         if (!ports.includes(port)) ports.push(port);
       }
+      const sentinelTlsPorts = tls ? ports.splice(count) : [];
       const ids = ports.map(() => randomBytes(20).toString('hex'));
-      const peers = ports.map((port, i) => ({ port, id: ids[i]! }));
+      // Sentinels announce (hello messages) and know each other by the port they talk on: the TLS one on TLS.
+      const peers = ports.map((port, i) => ({ port: sentinelTlsPorts[i] ?? port, id: ids[i]! }));
       sentinels.push(
         ...(await Promise.all(
           ports.map((port, i) =>
-            SentinelProcess.start(port, monitor, {
-              myId: ids[i]!,
-              sentinels: peers.filter((p) => p.port !== port),
-              replicas: [servers[1]!.port],
-            }),
+            SentinelProcess.start(
+              port,
+              monitor,
+              {
+                myId: ids[i]!,
+                sentinels: peers.filter((_, j) => j !== i),
+                replicas: [topo.dataPort(servers[1]!)],
+              },
+              { ...(tls ? { tls, tlsPort: sentinelTlsPorts[i]! } : {}), ...(password ? { password } : {}) },
+            ),
           ),
         )),
       );
@@ -287,7 +342,7 @@ export class SentinelTopology {
     await waitFor(
       async () => {
         const ports = await Promise.all(this.sentinels.map((s) => this.primaryPortFrom(s).catch(() => -1)));
-        const switched = ports.filter((p) => p === next.port).length;
+        const switched = ports.filter((p) => p === this.dataPort(next)).length;
         if (switched > 0 && firstSentinelMs === undefined) firstSentinelMs = performance.now() - killedAt;
         return switched === this.sentinels.length;
       },

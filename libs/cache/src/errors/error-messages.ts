@@ -59,6 +59,7 @@ export const LogMessages = {
   redisError: (role: string, cause: string) =>
     `Redis ${role === 'bus' ? 'bus connection' : 'connection'} error: ${cause} (retrying with backoff; the cache serves from the source meanwhile).`,
   redisDown: (reason: string) => `Redis connection lost (${reason}); serving from the source.`,
+  noConnectionWithin: (ms: number) => `no connection within ${ms} ms, still trying`,
   redisUnreachableAtBoot: (reason: string) =>
     `Redis not reachable at boot (${reason}); serving from the source until it is.`,
   breakerOpened: (threshold: number, probeMs: number) =>

@@ -57,7 +57,10 @@ export interface RedisConnectionOptions {
   password?: string;
   /** @default 0 */
   db?: number;
-  /** `true` for TLS with Node's defaults, or Node TLS options. @default false */
+  /**
+   * `true` for TLS with Node's defaults, or Node TLS options. With Sentinel it secures the sentinels and the data
+   * nodes alike (`ioredis: { sentinelTLS }` sets the sentinels' apart); on Cluster, every node. @default false
+   */
   tls?: boolean | TlsOptions;
   /** Sentinel addresses; with `name`, connects through Sentinel. */
   sentinels?: RedisNode[];

@@ -74,6 +74,9 @@ export function createRedisClient(
           name: config.name,
           db: config.db,
           sentinelRetryStrategy: reconnectDelay,
+          // ioredis ignores `tls` for the data connection in Sentinel mode unless told, and talks to the sentinels
+          // in clear: `tls` secures both (`ioredis: { sentinelTLS }` can set the sentinels' apart).
+          ...(config.tls ? { enableTLSForSentinelMode: true, sentinelTLS: config.tls } : {}),
           ...(config.sentinelUsername !== undefined ? { sentinelUsername: config.sentinelUsername } : {}),
           ...(config.sentinelPassword !== undefined ? { sentinelPassword: config.sentinelPassword } : {}),
           ...passthrough,

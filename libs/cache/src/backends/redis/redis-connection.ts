@@ -1,10 +1,12 @@
 import { Logger } from '@nestjs/common';
+import type { RedisOptions } from 'ioredis';
 import { LogMessages } from '../../errors/error-messages.js';
 import type { ResolvedCacheOptions, ResolvedRedis } from '../../options/resolved-options.js';
 import { ThrottledLogger } from '../../resilience/throttled-logger.js';
+import { causeUnknown, diagnoseNode, lastNodeError } from './node-diagnosis.js';
 import { ConnectionBreaker } from './connection-breaker.js';
 import type { RedisClient } from './redis-client.factory.js';
-import { createRedisClient, failFastProblems, redact, scrubCredentials } from './redis-client.factory.js';
+import { createRedisClient, failFastProblems, isCluster, redact, scrubCredentials } from './redis-client.factory.js';
 
 /** What the connection tells its owner. */
 export interface RedisConnectionEvents {
@@ -37,6 +39,10 @@ export class RedisConnection {
   /** Redis server time minus local time, measured on every (re)connect (TIME). */
   private offsetMs = 0;
   private hygieneChecked = false;
+  private readonly connectTimeoutMs: number;
+  /** The node to diagnose when ioredis cannot say why none answers: a Cluster seed node, or the first sentinel. */
+  private readonly seed: { host: string; port: number } | undefined;
+  private diagnosedAt = -Infinity;
 
   constructor(
     config: ResolvedRedis,
@@ -44,6 +50,9 @@ export class RedisConnection {
     withSubscriber: boolean,
     private readonly events: RedisConnectionEvents,
   ) {
+    this.connectTimeoutMs = config.connectTimeoutMs;
+    this.seed =
+      config.mode === 'cluster' ? config.nodes[0] : config.mode === 'sentinel' ? config.sentinels[0] : undefined;
     this.causes = new ThrottledLogger(this.logger, options.logThrottleMs);
     const name = `${options.prefix}:cache`;
     const main = createRedisClient(config, { commandTimeoutMs: options.commandTimeoutMs, connectionName: name });
@@ -99,12 +108,52 @@ export class RedisConnection {
       // A client passed in may be connecting or connected already: only a lazy one ('wait') is connected here.
       clients
         .filter((client) => client.status === 'wait')
-        .map((client) =>
-          client.connect().catch((err: unknown) => {
-            this.logger.warn(redact(LogMessages.redisUnreachableAtBoot((err as Error).message)));
-          }),
-        ),
+        .map((client) => this.connectWithin(client, this.connectTimeoutMs)),
     );
+  }
+
+  /**
+   * One client's connect, waited for at most `ms` (+ a margin): with Sentinel, ioredis keeps retrying the sentinels
+   * and its connect() never settles while none answers, which held app.init() forever. The client keeps connecting
+   * in the background; 'ready' brings the cache up whenever it comes.
+   */
+  private async connectWithin(client: RedisClient, ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve(LogMessages.noConnectionWithin(ms + CONNECT_MARGIN_MS)), ms + CONNECT_MARGIN_MS);
+    });
+    const connected = client.connect().then(
+      () => undefined,
+      (err: unknown) => causeOf(err as Error),
+    );
+    const reason = await Promise.race([connected, waited]);
+    clearTimeout(timer);
+    if (reason !== undefined) this.logger.warn(redact(LogMessages.redisUnreachableAtBoot(reason)));
+  }
+
+  /**
+   * Every Cluster node or every sentinel failed with nothing but "Connection is closed." (ioredis swallowed the
+   * socket's error): find the cause on one seed node or sentinel and say it, at most once per log interval.
+   */
+  private async diagnose(): Promise<void> {
+    const now = performance.now();
+    if (!this.seed || now - this.diagnosedAt < this.options.logThrottleMs) return;
+    this.diagnosedAt = now;
+    const client = this.client;
+    // The options ioredis connects that node with: a Cluster's node options, or the sentinels' own.
+    const sentinel = client.options as RedisOptions;
+    const options: RedisOptions = isCluster(client)
+      ? { ...client.options.redisOptions }
+      : {
+          ...(sentinel.sentinelTLS ? { tls: sentinel.sentinelTLS } : {}),
+          ...(sentinel.sentinelUsername !== undefined ? { username: sentinel.sentinelUsername } : {}),
+          ...(sentinel.sentinelPassword !== undefined ? { password: sentinel.sentinelPassword } : {}),
+        };
+    const err = await diagnoseNode(options, this.seed, this.connectTimeoutMs);
+    if (!err || this.closing) return;
+    scrubCredentials(err);
+    const cause = `${this.seed.host}:${this.seed.port}: ${causeOf(err)}`;
+    this.causes.warn(`cause:node:${causeOf(err)}`, LogMessages.redisError('main', cause));
   }
 
   async close(): Promise<void> {
@@ -177,7 +226,9 @@ export class RedisConnection {
       scrubCredentials(err);
       if (this.closing) return;
       const cause = causeOf(err);
-      this.causes.warn(`cause:${role}:${cause}`, LogMessages.redisError(role, cause));
+      // Keyed without numbers: "Retrying from scratch after 300ms" is one cause however long the backoff.
+      this.causes.warn(`cause:${role}:${cause.replace(/\d+/g, '#')}`, LogMessages.redisError(role, cause));
+      if (role === 'main' && causeUnknown(err)) void this.diagnose();
     });
     if (role !== 'main') return;
     const ready = (): void => {
@@ -200,9 +251,17 @@ export class RedisConnection {
   }
 }
 
-/** The reason of a connection error, as the operator needs it (TLS, auth, refused), without secrets. */
+/** Slack over redis.connectTimeout before the boot stops waiting for a connection (DNS, TLS, a ready check). */
+const CONNECT_MARGIN_MS = 1_000;
+
+/**
+ * The reason of a connection error, as the operator needs it (TLS, auth, refused), without secrets; a Cluster's
+ * "every node failed" error names the last node's error too.
+ */
 function causeOf(err: Error): string {
   const code = (err as { code?: unknown }).code;
   const text = err.message.length > 200 ? `${err.message.slice(0, 200)}…` : err.message;
-  return typeof code === 'string' && !text.includes(code) ? `${code}: ${text}` : text;
+  const own = typeof code === 'string' && !text.includes(code) ? `${code}: ${text}` : text;
+  const last = lastNodeError(err);
+  return last && last.message !== err.message ? `${own} (last node error: ${causeOf(last)})` : own;
 }
