@@ -20,7 +20,7 @@ export type WorkerCommand =
   | { cmd: 'burst'; id: number; method: 'plain' | 'lease'; key: string; calls: number; loadMs: number }
   | { cmd: 'hang'; id: number; key: string }
   /** Many keys at once, `callsPerKey` concurrent leased calls each: how many loads each key took here. */
-  | { cmd: 'keys'; id: number; keys: string[]; callsPerKey: number; loadMs: number }
+  | { cmd: 'keys'; id: number; keys: string[]; callsPerKey: number; loadMs: number; shortTtl?: boolean }
   | { cmd: 'close' };
 
 /** The answer to a burst: loader calls in this process and what every caller got. */
@@ -40,6 +40,8 @@ export interface BurstResult {
 }
 
 const LEASE = { ttl: '1s', wait: '8s' } as const;
+/** The TTL of `leasedShort` entries (test/topologies/lease.spec.ts waits past it). */
+const SHORT_TTL_MS = 500;
 
 @Injectable()
 class HotSource {
@@ -74,6 +76,12 @@ class HotSource {
   async leased(key: string): Promise<Produced> {
     return this.produce(key);
   }
+
+  /** Leased with a short TTL (no grace): each expiry is a cold start again. */
+  @Cached({ namespace: 'short-lease', key: (key: string) => key, lease: LEASE, ttl: SHORT_TTL_MS })
+  async leasedShort(key: string): Promise<Produced> {
+    return this.produce(key);
+  }
 }
 
 async function main(): Promise<void> {
@@ -104,7 +112,11 @@ async function main(): Promise<void> {
         source.loadsByKey = new Map();
         source.loadMs = msg.loadMs;
         const settled = await Promise.allSettled(
-          msg.keys.flatMap((key) => Array.from({ length: msg.callsPerKey }, () => source.leased(key))),
+          msg.keys.flatMap((key) =>
+            Array.from({ length: msg.callsPerKey }, () =>
+              msg.shortTtl ? source.leasedShort(key) : source.leased(key),
+            ),
+          ),
         );
         const errors = settled.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
         process.send?.({ type: 'keys', id: msg.id, loads: Object.fromEntries(source.loadsByKey), errors });
