@@ -38,7 +38,7 @@ export interface CacheStatsSnapshot {
   enabled: boolean;
   backend: 'memory' | 'redis' | 'tiered';
   redisConnected: boolean | null;
-  /** Circuit breaker of the Redis connection (null without Redis). */
+  /** Circuit breaker of the Redis connection: 'open' while it, or on Cluster any master's, is open (null without Redis). */
   breaker: 'closed' | 'open' | 'half-open' | null;
   memory: { entries: number; bytes: number } | null;
   /** Memory-tier entries evicted for space since boot. */
