@@ -134,7 +134,7 @@ beforeAll(async () => {
     timeoutMs: 5_000,
     message: 'both instances connected',
   });
-}, 30_000);
+}, 90_000);
 
 afterAll(async () => {
   escapes.stop();
