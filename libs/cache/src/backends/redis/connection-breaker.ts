@@ -87,8 +87,12 @@ export class ConnectionBreaker extends CircuitBreaker {
 
   override failure(keys?: Keys): void {
     if (this.cluster === undefined || keys === undefined) return this.connectionFailure();
+    let list = typeof keys === 'string' ? [keys] : keys;
+    // A multi-key operation failed: blame the masters already failing, if any, rather than every master it touched.
+    const failing = list.length > 1 ? list.filter((key) => this.nodes.has(this.nodeOf(key) ?? '')) : [];
+    if (failing.length > 0) list = failing;
     let counted = false;
-    for (const key of typeof keys === 'string' ? [keys] : keys) {
+    for (const key of list) {
       const node = this.nodeOf(key);
       if (node !== undefined) this.nodeFailure(node, key);
       else if (!counted) {
