@@ -49,6 +49,13 @@ describe('coherence checker', () => {
     expect(check(late, [], db(3), DEFAULT_BOUNDS, [{ ...stall, p: 1 }]).violations).toHaveLength(1);
   });
 
+  it('holds a read of a version its process already held to the memory-tier bound', () => {
+    const mine = op({ type: 'read', v: 1, val: 'x1', tier: 'r', t0: T + 12, t1: T + 15 });
+    const again = op({ type: 'read', v: 1, val: 'x1', tier: 'r', t0: T + 200, t1: T + 201 });
+    expect(kinds([write(1, 0, 10), mine, write(2, 20, 30), again])).toEqual([]);
+    expect(kinds([write(1, 0, 10), { ...mine, p: 1 }, write(2, 20, 30), { ...again, c: n++ }])).toEqual(['stale/none']);
+  });
+
   it('holds a read that joined one in flight in its process to the memory-tier bound', () => {
     const first = op({ type: 'read', v: 1, val: 'x1', tier: 'r', t0: T + 25, t1: T + 100 });
     const joined = op({ type: 'read', v: 1, val: 'x1', tier: 'r', t0: T + 40, t1: T + 100 });
@@ -84,11 +91,12 @@ describe('coherence checker', () => {
   it('counts an overtaken put as documented, but not once a later write must have replaced it', () => {
     const put = write(1, 0, 100, 'put');
     const overtaking = write(2, 10, 20);
-    const r = check([put, overtaking, read(1, 500)], [], db(3));
+    // Read by another process than the put's (whose memory tier may hold what it put).
+    const r = check([put, overtaking, { ...read(1, 500), p: 1 }], [], db(3));
     expect(r.violations).toEqual([]);
     expect(r.documented.overtakenPut).toBe(1);
     // A write committed after the put completed invalidates after it: the put's value must be gone by then.
-    expect(kinds([put, overtaking, write(3, 200, 210), read(1, 500)])).toEqual(['stale/none']);
+    expect(kinds([put, overtaking, write(3, 200, 210), { ...read(1, 500), p: 1 }])).toEqual(['stale/none']);
   });
 
   it('checks lists: items must be committed; order anomalies of concurrent appends are counted apart', () => {

@@ -5,7 +5,8 @@
  *   database's last N messages at some sequence number), and never one written after the read completed;
  * - per key, a read is stale when a write newer than the value it returned had completed before the read began;
  *   its staleness is how long before the read began the first such write completed;
- * - a read served from this instance's memory tier (or joining a load already in flight here) may be stale by the
+ * - a read served from this instance's memory tier (or joining a load already in flight here; a read of a version
+ *   its process already held counts as possibly served by its memory tier) may be stale by the
  *   bus delay when healthy (a delay injected in the bus adds to it), by one heartbeat plus the command timeout while
  *   Redis or the bus subscriber is down or silent; a read that reached Redis (or the database) is never stale;
  * - documented, counted apart and not violations (README, "Several instances"): a `@CachePut` overtaken by a newer
@@ -98,6 +99,8 @@ interface KeyOps {
   all: OpRecord[];
   /** Reads that overlapped an earlier read of their process and returned the same value (see sharedReads). */
   joined: Set<OpRecord>;
+  /** `p.inc|v` → when that process first held row version v (a read of it returned it, or a put of it wrote it). */
+  held: Map<string, number>;
 }
 
 function group(ops: readonly OpRecord[], readType: string, writeType: string): Map<number, KeyOps> {
@@ -108,10 +111,23 @@ function group(ops: readonly OpRecord[], readType: string, writeType: string): M
     if (!k)
       keys.set(
         op.key,
-        (k = { reads: [], writes: [], supersede: [], byVersion: new Map(), all: [], joined: new Set() }),
+        (k = {
+          reads: [],
+          writes: [],
+          supersede: [],
+          byVersion: new Map(),
+          all: [],
+          joined: new Set(),
+          held: new Map(),
+        }),
       );
     k.all.push(op);
     if (op.err !== undefined || op.v === undefined) continue;
+    // What may sit in this process's memory tier: rows it read, or put (a put fills the writer's tier).
+    if (op.type === 'read' || op.kind === 'put') {
+      const heldKey = `${op.p}.${op.inc}|${op.v}`;
+      k.held.set(heldKey, Math.min(k.held.get(heldKey) ?? Infinity, op.t1));
+    }
     if (op.type === readType) k.reads.push(op);
     else {
       k.writes.push(op);
@@ -266,7 +282,11 @@ export function check(
       const detail = `returned v${v}, written by an operation invoked ${round(writer.t0 - read.t1)} ms after the read completed`;
       violations.push({ what: 'future', context: 'none', detail, read, around: around(k, read), faults: [] });
     }
-    const tier = k.joined.has(read) ? 'f' : (read.tier ?? 'r');
+    // Served from this process's memory tier when the worker saw it there — or when it could have: the process held
+    // that very version before (a read or write of it completed), so its memory tier may have kept it. The worker's
+    // peek is only a hint: the library's own hit path may look at the tier another way.
+    const heldBefore = (k.held.get(`${read.p}.${read.inc}|${v}`) ?? Infinity) < read.t0;
+    const tier = read.tier === 'm' || heldBefore ? 'm' : k.joined.has(read) ? 'f' : (read.tier ?? 'r');
     const superseded = supersededAt(k, v);
     const inPlay = faultsIn(superseded - bounds.healthyBusMs, read.t0);
     const bound = (f: FaultRecord | undefined): number => boundFor(tier, f, superseded, bounds);
