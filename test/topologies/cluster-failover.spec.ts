@@ -1,11 +1,13 @@
 /**
- * Drill 10 on Cluster with replicas (issue #16): 3 masters + 1 replica each, `cluster-require-full-coverage no` (the
- * setting a cache cluster wants: one master's failover must not stop the other masters). Under load — 8 concurrent
- * callers of a `@Cached` method over keys spread on every master, no memory tier, so every call reads Redis — one
- * master is SIGKILLed. Bar (semantic, and generous where it is time):
+ * Drills 2 and 10 on Cluster with replicas (issue #16): 3 masters + 1 replica each, `cluster-require-full-coverage no`
+ * (the setting a cache cluster wants: one master's failover must not stop the other masters). Under load — 8
+ * concurrent callers of a `@Cached` method over keys spread on every master, no memory tier, so every call reads
+ * Redis — one master is frozen (SIGSTOP, 1.5 s, below the node timeout), then another is SIGKILLed. Bar (semantic, and
+ * generous where it is time):
  * - 0 errors reach a caller; no call takes longer than commandTimeout + 1 s (the slack a loaded 2-core machine needs);
- * - keys of the two healthy masters keep hitting: their loader is not called again;
- * - once the replica is promoted, the dead master's slots are cache hits again (failover picked up, no restart);
+ * - keys of the healthy masters keep hitting: their loader is not called again;
+ * - a thawed master's keys hit again; once the dead master's replica is promoted, its slots are cache hits again
+ *   (failover picked up, no restart); probes never let callers pay for the dead master (cache errors capped);
  * - the old master, restarted, rejoins as a replica of the promoted one and the app keeps serving.
  * Figures (calls answered from the source, latencies, failover and pickup times) go to the drill report.
  */
@@ -77,16 +79,93 @@ interface Call {
   error?: string;
 }
 
+/** 8 callers looping over their own ids (so "the loader ran during this call" is exact) until `stop()`. */
+function load(ids: number[]): { calls: Call[]; stop: () => Promise<void> } {
+  const calls: Call[] = [];
+  let stopped = false;
+  const callers = Array.from({ length: CALLERS }, async (_, w) => {
+    const mine = ids.filter((id) => id % CALLERS === w);
+    for (let i = 0; !stopped; i++) {
+      const id = mine[i % mine.length]!;
+      const before = loads.get(id) ?? 0;
+      const at = performance.now();
+      let error: string | undefined;
+      try {
+        const got = await app.service.item(id);
+        if (got.v !== `item-${id}`) error = `wrong value for ${id}: ${JSON.stringify(got)}`;
+      } catch (err) {
+        error = (err as Error).message;
+      }
+      calls.push({ id, at, ms: performance.now() - at, loaded: (loads.get(id) ?? 0) !== before, error });
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  });
+  return {
+    calls,
+    stop: async () => {
+      stopped = true;
+      await Promise.all(callers);
+    },
+  };
+}
+
+const ids = Array.from({ length: IDS }, (_, i) => i + 1);
+
+/** Which master holds each id's entry now. */
+async function owners(): Promise<Map<number, number>> {
+  const portOf = new Map<number, number>();
+  for (const id of ids) portOf.set(id, (await cluster.nodeOf(app.engine.space.entry('item', id))).port);
+  return portOf;
+}
+
+describe('drill 2 on Cluster: a master frozen (SIGSTOP) for 1.5 s under load, below the node timeout', () => {
+  it('0 errors, no call over the budget, the other masters keep hitting, its keys hit again after SIGCONT', async () => {
+    for (const id of ids) await app.service.item(id);
+    const masters = await cluster.masters();
+    const portOf = await owners();
+    const frozen = masters[1]!;
+    const frozenIds = new Set(ids.filter((id) => portOf.get(id) === frozen.port));
+    const healthyIds = ids.filter((id) => !frozenIds.has(id));
+    const run = load(ids);
+    await waitFor(() => run.calls.length >= 500, { timeoutMs: 20_000, message: 'steady load before the freeze' });
+    const healthyLoadsBefore = healthyIds.reduce((n, id) => n + (loads.get(id) ?? 0), 0);
+    const frozenAt = performance.now();
+    frozen.freeze();
+    await new Promise((r) => setTimeout(r, 1_500));
+    frozen.thaw();
+    const thawedAt = performance.now();
+    await waitFor(() => run.calls.some((c) => c.at > thawedAt && frozenIds.has(c.id) && !c.loaded), {
+      timeoutMs: 20_000,
+      message: 'hits again on the thawed master',
+    });
+    const firstHit = run.calls.find((c) => c.at > thawedAt && frozenIds.has(c.id) && !c.loaded)!;
+    await run.stop();
+    const during = run.calls.filter((c) => c.at >= frozenAt);
+    const healthyLoads = healthyIds.reduce((n, id) => n + (loads.get(id) ?? 0), 0) - healthyLoadsBefore;
+    figures.freeze = {
+      frozenMs: Math.round(thawedAt - frozenAt),
+      callsFromFreeze: during.length,
+      frozenMasterKeysFromSource: during.filter((c) => frozenIds.has(c.id) && c.loaded).length,
+      healthyMasterLoaderCalls: healthyLoads,
+      maxCallMs: Math.round(Math.max(...during.map((c) => c.ms))),
+      frozenMasterKeyCallsOverCommandTimeout: during.filter((c) => frozenIds.has(c.id) && c.ms > COMMAND_TIMEOUT_MS)
+        .length,
+      hitsAgainAfterThawMs: Math.round(firstHit.at + firstHit.ms - thawedAt),
+    };
+    expect(during.filter((c) => c.error !== undefined).map((c) => c.error)).toEqual([]);
+    expect(during.filter((c) => c.ms > COMMAND_TIMEOUT_MS + SLACK_MS).map((c) => Math.round(c.ms))).toEqual([]);
+    expect(healthyLoads).toBe(0);
+    expect(await cluster.waitForState('ok', 10_000)).toBeGreaterThanOrEqual(0);
+  });
+});
+
 describe('drill 10 on Cluster: a master with a replica SIGKILLed under load', () => {
   it('0 errors, no call over the budget, healthy masters keep hitting, failover picked up, old master back as replica', async () => {
-    const ids = Array.from({ length: IDS }, (_, i) => i + 1);
     for (const id of ids) await app.service.item(id);
-    expect([...loads.values()].every((n) => n === 1)).toBe(true);
 
     const masters = await cluster.masters();
     expect(masters).toHaveLength(3);
-    const portOf = new Map<number, number>();
-    for (const id of ids) portOf.set(id, (await cluster.nodeOf(app.engine.space.entry('item', id))).port);
+    const portOf = await owners();
     const victim: RedisServer = masters[0]!;
     const replica = await cluster.replicaOf(victim);
     const victimIds = ids.filter((id) => portOf.get(id) === victim.port);
@@ -95,29 +174,11 @@ describe('drill 10 on Cluster: a master with a replica SIGKILLed under load', ()
     expect(victimIds.length).toBeGreaterThan(50);
     expect(new Set(healthyIds.map((id) => portOf.get(id))).size).toBe(2);
 
-    const calls: Call[] = [];
-    let stop = false;
-    // Each caller owns its ids, so "the loader ran during this call" is exact.
-    const callers = Array.from({ length: CALLERS }, async (_, w) => {
-      const mine = ids.filter((id) => id % CALLERS === w);
-      for (let i = 0; !stop; i++) {
-        const id = mine[i % mine.length]!;
-        const before = loads.get(id) ?? 0;
-        const at = performance.now();
-        let error: string | undefined;
-        try {
-          const got = await app.service.item(id);
-          if (got.v !== `item-${id}`) error = `wrong value for ${id}: ${JSON.stringify(got)}`;
-        } catch (err) {
-          error = (err as Error).message;
-        }
-        calls.push({ id, at, ms: performance.now() - at, loaded: (loads.get(id) ?? 0) !== before, error });
-        await new Promise((r) => setTimeout(r, 1));
-      }
-    });
-
+    const run = load(ids);
+    const calls = run.calls;
     await waitFor(() => calls.length >= 500, { timeoutMs: 20_000, message: 'steady load before the kill' });
     const healthyLoadsBefore = healthyIds.reduce((n, id) => n + (loads.get(id) ?? 0), 0);
+    const errorsBefore = cacheErrors(app.cache);
     await victim.kill();
     const killedAt = performance.now();
 
@@ -159,8 +220,7 @@ describe('drill 10 on Cluster: a master with a replica SIGKILLed under load', ()
       timeoutMs: 30_000,
       message: 'a round after the rejoin',
     });
-    stop = true;
-    await Promise.all(callers);
+    await run.stop();
 
     const after = calls.filter((c) => c.at >= killedAt);
     const errors = calls.filter((c) => c.error !== undefined).map((c) => `${c.id}: ${c.error}`);
@@ -202,7 +262,7 @@ describe('drill 10 on Cluster: a master with a replica SIGKILLed under load', ()
       failoverPickedUpAfterKillMs: Math.round(pickupMs),
       oldMasterRejoinedAsReplicaMs: Math.round(rejoinedMs),
       loadsAfterPickupSettled: afterSettle.filter((c) => c.loaded).length,
-      cacheErrorsCounted: cacheErrors(app.cache),
+      cacheErrorsCountedSinceKill: cacheErrors(app.cache) - errorsBefore,
     });
 
     expect(errors).toEqual([]);
@@ -212,7 +272,7 @@ describe('drill 10 on Cluster: a master with a replica SIGKILLed under load', ()
     expect(healthyLoadsAfter).toBe(0);
     // Probes never let callers pay for the dead master: only the calls in flight when it died and the few that open
     // its circuit fail (a read, and the write after the load) — not one per probe interval until the failover.
-    expect(cacheErrors(app.cache)).toBeLessThanOrEqual(2 * (CALLERS + BREAKER_THRESHOLD));
+    expect(cacheErrors(app.cache) - errorsBefore).toBeLessThanOrEqual(2 * (CALLERS + BREAKER_THRESHOLD));
     // The dead master's slots: hits again once the failover is picked up.
     expect(afterSettle.filter((c) => c.loaded)).toEqual([]);
     expect(await cluster.waitForState('ok', 10_000)).toBeGreaterThanOrEqual(0);
