@@ -5,7 +5,8 @@
  * worst round trip is the stall every other client of that Redis sees. For each size, entries `{ i }` tagged `big`
  * are stored (the first 10,000 written by tiercache, the rest copies of their stamped bytes), then timed:
  * `invalidateTags(['big'])`, `invalidatePrefix` of those entries, and `clearNamespace` of as many. Each row gives the
- * wall time, the worst PING of the other process and the slowest command in SLOWLOG (threshold 1 ms; '-' = none);
+ * wall time, the worst PING of the other process, the slowest command in SLOWLOG (threshold 1 ms; '-' = none) and
+ * Redis's own latency events (LATENCY LATEST, threshold 1 ms: `command`, `expire-cycle`, ...);
  * an idle row first shows the machine's own noise (on a loaded host even a single-key command can read 3-4 ms, so
  * redis-server and the prober run at nice -10 when the bench may renice them).
  * Prints a table and adds `tags` to bench/results.json. Env: BENCH_TAG_SIZES (default 10000,100000,1000000).
@@ -38,6 +39,8 @@ interface Row {
   slowestCommandMs: number | null;
   /** The slowest command and its first argument (SLOWLOG). */
   slowestCommand: string | null;
+  /** Redis's own latency events of 1 ms or more meanwhile (LATENCY LATEST: event → worst ms), e.g. `command`. */
+  events: Record<string, number>;
 }
 
 @Module({})
@@ -97,13 +100,17 @@ async function main(): Promise<void> {
   };
   const measure = async (op: string, entries: number, run: () => Promise<unknown>): Promise<void> => {
     await admin.config('SET', 'slowlog-log-slower-than', '1000');
+    await admin.config('SET', 'latency-monitor-threshold', '1');
     await admin.slowlog('RESET');
+    await admin.call('LATENCY', 'RESET');
     await window();
     const started = performance.now();
     await run();
     const ms = performance.now() - started;
     const worstPingMs = await window();
     const log = (await admin.slowlog('GET', 128)) as [number, number, number, string[]][];
+    const latest = (await admin.call('LATENCY', 'LATEST')) as [string, number, number, number][];
+    const events = Object.fromEntries(latest.map(([event, , , max]) => [event, max]));
     const slowest = log.reduce<[number, string[]] | null>(
       (max, [, , us, args]) => (max === null || us > max[0] ? [us, args] : max),
       null,
@@ -115,6 +122,7 @@ async function main(): Promise<void> {
       worstPingMs: round(worstPingMs),
       slowestCommandMs: slowest ? slowest[0] / 1000 : null,
       slowestCommand: slowest ? slowest[1].slice(0, 2).join(' ').slice(0, 60) : null,
+      events,
     });
   };
 
@@ -148,12 +156,18 @@ async function main(): Promise<void> {
   console.log(
     `\nTags at any size (a separate process PINGs every 1 ms; SLOWLOG threshold 1 ms; redis-server and the prober ${raised ? 'at nice -10' : 'at normal priority (renice refused)'})`,
   );
-  console.log('| operation | entries | wall ms | worst PING of the other process, ms | slowest command, ms | which |');
-  console.log('| --- | ---: | ---: | ---: | ---: | --- |');
-  for (const r of rows)
+  console.log(
+    '| operation | entries | wall ms | worst PING of the other process, ms | slowest command, ms | which | Redis latency events, worst ms |',
+  );
+  console.log('| --- | ---: | ---: | ---: | ---: | --- | --- |');
+  for (const r of rows) {
+    const events = Object.entries(r.events)
+      .map(([event, ms]) => `${event} ${ms}`)
+      .join(', ');
     console.log(
-      `| ${r.op} | ${r.entries.toLocaleString('en')} | ${r.ms} | ${r.worstPingMs} | ${r.slowestCommandMs ?? '-'} | ${r.slowestCommand ?? ''} |`,
+      `| ${r.op} | ${r.entries.toLocaleString('en')} | ${r.ms} | ${r.worstPingMs} | ${r.slowestCommandMs ?? '-'} | ${r.slowestCommand ?? ''} | ${events || '-'} |`,
     );
+  }
 
   const out = new URL('./results.json', import.meta.url);
   let json: Record<string, unknown> = {};

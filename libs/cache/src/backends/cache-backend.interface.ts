@@ -9,7 +9,21 @@ export interface WriteOptions {
    * Absent → unconditional write (write-through).
    */
   ifToken?: string | null;
+  /**
+   * With `ifToken`: the fence read before the load ({@link CacheBackend.fence}); the write happens only if no prefix
+   * clear of the key's namespace (nor, for a tagged write, any tag invalidation) ran since.
+   */
+  fence?: LoadFence;
 }
+
+/**
+ * What a load saw of the invalidations that cannot tombstone absent keys (prefix and namespace clears, tags), read
+ * before its loader ran: the namespace's fence and the tags' fence ('' when absent).
+ */
+export type LoadFence = readonly [namespace: string, tags: string];
+
+/** The fence of a backend that needs none (nothing shared to fence against). */
+export const NO_FENCE: LoadFence = ['', ''];
 
 /**
  * The contract every backend honours (memory, Redis, tiered); one contract suite runs against each.
@@ -19,6 +33,11 @@ export interface WriteOptions {
 export interface CacheBackend {
   readonly kind: 'memory' | 'redis' | 'tiered';
   read<T = unknown>(key: string): Promise<ReadResult<T>>;
+  /**
+   * The fence a load of `key` reads before running its loader (shared backends only: one process's own loads are
+   * fenced in-process); pass it to the guarded write with `ifToken`.
+   */
+  fence?(key: string): Promise<LoadFence>;
   /**
    * Stores an encoded entry (the envelope bytes: the only form a write carries; a memory tier decodes it once into
    * its own snapshot). Returns false when a guard skipped it.

@@ -1,4 +1,5 @@
-import type { CacheBackend, WriteOptions } from './cache-backend.interface.js';
+import type { CacheBackend, LoadFence, WriteOptions } from './cache-backend.interface.js';
+import { NO_FENCE } from './cache-backend.interface.js';
 import type { CacheEntry, ListReadResult, ReadResult } from './cache-entry.js';
 import type { LeaseBackend } from './lease-backend.interface.js';
 import { isLeaseBackend } from './lease-backend.interface.js';
@@ -70,6 +71,10 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
         throw err;
       },
     );
+  }
+
+  fence(key: string): Promise<LoadFence> {
+    return this.remote.fence ? this.remote.fence(key) : Promise.resolve(NO_FENCE);
   }
 
   async write(key: string, encoded: Buffer, ttlMs: number, options?: WriteOptions): Promise<boolean> {

@@ -1,3 +1,4 @@
+import type { LoadFence } from '../backends/cache-backend.interface.js';
 import type { CacheStore } from '../backends/cache-store.js';
 import { toStorable } from '../codec/class-transformer.adapter.js';
 import { encodeEntry } from '../codec/entry.codec.js';
@@ -9,6 +10,15 @@ import type { LoadPolicy } from '../options/load-policy.js';
 import { Budget } from '../resilience/budget.js';
 import type { ThrottledLogger } from '../resilience/throttled-logger.js';
 import type { BackendGuard } from './backend-guard.js';
+
+/**
+ * What a load's write is guarded by: the token of the read that missed (the key must still be in that state) and
+ * the load fence read before the loader ran (undefined: the backend shares nothing to fence against).
+ */
+export interface LoadGuard {
+  token: string | null;
+  fence: LoadFence | undefined;
+}
 
 /** Tags of a write: a list, or a function of the value. */
 export type TagsOption<T> = readonly string[] | ((value: T) => readonly string[]) | undefined;
@@ -29,6 +39,11 @@ export class EntryWriter {
     private readonly commandTimeoutMs: number,
   ) {}
 
+  /** The load fence of a key, read before its loader runs ({@link readFence}). */
+  fence(namespace: string, k: string, budget: Budget): Promise<LoadFence | null | undefined> {
+    return readFence(this.store, this.guard, namespace, k, budget);
+  }
+
   /** Write-through: replaces the entry whatever it holds; if the value cannot be cached the old one is removed. */
   async put<T>(namespace: string, k: string, value: T, policy: LoadPolicy, tags: TagsOption<T>): Promise<boolean> {
     if (value === undefined) return false;
@@ -39,8 +54,8 @@ export class EntryWriter {
   }
 
   /**
-   * Encodes and writes one entry. `token` undefined: unconditional (then `onFail` queues an invalidation of the key
-   * when the write fails, and a value that cannot be cached removes the old one); otherwise a guarded write.
+   * Encodes and writes one entry. `load` undefined: unconditional (then `onFail` queues an invalidation of the key
+   * when the write fails, and a value that cannot be cached removes the old one); otherwise a load's guarded write.
    */
   async write<T>(
     namespace: string,
@@ -48,11 +63,11 @@ export class EntryWriter {
     value: T,
     policy: LoadPolicy,
     tagsOption: TagsOption<T>,
-    token: string | null | undefined,
+    load: LoadGuard | undefined,
     budget: Budget,
     onFail?: () => void,
   ): Promise<boolean> {
-    const mustLand = token === undefined;
+    const mustLand = load === undefined;
     const tier = this.guard.tier;
     if (!mustLand && !this.guard.allow(k)) {
       // Nothing would be sent: skip the encoding too.
@@ -79,7 +94,8 @@ export class EntryWriter {
     const tagKeys = tags?.length ? checkTags(tags) : undefined;
     const options = {
       ...(tagKeys ? { tags: tagKeys } : {}),
-      ...(token !== undefined ? { ifToken: token } : {}),
+      ...(load !== undefined ? { ifToken: load.token } : {}),
+      ...(load?.fence !== undefined ? { fence: load.fence } : {}),
     };
     const backend = this.store.backend;
     const written = await this.guard.run(
@@ -107,4 +123,22 @@ export function entryTtl(policy: LoadPolicy, value: unknown): number {
   const ms = typeof policy.ttl === 'function' ? policy.ttl(value) : policy.ttl;
   const safe = Math.max(1, ms);
   return policy.jitter > 0 ? Math.round(safe * (1 + Math.random() * policy.jitter)) : safe;
+}
+
+/**
+ * Reads the load fence of a key before its loader runs (the backend's `fence`): undefined when the backend needs
+ * none, null when it cannot be read (Redis down, circuit open: the load's value is then not cached).
+ */
+export async function readFence(
+  store: CacheStore,
+  guard: BackendGuard,
+  namespace: string,
+  k: string,
+  budget: Budget,
+): Promise<LoadFence | null | undefined> {
+  const backend = store.backend;
+  if (backend.fence === undefined) return undefined;
+  if (!guard.allow(k)) return null;
+  const read = backend.fence.bind(backend);
+  return guard.run(namespace, 'get', () => budget.run(backend.kind, 'get', () => read(k)), null, undefined, k);
 }

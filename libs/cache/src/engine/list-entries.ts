@@ -5,6 +5,7 @@ import type { SingleFlight } from '../resilience/single-flight.js';
 import { Budget } from '../resilience/budget.js';
 import type { BackendGuard } from './backend-guard.js';
 import type { EntryReader } from './entry-reader.js';
+import { readFence } from './entry-writer.js';
 
 /** A list write, resolved: keep the last `maxLength` items, for `ttlMs`. */
 export interface ListShape {
@@ -39,15 +40,20 @@ export class ListEntries {
       const budget = new Budget(this.commandTimeoutMs);
       const read = await this.reader.readList<T>(namespace, k, budget);
       if (read.hit) return read.items;
+      // Read before the loader: a clear or tag invalidation from now on keeps what it loads out of the cache.
+      const fence = await readFence(this.store, this.guard, namespace, k, budget);
       const items = (await loader()).slice(-shape.maxLength);
-      if (!self.invalidated) {
+      if (!self.invalidated && fence !== null) {
         const backend = this.store.backend;
         await this.guard.run(
           namespace,
           'set',
           () =>
             budget.run(backend.kind, 'set', () =>
-              backend.writeList(k, items, shape.maxLength, shape.ttlMs, { ifToken: read.token }),
+              backend.writeList(k, items, shape.maxLength, shape.ttlMs, {
+                ifToken: read.token,
+                ...(fence !== undefined ? { fence } : {}),
+              }),
             ),
           false,
           undefined,

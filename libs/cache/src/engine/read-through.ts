@@ -11,6 +11,7 @@ import { runLoader } from '../resilience/loader-runner.js';
 import type { Flight, SingleFlight } from '../resilience/single-flight.js';
 import type { ThrottledLogger } from '../resilience/throttled-logger.js';
 import type { EngineRead, EntryReader } from './entry-reader.js';
+import type { LoadFence } from '../backends/cache-backend.interface.js';
 import type { EntryWriter, TagsOption } from './entry-writer.js';
 import type { HeldLease, LoadLease } from './load-lease.js';
 
@@ -181,9 +182,11 @@ export class ReadThrough {
       lease = waited.lease;
     }
     try {
+      // Read before the loader: a clear or tag invalidation from now on keeps what it loads out of the cache.
+      const fence = await this.writer.fence(namespace, k, budget);
       const outcome = await runLoader(loader, policy, stale);
       if (outcome.kind === 'fresh') {
-        await this.cacheLoaded(namespace, k, outcome.value, policy, tags, self, token, budget);
+        await this.cacheLoaded(namespace, k, outcome.value, policy, tags, self, { token, fence }, budget);
         return outcome.value;
       }
       this.telemetry.count(namespace, 'source', 'load', 'stale');
@@ -192,7 +195,16 @@ export class ReadThrough {
         const lateToken = stale ? liveToken(stale) : token;
         const late = outcome.late.then(
           (value) =>
-            this.cacheLoaded(namespace, k, value, policy, tags, self, lateToken, new Budget(this.commandTimeoutMs)),
+            this.cacheLoaded(
+              namespace,
+              k,
+              value,
+              policy,
+              tags,
+              self,
+              { token: lateToken, fence },
+              new Budget(this.commandTimeoutMs),
+            ),
           (err: unknown) => this.logger.warn(`late:${namespace}`, LogMessages.lateLoadFailed(err)),
         );
         this.trackLateLoad(k, late, policy.hardTimeoutMs);
@@ -214,15 +226,16 @@ export class ReadThrough {
     policy: LoadPolicy,
     tags: TagsOption<T>,
     self: Flight<T>,
-    token: string | null,
+    load: { token: string | null; fence: LoadFence | null | undefined },
     budget: Budget,
   ): Promise<void> {
-    if (self.invalidated) {
+    // Invalidated here while it ran, or its fence unknown (Redis did not answer): not cached.
+    if (self.invalidated || load.fence === null) {
       this.telemetry.count(namespace, 'source', 'set', 'skipped');
       return;
     }
     if (value === undefined || (value === null && !policy.cacheNull)) return;
-    await this.writer.write(namespace, k, value, policy, tags, token, budget);
+    await this.writer.write(namespace, k, value, policy, tags, { token: load.token, fence: load.fence }, budget);
   }
 
   /** Remembers a late load (until it has cached its value, or the hard timeout passed) so the key is not loaded twice. */
@@ -248,6 +261,7 @@ export class ReadThrough {
       try {
         const budget = new Budget(this.commandTimeoutMs);
         const read = await this.reader.read<T>(namespace, k, budget);
+        const fence = await this.writer.fence(namespace, k, budget);
         const outcome = await runLoader(
           loader,
           { softTimeoutMs: undefined, hardTimeoutMs: policy.hardTimeoutMs },
@@ -255,7 +269,7 @@ export class ReadThrough {
         );
         const value = outcome.value;
         const token = read.hit ? liveToken(read.entry) : read.token;
-        await this.cacheLoaded(namespace, k, value, policy, tags, self, token, budget);
+        await this.cacheLoaded(namespace, k, value, policy, tags, self, { token, fence }, budget);
         this.telemetry.count(namespace, 'source', 'load', 'refresh');
         return value;
       } finally {

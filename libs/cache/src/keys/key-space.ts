@@ -171,6 +171,29 @@ export class KeySpace {
     return `${this.root}__tag:${entryPart(checkTag(tag))}`;
   }
 
+  /**
+   * The load fence of a namespace: replaced (a random value) by every prefix invalidation or clear of the namespace,
+   * before its keys go. A load reads it before its loader runs and writes only if it is unchanged (absent keys can
+   * hold no tombstone, so this is what stops a load that read the source before the clear from caching after it).
+   */
+  fence(namespace: string): string {
+    return `${this.root}__fence:${checkNamespace(namespace)}`;
+  }
+
+  /** The load fence of tags: replaced by every tag invalidation; a tagged load's write checks it (see {@link fence}). */
+  get tagFence(): string {
+    return `${this.root}__fence:__tags`;
+  }
+
+  /** The namespace of an entry key or of a namespace's key prefix (the segment after the root), undefined if none. */
+  namespaceOf(key: string): string | undefined {
+    if (!key.startsWith(this.root)) return undefined;
+    const end = key.indexOf(':', this.root.length);
+    if (end < 0) return undefined;
+    const name = key.slice(this.root.length, end);
+    return NAME_PATTERN.test(name) && !name.startsWith('__') ? name : undefined;
+  }
+
   /** The member index of a tag (validated): a sorted set of entry keys by deadline, bounded, for physical cleanup. */
   tagIndex(tag: string): string {
     return `${this.root}__tagidx:${entryPart(checkTag(tag))}`;

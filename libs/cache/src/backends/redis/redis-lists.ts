@@ -6,7 +6,7 @@ import type { WriteOptions } from '../cache-backend.interface.js';
 import type { ListReadResult } from '../cache-entry.js';
 import { MISS } from '../cache-entry.js';
 import type { RedisBackend } from './redis.backend.js';
-import { isEntry, MAGIC } from './redis.backend.js';
+import { isEntry, MAGIC } from './entry-bytes.js';
 
 /**
  * Capped lists in Redis (message histories): a Redis list whose first item is our header (an envelope of `null`,
@@ -67,17 +67,26 @@ export class RedisLists {
     const encoded = items.slice(-maxLength).map((item) => encodeValue(item));
     const guard =
       options?.ifToken === undefined ? '*' : options.ifToken === null ? '' : encodeTombstone(options.ifToken);
-    const write = async (): Promise<boolean> =>
-      (await this.backend.client.tcListWrite(
+    const ttl = Math.max(1, Math.round(ttlMs));
+    const plain = (): Promise<number> =>
+      this.backend.client.tcListWrite(key, ttl, guard, MAGIC, this.backend.notAfter(), header, ...encoded);
+    if (guard === '*') return this.backend.replacingOrDrop(key, async () => (await plain()) === 1);
+    if (!options?.fence) return (await plain()) === 1;
+    const fenced = (nsKey: string, tagKey: string, wantNs: string, wantTags: string): Promise<number> =>
+      this.backend.client.tcListWriteFenced(
         key,
-        Math.max(1, Math.round(ttlMs)),
+        nsKey,
+        tagKey,
+        wantNs,
+        wantTags,
+        ttl,
         guard,
         MAGIC,
         this.backend.notAfter(),
         header,
         ...encoded,
-      )) === 1;
-    return guard === '*' ? this.backend.replacingOrDrop(key, write) : write();
+      );
+    return (await this.backend.fences.write(key, options.fence, !!options.tags?.length, { fenced, plain })) === 1;
   }
 
   async append(key: string, items: readonly unknown[], maxLength: number, ttlMs: number): Promise<boolean> {

@@ -4,15 +4,13 @@ import {
   decodeEntry,
   encodeEntry,
   encodeTombstone,
-  ENTRY_LAYOUT,
   ENTRY_MAGIC,
   entryStamps,
   stampEntry,
   tombstoneId,
-  TOMBSTONE_MAGIC,
 } from '../../codec/entry.codec.js';
 import type { TagStamp } from '../../codec/entry.codec.js';
-import type { CacheBackend, WriteOptions } from '../cache-backend.interface.js';
+import type { CacheBackend, LoadFence, WriteOptions } from '../cache-backend.interface.js';
 import type { LeaseBackend } from '../lease-backend.interface.js';
 import type { CacheEntry, ListReadResult, ReadResult } from '../cache-entry.js';
 import { liveToken, MISS, NO_TAGS, parseLiveToken } from '../cache-entry.js';
@@ -25,8 +23,10 @@ import type { RedisClient } from './redis-client.factory.js';
 import { SocketBatcher } from './socket-batcher.js';
 import type { CacheScripts } from './redis.scripts.js';
 import { defineScripts } from './redis.scripts.js';
-import { TagGenerations } from './tag-generations.js';
+import { TagGenerations, UNINDEXED } from './tag-generations.js';
 import { TimeoutListKeeper } from './timeout-list.keeper.js';
+import { entryTimes, isListHeader, isOom, isWrongType, MAGIC } from './entry-bytes.js';
+import { LoadFences } from './load-fence.js';
 
 /** Options of the Redis backend. */
 export interface RedisBackendOptions {
@@ -56,7 +56,6 @@ export interface RedisBackendOptions {
   notAfter?: () => number;
 }
 
-export const MAGIC = Buffer.from(TOMBSTONE_MAGIC, 'latin1');
 /** The version byte of an unstamped entry (the common case: its hit needs no tag check). */
 const ENTRY_VERSION = ENTRY_MAGIC.charCodeAt(1);
 const CAS_ATTEMPTS = 10;
@@ -80,6 +79,8 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
   private readonly tagIndexCap: number;
   /** The current generation of each tag, remembered while the bus is trusted (the store says when). */
   readonly generations: TagGenerations;
+  /** @internal (RedisLists) The load fences of prefix clears and tags. */
+  readonly fences: LoadFences;
 
   constructor(
     client: RedisClient,
@@ -97,6 +98,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     this.readEnd = options.maxReadBytes === undefined ? undefined : String(options.maxReadBytes);
     this.timeouts = TimeoutListKeeper.of(client);
     this.generations = new TagGenerations(client, space);
+    this.fences = new LoadFences(client, space, (key) => this.delete([key]));
     this.batcher = new SocketBatcher(client);
     this.lists = new RedisLists(this);
   }
@@ -189,10 +191,35 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     // Stamped before writing: an invalidation that runs in between replaces the generation, so the entry is a miss.
     const bytes = await this.stamp(key, encoded, options.tags, ttlMs);
     const live = options.ifToken === null ? undefined : parseLiveToken(options.ifToken);
-    if (live)
-      return (await this.client.tcGuardedSet(key, bytes, ttl, entryTimes(live), MAGIC, 'live', this.notAfter())) === 1;
-    const expected = options.ifToken === null ? '' : encodeTombstone(options.ifToken);
-    return (await this.client.tcGuardedSet(key, bytes, ttl, expected, MAGIC, '', this.notAfter())) === 1;
+    const expected = live ? entryTimes(live) : options.ifToken === null ? '' : encodeTombstone(options.ifToken);
+    const mode = live ? 'live' : '';
+    const plain = (): Promise<number> =>
+      this.client.tcGuardedSet(key, bytes, ttl, expected, MAGIC, mode, this.notAfter());
+    if (!options.fence) return (await plain()) === 1;
+    const fenced = (nsKey: string, tagKey: string, wantNs: string, wantTags: string): Promise<number> =>
+      this.client.tcGuardedSetFenced(
+        key,
+        nsKey,
+        tagKey,
+        wantNs,
+        wantTags,
+        bytes,
+        ttl,
+        expected,
+        MAGIC,
+        mode,
+        this.notAfter(),
+      );
+    return (await this.fences.write(key, options.fence, !!options.tags?.length, { fenced, plain })) === 1;
+  }
+
+  fence(key: string): Promise<LoadFence> {
+    try {
+      this.own(key);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.fences.read(key);
   }
 
   async delete(keys: readonly string[]): Promise<void> {
@@ -209,28 +236,32 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
   }
 
   /**
-   * Invalidates tags: first in O(1) — each tag's generation key goes, so every entry stamped with it is a miss from
+   * Invalidates tags: first the tags' load fence moves (a load that read its source before now caches nothing, see
+   * {@link LoadFences}), then in O(1) — each tag's generation key goes, so every entry stamped with it is a miss from
    * now on, however many there are — then the entries its index lists (at most `tagIndexCap`) are tombstoned in
    * slices of `tagSlice` (never one long command); entries beyond the cap stay stored as misses until they expire
    * or are reloaded. Returns the entries tombstoned.
    */
   async invalidateTags(tags: readonly string[]): Promise<number> {
     const unique = [...new Set(tags)];
-    await Promise.all(unique.map((tag) => this.client.unlink(this.space.tag(tag))));
-    // Forgotten again once Redis has answered: a generation fetched while the UNLINK travelled is not trusted.
-    this.generations.drop(unique);
-    let count = 0;
-    for (const tag of unique) count += await this.drainIndex(this.space.tagIndex(tag));
-    return count;
+    return this.fences.around(this.space.tagFence, async () => {
+      await Promise.all(unique.map((tag) => this.client.unlink(this.space.tag(tag))));
+      // Forgotten again once Redis has answered: a generation fetched while the UNLINK travelled is not trusted.
+      this.generations.drop(unique);
+      let count = 0;
+      for (const tag of unique) count += await this.drainIndex(this.space.tagIndex(tag));
+      return count;
+    });
   }
 
   /**
    * Tombstones the members of a tag index, `tagSlice` at a time (ZPOPMIN: each slice leaves the index as it goes,
-   * so a retry — the replay — resumes where a failure stopped). Bounded by the size it had when it started: members
-   * added meanwhile belong to writes made after the invalidation.
+   * so a retry — the replay — resumes where a failure stopped). Until the index is empty: members added meanwhile
+   * (writes racing the invalidation) may pop first, having sooner deadlines, and every member present when it
+   * started must go; bounded all the same, at twice that size plus a slice, against writers that never stop.
    */
   private async drainIndex(indexKey: string): Promise<number> {
-    let left = await this.client.zcard(indexKey);
+    let left = 2 * (await this.client.zcard(indexKey)) + this.tagSlice;
     let count = 0;
     while (left > 0) {
       const popped = await this.client.zpopmin(indexKey, Math.min(left, this.tagSlice));
@@ -260,7 +291,10 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
 
   async clearPrefix(keyPrefix: string): Promise<number> {
     this.own(keyPrefix);
-    return clearPrefix(this.client, keyPrefix, this.scanBatch);
+    // Every prefix the library clears lies inside one namespace (whose loads read its fence); a bare prefix has none.
+    const namespace = this.space.namespaceOf(keyPrefix);
+    const clear = (): Promise<number> => clearPrefix(this.client, keyPrefix, this.scanBatch);
+    return namespace === undefined ? clear() : this.fences.around(this.space.fence(namespace), clear);
   }
 
   async update<T>(key: string, fn: (current: T) => T | undefined): Promise<T | undefined> {
@@ -357,12 +391,12 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     const now = Date.now();
     const gens = this.generations;
     const epoch = gens.now;
-    const [stamps] = await Promise.all([
+    const [current, indexed] = await Promise.all([
       Promise.all(
         unique.map(async (tag) => {
           const gen = await this.client.tcTagStamp(this.space.tag(tag), gens.candidate(), ttl);
           gens.learn(tag, gen, epoch);
-          return { tag, gen };
+          return gen;
         }),
       ),
       Promise.all(
@@ -371,7 +405,11 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
         ),
       ),
     ]);
-    return stampEntry(encoded, stamps);
+    // An entry a full index could not list is marked: readers then always check its generations with Redis.
+    return stampEntry(
+      encoded,
+      unique.map((tag, i) => ({ tag, gen: indexed[i] === 1 ? current[i]! : UNINDEXED + current[i]! })),
+    );
   }
 
   /**
@@ -401,40 +439,4 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     await this.client.unlink(key);
     return { hit: false, token: null, corrupt: true };
   }
-}
-
-/** The envelope times of an entry (bytes 3–18, what a live token names; the guarded SET compares them). */
-function entryTimes(times: { createdAt: number; expiresAt: number }): Buffer {
-  const out = Buffer.alloc(ENTRY_LAYOUT.valueLength - ENTRY_LAYOUT.createdAt);
-  out.writeDoubleBE(times.createdAt, ENTRY_LAYOUT.createdAt - ENTRY_LAYOUT.createdAt);
-  out.writeDoubleBE(times.expiresAt, ENTRY_LAYOUT.expiresAt - ENTRY_LAYOUT.createdAt);
-  return out;
-}
-
-/** Whether bytes are one of our value envelopes (not a tombstone, not garbage). */
-export function isEntry(raw: Buffer): boolean {
-  try {
-    decodeEntry(raw);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Whether the first item of a list is our list header (an envelope of `null`). */
-export function isListHeader(raw: Buffer): boolean {
-  try {
-    return decodeEntry(raw).value === null;
-  } catch {
-    return false;
-  }
-}
-
-/** Redis refused a write because maxmemory is reached under noeviction (scripts' errors start the same way). */
-function isOom(err: unknown): boolean {
-  return err instanceof Error && err.message.startsWith('OOM');
-}
-
-function isWrongType(err: unknown): boolean {
-  return err instanceof Error && err.message.startsWith('WRONGTYPE');
 }

@@ -1,6 +1,7 @@
 import type { RedisClient } from './redis-client.factory.js';
 
-// The Lua scripts: each touches exactly one key (KEYS[1]), so every one of them is Cluster-safe.
+// The Lua scripts: each touches exactly one key (KEYS[1]), so every one of them is Cluster-safe — but for the fenced
+// forms of a load's write, which standalone and Sentinel use (three keys, see FENCE).
 // Writes carry a deadline (`notAfter`, in Redis server time): a write that reaches Redis late — it sat in a socket
 // while the server was frozen, and its caller has long given up — is refused instead of executed.
 const LATE = `
@@ -47,6 +48,25 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1`;
 
+/**
+ * The fenced form of a load's write (standalone and Sentinel; Cluster checks after writing, the keys sit on other
+ * masters): KEYS[2] is the namespace's load fence, KEYS[3] the tags' fence, and the first two ARGV what the load read
+ * of them before its loader ran ('' absent; '*' for the tags' fence: not checked, an untagged write). Either changed:
+ * a prefix clear or a tag invalidation ran meanwhile, and the loaded value may predate it — nothing is written. Both
+ * are taken off ARGV, so the body that follows reads its own arguments unchanged.
+ */
+const FENCE = `
+local function fenceOf(k)
+  local v = redis.pcall('GET', k)
+  if v == false then return '' end
+  if type(v) ~= 'string' then return '!' end
+  return v
+end
+local wantNs = table.remove(ARGV, 1)
+local wantTags = table.remove(ARGV, 1)
+if fenceOf(KEYS[2]) ~= wantNs or (wantTags ~= '*' and fenceOf(KEYS[3]) ~= wantTags) then return 0 end
+`;
+
 /** Compare-and-set for update-in-place: replace only if the bytes are those we read; keep the TTL. */
 const COMPARE_AND_SET = `${LATE}
 if late(ARGV[3]) then return -1 end
@@ -73,16 +93,20 @@ return g`;
 /**
  * Indexes an entry under a tag (KEYS[1]: the tag's sorted set, score = the entry's deadline), for the physical
  * cleanup of an invalidation. Bounded work and size: at most 64 members past their deadline (ARGV[3]) are pruned
- * per write, and beyond ARGV[5] members the soonest to expire go. ARGV = member, deadline, now, ttl, cap.
+ * per write, and an index of ARGV[5] members takes no new one: 0 then (the entry is stamped unindexed, and readers
+ * check its generation with Redis). ARGV = member, deadline, now, ttl, cap.
  */
 const TAG_INDEX = `
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[3], 'LIMIT', 0, 64)
 if #expired > 0 then redis.call('ZREM', KEYS[1], unpack(expired)) end
-local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[5])
-if over > 0 then redis.call('ZPOPMIN', KEYS[1], over) end
+local indexed = 1
+if redis.call('ZCARD', KEYS[1]) > tonumber(ARGV[5]) then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  indexed = 0
+end
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
-return 1`;
+return indexed`;
 
 /** Reads a list entry: {1, items...} for a list; {0, value} for a string (tombstone or poison); {0} when absent. */
 const LIST_READ = `
@@ -152,6 +176,20 @@ export interface CacheScripts {
     mode: '' | 'live',
     notAfter: number,
   ): Promise<number>;
+  /** {@link FENCE} + GUARDED_SET: fence keys and the values the load read, then tcGuardedSet's arguments. */
+  tcGuardedSetFenced(
+    key: string,
+    namespaceFence: string,
+    tagFence: string,
+    wantNamespace: string,
+    wantTags: string,
+    value: Buffer,
+    ttlMs: number,
+    expected: Arg,
+    magic: Buffer,
+    mode: '' | 'live',
+    notAfter: number,
+  ): Promise<number>;
   tcCompareAndSet(key: string, expected: Buffer, next: Buffer, notAfter: number): Promise<number>;
   tcLeaseRelease(key: string, holder: string): Promise<number>;
   tcTagStamp(tagKey: string, candidate: string, ttlMs: number): Promise<string>;
@@ -166,6 +204,19 @@ export interface CacheScripts {
   tcListReadBuffer(key: string): Promise<[number, ...unknown[]]>;
   tcListWrite(
     key: string,
+    ttlMs: number,
+    guard: Arg,
+    magic: Buffer,
+    notAfter: number,
+    ...items: Buffer[]
+  ): Promise<number>;
+  /** {@link FENCE} + LIST_WRITE. */
+  tcListWriteFenced(
+    key: string,
+    namespaceFence: string,
+    tagFence: string,
+    wantNamespace: string,
+    wantTags: string,
     ttlMs: number,
     guard: Arg,
     magic: Buffer,
@@ -189,5 +240,8 @@ export function defineScripts(client: RedisClient): RedisClient & CacheScripts {
     tcListAppend: LIST_APPEND,
   };
   for (const [name, lua] of Object.entries(scripts)) client.defineCommand(name, { numberOfKeys: 1, lua });
+  // Three keys (the entry and two fences): never sent to a Cluster, where they would sit on other masters.
+  client.defineCommand('tcGuardedSetFenced', { numberOfKeys: 3, lua: FENCE + GUARDED_SET });
+  client.defineCommand('tcListWriteFenced', { numberOfKeys: 3, lua: FENCE + LIST_WRITE });
   return client as RedisClient & CacheScripts;
 }

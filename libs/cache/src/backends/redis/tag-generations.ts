@@ -10,6 +10,17 @@ import type { RedisClient } from './redis-client.factory.js';
 const MAX_KNOWN_TAGS = 10_000;
 
 /**
+ * Marks the stamp of an entry that its tag's index could not list (full): its generation follows the mark. Never part
+ * of a generation (base64url and base36 characters), so such a stamp never equals a remembered generation.
+ */
+export const UNINDEXED = '~';
+
+/** A stamp's generation without the {@link UNINDEXED} mark. */
+function bare(gen: string): string {
+  return gen.startsWith(UNINDEXED) ? gen.slice(UNINDEXED.length) : gen;
+}
+
+/**
  * The current generation of each tag (the value of the tag's generation key, `space.tag(tag)`), remembered in-process so
  * that a stamped entry costs no second round trip: an invalidation anywhere reaches this process through the bus
  * (which drops the tag here), and while the bus is not trusted nothing is remembered (every check asks Redis).
@@ -31,13 +42,17 @@ export class TagGenerations {
     private readonly max = MAX_KNOWN_TAGS,
   ) {}
 
-  /** Whether every stamp names its tag's current generation; synchronous when all of them are remembered. */
+  /**
+   * Whether every stamp names its tag's current generation; synchronous when all of them are remembered. A stamp of
+   * an entry its tag's index could not list ({@link UNINDEXED}) is always asked: no invalidation will tombstone that
+   * entry, so a generation remembered here (while a bus message is still on its way) must not vouch for it.
+   */
   current(stamps: readonly TagStamp[]): boolean | Promise<boolean> {
     let ask: TagStamp[] | undefined;
     for (const stamp of stamps) if (this.known.get(stamp.tag) !== stamp.gen) (ask ??= []).push(stamp);
     if (ask === undefined) return true;
     const asked = ask;
-    return this.fetch(asked.map((s) => s.tag)).then((gens) => asked.every((s, i) => gens[i] === s.gen));
+    return this.fetch(asked.map((s) => s.tag)).then((gens) => asked.every((s, i) => gens[i] === bare(s.gen)));
   }
 
   /** The generations of tags as Redis holds them now (null: none, every stamp of the tag is stale). */
