@@ -99,6 +99,20 @@ describe('coherence checker', () => {
     expect(kinds([put, overtaking, write(3, 200, 210), { ...read(1, 500), p: 1 }])).toEqual(['stale/none']);
   });
 
+  it('counts an update merged over an overtaken put as documented, not an update alone', () => {
+    // Seed 404: put v1 lands after v3's invalidation; update v2 (committed before v3) finds v1 cached and writes v2.
+    const put = write(1, 0, 100, 'put');
+    const update = write(2, 5, 120, 'update');
+    const newer = write(3, 10, 20, 'tag');
+    const r = check([put, update, newer, { ...read(2, 500), p: 1 }], [], db(3));
+    expect(r.violations).toEqual([]);
+    expect(r.documented.overtakenPut).toBe(1);
+    // Without a put in flight, an update's older value after the newer write completed is a violation.
+    expect(kinds([write(1, 0, 4), update, newer, { ...read(2, 500), p: 1 }])).toEqual(['stale/none']);
+    // Nor does a put that completed before the newer write did cover it (the newer write replaced it).
+    expect(kinds([write(1, 0, 15, 'put'), update, newer, { ...read(2, 500), p: 1 }])).toEqual(['stale/none']);
+  });
+
   it('checks lists: items must be committed; order anomalies of concurrent appends are counted apart', () => {
     const append = (s: number, t0: number): OpRecord =>
       op({ type: 'append', kind: 'append', v: s, val: `m${s}`, t0: T + t0, t1: T + t0 + 5 });

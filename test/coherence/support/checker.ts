@@ -10,7 +10,8 @@
  *   bus delay when healthy (a delay injected in the bus adds to it), by one heartbeat plus the command timeout while
  *   Redis or the bus subscriber is down or silent; a read that reached Redis (or the database) is never stale;
  * - documented, counted apart and not violations (README, "Several instances"): a `@CachePut` overtaken by a newer
- *   write's invalidation or put (the older value reached Redis last and stays until the next write of the key), and
+ *   write's invalidation or put (the older value reached Redis last and stays until the next write of the key — or an
+ *   `update` racing it merges over it, still older than the newer write: seed 404 showed it), and
  *   capped lists kept by `append` whose concurrent appends landed out of order or twice (a list invalidated after
  *   each insert instead must be exact).
  * A fault counts for a read when it was active (or settling) between its superseding write's completion (less one
@@ -299,7 +300,10 @@ export function check(
     const staleMs = read.t0 - superseded;
     if (staleMs <= bounds.clockMs) return;
     const boundMs = bound(worst) + (tier === 'r' ? 0 : stalledMs(read, superseded - bounds.healthyBusMs));
-    if (staleMs > boundMs && overtakenPut(k, v, read.t0, bounds.clockMs)) {
+    if (
+      staleMs > boundMs &&
+      (overtakenPut(k, v, read.t0, bounds.clockMs) || overPut(k, v, superseded, read.t0, bounds))
+    ) {
       documented.overtakenPut++;
       documented.overtakenPutMaxMs = Math.max(documented.overtakenPutMaxMs, round(staleMs));
       return;
@@ -381,6 +385,26 @@ function overtakenPut(k: KeyOps, v: number, readStart: number, clockMs: number):
   const put = k.byVersion.get(v);
   if (put?.kind !== 'put') return false;
   return !k.writes.some((w) => (w.v ?? 0) > v && (w.tc ?? w.t0) > put.t1 + clockMs && w.t1 < readStart - clockMs);
+}
+
+/**
+ * Whether the value a stale read returned (version `v`) was written by an `update` applied over an overtaken put: a
+ * put of an older version that completed after the newer write (`superseded`) did, and was itself overtaken — the
+ * update found the put's value in the cache and replaced it with its own, still older than the newer write (the
+ * worker's update keeps the higher version of what is cached and what it wrote). The same documented anomaly, one
+ * step on: the older value stays until the next write of the key.
+ */
+function overPut(k: KeyOps, v: number, superseded: number, readStart: number, bounds: Bounds): boolean {
+  const update = k.byVersion.get(v);
+  if (update?.kind !== 'update') return false;
+  return k.writes.some(
+    (put) =>
+      put.kind === 'put' &&
+      (put.v ?? 0) < v &&
+      put.t1 > superseded - bounds.clockMs &&
+      put.t0 < update.t1 + bounds.clockMs &&
+      overtakenPut(k, put.v ?? 0, readStart, bounds.clockMs),
+  );
 }
 
 /**
