@@ -10,21 +10,32 @@ export interface PingWindow {
   type: 'window';
   /** Worst PING round trip since the previous window, ms. */
   maxMs: number;
+  /** The 99.9th percentile of the window's round trips, ms. */
+  p999Ms: number;
+  /** Round trips over 5 ms (the stall bar of issue #15) in the window. */
+  over5: number;
   pings: number;
 }
 
 const url = process.argv[2];
 if (!url) throw new Error('usage: ping-probe.ts <redisUrl>');
 const redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
-let maxMs = 0;
-let pings = 0;
+let samples: number[] = [];
 let running = true;
 
 process.on('message', (msg: { cmd?: string }) => {
   if (msg.cmd !== 'window') return;
-  process.send?.({ type: 'window', maxMs, pings } satisfies PingWindow);
-  maxMs = 0;
-  pings = 0;
+  const sorted = samples.sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  const over5 = sorted.length - sorted.findIndex((ms) => ms > 5);
+  process.send?.({
+    type: 'window',
+    maxMs: sorted.at(-1) ?? 0,
+    p999Ms: at(0.999),
+    over5: sorted.some((ms) => ms > 5) ? over5 : 0,
+    pings: sorted.length,
+  } satisfies PingWindow);
+  samples = [];
 });
 // The parent is gone (or closed the channel): stop.
 process.on('disconnect', () => {
@@ -36,9 +47,7 @@ process.send?.({ type: 'ready' });
 while (running) {
   const started = performance.now();
   await redis.ping();
-  const ms = performance.now() - started;
-  if (ms > maxMs) maxMs = ms;
-  pings++;
+  samples.push(performance.now() - started);
   await sleep(1);
 }
 redis.disconnect();
