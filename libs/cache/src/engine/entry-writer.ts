@@ -138,7 +138,8 @@ export async function readFence(
 ): Promise<LoadFence | null | undefined> {
   const backend = store.backend;
   if (backend.fence === undefined) return undefined;
-  if (!guard.allow(k)) return null;
+  // Circuit open, or the call's cache time already spent: nothing is sent, and the value will not be cached.
+  if (!guard.allow(k) || budget.remainingMs <= 0) return null;
   const read = backend.fence.bind(backend);
   return guard.run(namespace, 'get', () => budget.run(backend.kind, 'get', () => read(k)), null, undefined, k);
 }

@@ -183,7 +183,8 @@ export class ReadThrough {
     }
     try {
       // Read before the loader: a clear or tag invalidation from now on keeps what it loads out of the cache.
-      const fence = await this.writer.fence(namespace, k, budget);
+      // Not after a failed read: Redis did not answer it, and the write could not land either.
+      const fence = read.failed ? null : await this.writer.fence(namespace, k, budget);
       const outcome = await runLoader(loader, policy, stale);
       if (outcome.kind === 'fresh') {
         await this.cacheLoaded(namespace, k, outcome.value, policy, tags, self, { token, fence }, budget);
