@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import { freePort } from './free-port.js';
@@ -59,6 +59,9 @@ describe('freePort', () => {
     const port = await freePort();
     expect(port).toBeGreaterThan(0);
     expect(await probe(port)).toBe('ECONNREFUSED');
+    // Below the ephemeral range: no outgoing connection can take it before the caller binds it.
+    const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    expect(port).toBeLessThan(low ?? 32_768);
   });
 });
 
