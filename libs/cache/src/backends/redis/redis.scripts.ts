@@ -164,32 +164,19 @@ return 0`;
 
 type Arg = string | number | Buffer;
 
+/** tcGuardedSet's arguments after the key. */
+type GuardedSetArgs = [value: Buffer, ttlMs: number, expected: Arg, magic: Buffer, mode: '' | 'live', notAfter: number];
+/** tcListWrite's arguments after the key. */
+type ListWriteArgs = [ttlMs: number, guard: Arg, magic: Buffer, notAfter: number, ...items: Buffer[]];
+/** What a fenced form takes after the key: the two fence keys and what the load read of them ({@link FENCE}). */
+type FenceArgs = [namespaceFence: string, tagFence: string, wantNamespace: string, wantTags: string];
+
 /** The scripts as typed methods (ioredis defineCommand adds them at runtime, EVALSHA with EVAL fallback). */
 export interface CacheScripts {
   tcSetFresh(key: string, value: Buffer, ttlMs: number, notAfter: number): Promise<number>;
-  tcGuardedSet(
-    key: string,
-    value: Buffer,
-    ttlMs: number,
-    expected: Arg,
-    magic: Buffer,
-    mode: '' | 'live',
-    notAfter: number,
-  ): Promise<number>;
-  /** {@link FENCE} + GUARDED_SET: fence keys and the values the load read, then tcGuardedSet's arguments. */
-  tcGuardedSetFenced(
-    key: string,
-    namespaceFence: string,
-    tagFence: string,
-    wantNamespace: string,
-    wantTags: string,
-    value: Buffer,
-    ttlMs: number,
-    expected: Arg,
-    magic: Buffer,
-    mode: '' | 'live',
-    notAfter: number,
-  ): Promise<number>;
+  tcGuardedSet(key: string, ...args: GuardedSetArgs): Promise<number>;
+  /** {@link FENCE} + GUARDED_SET. */
+  tcGuardedSetFenced(key: string, ...args: [...FenceArgs, ...GuardedSetArgs]): Promise<number>;
   tcCompareAndSet(key: string, expected: Buffer, next: Buffer, notAfter: number): Promise<number>;
   tcLeaseRelease(key: string, holder: string): Promise<number>;
   tcTagStamp(tagKey: string, candidate: string, ttlMs: number): Promise<string>;
@@ -202,27 +189,9 @@ export interface CacheScripts {
     cap: number,
   ): Promise<number>;
   tcListReadBuffer(key: string): Promise<[number, ...unknown[]]>;
-  tcListWrite(
-    key: string,
-    ttlMs: number,
-    guard: Arg,
-    magic: Buffer,
-    notAfter: number,
-    ...items: Buffer[]
-  ): Promise<number>;
+  tcListWrite(key: string, ...args: ListWriteArgs): Promise<number>;
   /** {@link FENCE} + LIST_WRITE. */
-  tcListWriteFenced(
-    key: string,
-    namespaceFence: string,
-    tagFence: string,
-    wantNamespace: string,
-    wantTags: string,
-    ttlMs: number,
-    guard: Arg,
-    magic: Buffer,
-    notAfter: number,
-    ...items: Buffer[]
-  ): Promise<number>;
+  tcListWriteFenced(key: string, ...args: [...FenceArgs, ...ListWriteArgs]): Promise<number>;
   tcListAppend(key: string, maxLength: number, ttlMs: number, notAfter: number, ...items: Buffer[]): Promise<number>;
 }
 
