@@ -149,6 +149,18 @@ function group(ops: readonly OpRecord[], readType: string, writeType: string): M
   return keys;
 }
 
+/** Records grouped by worker incarnation (`p.inc`: a process, and which start of it). */
+function byIncarnation<R extends { p: number; inc: number }>(records: readonly R[]): Map<string, R[]> {
+  const groups = new Map<string, R[]>();
+  for (const r of records) {
+    const key = `${r.p}.${r.inc}`;
+    const list = groups.get(key) ?? [];
+    list.push(r);
+    groups.set(key, list);
+  }
+  return groups;
+}
+
 /**
  * Concurrent reads of one key in one process share a backend read or load already in flight: a read that began while
  * an earlier one of its process was still running, and returned what that one returned, is as fresh as that one —
@@ -156,13 +168,7 @@ function group(ops: readonly OpRecord[], readType: string, writeType: string): M
  */
 function sharedReads(reads: readonly OpRecord[]): OpRecord[] {
   const joined: OpRecord[] = [];
-  const byProcess = new Map<string, OpRecord[]>();
-  for (const r of reads) {
-    const key = `${r.p}.${r.inc}`;
-    const list = byProcess.get(key) ?? [];
-    list.push(r);
-    byProcess.set(key, list);
-  }
+  const byProcess = byIncarnation(reads);
   for (const list of byProcess.values()) {
     list.sort((a, b) => a.t0 - b.t0);
     for (let i = 1; i < list.length; i++) {
@@ -235,13 +241,7 @@ export function check(
 ): CheckResult {
   // Per worker incarnation: how long its event loop stood still between two times (it could not apply bus messages
   // or run its heartbeat meanwhile): added to the bound of its memory-tier reads.
-  const stallsOf = new Map<string, Stall[]>();
-  for (const s of stalls) {
-    const key = `${s.p}.${s.inc}`;
-    const list = stallsOf.get(key) ?? [];
-    list.push(s);
-    stallsOf.set(key, list);
-  }
+  const stallsOf = byIncarnation(stalls);
   const stalledMs = (read: OpRecord, from: number): number =>
     (stallsOf.get(`${read.p}.${read.inc}`) ?? [])
       .filter((s) => s.at >= from && s.at - s.ms <= read.t0)
