@@ -3,6 +3,7 @@ import { fromStored } from '../codec/class-transformer.adapter.js';
 import type { CacheEngine } from '../engine/cache-engine.js';
 import { CacheError } from '../errors/cache.error.js';
 import { LogMessages } from '../errors/error-messages.js';
+import { IdKeyMemo } from '../keys/id-key.memo.js';
 import { checkTags } from '../keys/key-space.js';
 import type { LoadPolicy } from '../options/load-policy.js';
 
@@ -86,12 +87,20 @@ export function wrapMethod(
     const keyFn = cached.key as Method | undefined;
     const condition = cached.condition;
     const options = engine.options;
+    // The commonest key, one integer id (the argument, or what the key function returns), is built once per id.
+    const ids = new IdKeyMemo((id) => space.entryUnder(nsPrefix, id));
     wrapper = function (this: unknown, ...args: unknown[]): unknown {
       if (mode === 'sync' || !options.enabled || (condition && !condition(...args))) return original.apply(this, args);
       let k: string;
       let tags: readonly string[] | undefined;
       try {
-        k = keyFn ? space.entryUnder(nsPrefix, keyFn(...args)) : space.callUnder(nsPrefix, args);
+        const id = keyFn ? keyFn(...args) : args.length === 1 ? args[0] : undefined;
+        k =
+          typeof id === 'number'
+            ? ids.key(id)
+            : keyFn
+              ? space.entryUnder(nsPrefix, id)
+              : space.callUnder(nsPrefix, args);
         tags = typeof tagsOf === 'function' ? tagsOf(...args) : tagsOf;
       } catch (err) {
         bypass(err);
