@@ -20,11 +20,11 @@ import type { KeySpace } from '../../keys/key-space.js';
 import { clearPrefix } from './prefix-clear.js';
 import { RedisLists } from './redis-lists.js';
 import type { RedisClient } from './redis-client.factory.js';
+import { ReadSender } from './read-sender.js';
 import { SocketBatcher } from './socket-batcher.js';
 import type { CacheScripts } from './redis.scripts.js';
 import { defineScripts } from './redis.scripts.js';
 import { TagGenerations, UNINDEXED } from './tag-generations.js';
-import { TimeoutListKeeper } from './timeout-list.keeper.js';
 import { entryTimes, isListHeader, isOom, isWrongType, MAGIC } from './entry-bytes.js';
 import { LoadFences } from './load-fence.js';
 
@@ -94,9 +94,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     this.tagIndexCap = options.tagIndexCap ?? 10_000;
     this.notAfter = options.notAfter ?? (() => Date.now() + 1_500);
     this.maxReadBytes = options.maxReadBytes;
-    // GETRANGE's end, as the string ioredis would make of it on every read.
-    this.readEnd = options.maxReadBytes === undefined ? undefined : String(options.maxReadBytes);
-    this.timeouts = TimeoutListKeeper.of(client);
+    this.reads = new ReadSender(client, options.maxReadBytes);
     this.generations = new TagGenerations(client, space);
     this.fences = new LoadFences(client, space, (key) => this.delete([key]));
     this.batcher = new SocketBatcher(client);
@@ -105,8 +103,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
 
   readonly notAfter: () => number;
   private readonly maxReadBytes: number | undefined;
-  private readonly readEnd: string | undefined;
-  private readonly timeouts: TimeoutListKeeper | undefined;
+  private readonly reads: ReadSender;
   private readonly batcher: SocketBatcher;
   private readonly lists: RedisLists;
 
@@ -132,10 +129,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     // max + 1 bytes, so a stored value larger than any namespace accepts is never transferred whole.
     // Alone, a read leaves at once; with others in flight it joins this tick's batch (one socket write).
     this.batcher.join();
-    this.timeouts?.touch();
-    const end = this.readEnd;
-    const sent = end === undefined ? this.client.getBuffer(key) : this.client.getrangeBuffer(key, '0', end);
-    return sent.then(
+    return this.reads.send(key).then(
       (raw) => this.received<T>(key, raw),
       (err: unknown) => {
         if (isWrongType(err)) return this.wrongType(key);
@@ -360,7 +354,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
 
   async close(): Promise<void> {
     // The connection belongs to the module, which closes it; only the timer holder is ours.
-    this.timeouts?.stop();
+    this.reads.close();
   }
 
   /**

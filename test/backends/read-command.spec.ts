@@ -1,0 +1,114 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { ReadSender } from '../../libs/cache/src/backends/redis/read-sender.js';
+import { ReadCommand, ReadDeadlines, readShapeOf } from '../../libs/cache/src/backends/redis/read-command.js';
+import { RedisServer } from '../harness/redis-server.js';
+import { withTimeout } from '../harness/with-timeout.js';
+
+/**
+ * A hit's read command on a real redis-server: what it sends, what it answers, and its deadline kept by one timer
+ * per connection instead of a timer per command.
+ */
+describe('ReadCommand / ReadSender (real redis-server)', () => {
+  let redis: RedisServer;
+  let admin: Redis;
+  const clients: Redis[] = [];
+
+  const client = async (options: Record<string, unknown> = {}): Promise<Redis> => {
+    const c = new Redis({
+      host: redis.host,
+      port: redis.port,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: 200,
+      ...options,
+    });
+    c.on('error', () => undefined);
+    clients.push(c);
+    await c.connect();
+    return c;
+  };
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    admin = new Redis({ host: redis.host, port: redis.port });
+  });
+
+  afterEach(() => {
+    redis.thaw();
+    for (const c of clients.splice(0)) c.disconnect();
+  });
+
+  afterAll(async () => {
+    admin.disconnect();
+    await redis.stop();
+  });
+
+  it('reads at most max bytes with GETRANGE, whole values with GET, and answers null / empty when absent', async () => {
+    const c = await client();
+    await admin.set('rc:v', 'abcdefghij');
+    const bounded = new ReadSender(c, 4);
+    const whole = new ReadSender(c, undefined);
+    expect((await bounded.send('rc:v'))?.toString()).toBe('abcde');
+    expect((await whole.send('rc:v'))?.toString()).toBe('abcdefghij');
+    expect(await whole.send('rc:absent')).toBeNull();
+    expect((await bounded.send('rc:absent'))?.length).toBe(0);
+    // Multi-byte keys: the RESP length is the key's UTF-8 length.
+    await admin.set('rc:é€😀', 'x');
+    expect((await whole.send('rc:é€😀'))?.toString()).toBe('x');
+  });
+
+  it('applies the client’s own keyPrefix, as its other commands do', async () => {
+    const c = await client({ keyPrefix: 'pre:' });
+    await admin.set('pre:rc:k', 'v1');
+    expect((await new ReadSender(c, 100).send('rc:k'))?.toString()).toBe('v1');
+  });
+
+  it('rejects a read that gets no answer with "Command timed out", and keeps nothing once reads settle', async () => {
+    const c = await client({ commandTimeout: 150 });
+    const shape = readShapeOf(c, '100')!;
+    expect(shape).toBeDefined();
+    await admin.set('rc:t', 'v');
+    // Answered reads: settled, then dropped as the next reads come.
+    for (let i = 0; i < 50; i++) {
+      const read = new ReadCommand('rc:t', shape);
+      expect(((await c.sendCommand(read)) as Buffer).toString()).toBe('v');
+    }
+    expect(shape.deadlines.size).toBeLessThanOrEqual(1);
+
+    redis.freeze();
+    const reads = Array.from({ length: 20 }, () => c.sendCommand(new ReadCommand('rc:t', shape)));
+    const outcomes = await withTimeout(Promise.allSettled(reads), 5_000, 'reads to a frozen server');
+    for (const outcome of outcomes) {
+      expect(outcome.status).toBe('rejected');
+      expect(String((outcome as PromiseRejectedResult).reason)).toMatch(/Command timed out/);
+    }
+    redis.thaw();
+    // The server's late replies go to commands already settled; the connection keeps working.
+    const after = new ReadCommand('rc:t', shape);
+    expect(((await withTimeout(c.sendCommand(after), 5_000, 'read after unfreeze')) as Buffer).toString()).toBe('v');
+    expect(shape.deadlines.size).toBeLessThanOrEqual(1);
+  });
+
+  it('times each read once from its first send, and keeps the others’ deadlines whatever order they settle in', async () => {
+    const deadlines = new ReadDeadlines();
+    // Never connected: the commands are timed and settled by hand.
+    const c = new Redis({ lazyConnect: true });
+    const shape = { ...readShapeOf(c, undefined)!, deadlines };
+    const read = new ReadCommand('rc:x', shape);
+    read.setTimeout(50);
+    read.setTimeout(10_000); // a resend (Cluster redirect) does not restart the clock
+    const other = new ReadCommand('rc:y', shape);
+    other.setTimeout(60);
+    other.resolve(Buffer.from('early')); // settled before the one in front of it
+    await expect(withTimeout(read.promise, 5_000, 'the read')).rejects.toThrow('Command timed out');
+    await expect(other.promise).resolves.toEqual(Buffer.from('early'));
+    expect(deadlines.size).toBe(0);
+  });
+
+  it('leaves a client from another copy of ioredis to its own methods', () => {
+    const foreign = { options: {}, getBuffer: () => Promise.resolve(null) } as unknown as Redis;
+    expect(readShapeOf(foreign, '10')).toBeUndefined();
+  });
+});
