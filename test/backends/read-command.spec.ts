@@ -87,7 +87,8 @@ describe('ReadCommand / ReadSender (real redis-server)', () => {
     redis.thaw();
     // The server's late replies go to commands already settled; the connection keeps working.
     const after = new ReadCommand('rc:t', shape);
-    expect(((await withTimeout(c.sendCommand(after), 5_000, 'read after unfreeze')) as Buffer).toString()).toBe('v');
+    const bytes = await withTimeout(c.sendCommand(after) as Promise<Buffer>, 5_000, 'read after unfreeze');
+    expect(bytes.toString()).toBe('v');
     expect(shape.deadlines.size).toBeLessThanOrEqual(1);
   });
 
