@@ -6,7 +6,8 @@ import { liveToken, MISS } from './cache-entry.js';
 import { decodeEntry } from '../codec/entry.codec.js';
 import { ENTRY_OVERHEAD_BYTES, estimateHeapBytes } from '../codec/heap-size.js';
 import { CacheError } from '../errors/cache.error.js';
-import { SlottedMap } from '../resilience/slotted-map.js';
+import type { FillTicket } from './fill-tickets.js';
+import { FillTickets } from './fill-tickets.js';
 import { ErrorMessages, LogMessages } from '../errors/error-messages.js';
 
 interface Slot {
@@ -17,12 +18,6 @@ interface Slot {
   deadline: number;
   /** A capped list (setList/append): read only through readList. */
   list?: true;
-}
-
-/** A read of another tier in flight for `key`; an invalidation of the key meanwhile makes it stale. */
-export interface FillTicket {
-  readonly key: string;
-  stale: boolean;
 }
 
 /** Options of the memory backend (resolved: numbers only). */
@@ -51,8 +46,8 @@ export class MemoryBackend implements CacheBackend {
   private tombstoneSeq = 0;
   /** Keys filled from another tier, whose tags this tier does not know: any tag invalidation drops them. */
   private readonly untagged = new Set<string>();
-  /** Fills in flight (slotted: at concurrency 1 one comes and goes per read, which a Set pays for in resizes). */
-  private readonly tickets = new SlottedMap<FillTicket, true>();
+  /** Fills in flight, by key. */
+  private readonly tickets = new FillTickets();
   /** What entries may hold: maxBytes less the index. */
   private readonly maxValueBytes: number;
 
@@ -156,7 +151,7 @@ export class MemoryBackend implements CacheBackend {
     const ttl = Math.max(1, Math.min(ttlMs, this.options.maxTtlMs ?? ttlMs));
     this.tombstones.delete(key);
     // A fill in flight read the key before this write: it must not overwrite it.
-    if (this.tickets.size > 0) this.staleTickets((k) => k === key);
+    if (this.tickets.size > 0) this.tickets.staleKey(key);
     if (size > this.maxValueBytes) {
       this.lru.delete(key);
       return false;
@@ -172,9 +167,7 @@ export class MemoryBackend implements CacheBackend {
    * {@link fill} or {@link release}. An invalidation of the key in between makes the fill a no-op.
    */
   watch(key: string): FillTicket {
-    const ticket: FillTicket = { key, stale: false };
-    this.tickets.set(ticket, true);
-    return ticket;
+    return this.tickets.open(key);
   }
 
   /**
@@ -188,7 +181,7 @@ export class MemoryBackend implements CacheBackend {
     tags: readonly string[] | 'unknown' | undefined,
     now?: number,
   ): void {
-    this.tickets.delete(ticket);
+    this.tickets.close(ticket);
     if (ticket.stale || entry === undefined) {
       // The key changed while the other tier answered: which value is newer is unknown, so keep neither.
       this.lru.delete(ticket.key);
@@ -200,7 +193,7 @@ export class MemoryBackend implements CacheBackend {
 
   /** Ends a {@link watch} without storing anything. */
   release(ticket: FillTicket): void {
-    this.tickets.delete(ticket);
+    this.tickets.close(ticket);
   }
 
   async delete(keys: readonly string[]): Promise<void> {
@@ -210,7 +203,7 @@ export class MemoryBackend implements CacheBackend {
 
   deleteSync(keys: readonly string[]): void {
     for (const key of keys) this.lru.delete(key);
-    this.staleTickets((key) => keys.includes(key));
+    if (this.tickets.size > 0) for (const key of keys) this.tickets.staleKey(key);
   }
 
   async invalidateTags(tags: readonly string[]): Promise<number> {
@@ -232,7 +225,7 @@ export class MemoryBackend implements CacheBackend {
     for (const key of [...this.lru.keys()]) {
       if (key.startsWith(keyPrefix) && this.lru.delete(key)) count++;
     }
-    this.staleTickets((key) => key.startsWith(keyPrefix));
+    this.tickets.staleWhere((key) => key.startsWith(keyPrefix));
     return count;
   }
 
@@ -242,7 +235,7 @@ export class MemoryBackend implements CacheBackend {
     this.tagIndex.clear();
     this.untagged.clear();
     this.tombstones.clear();
-    this.staleTickets(() => true);
+    this.tickets.staleWhere(() => true);
   }
 
   async update<T>(key: string, fn: (current: T) => T | undefined): Promise<T | undefined> {
@@ -325,14 +318,8 @@ export class MemoryBackend implements CacheBackend {
     for (const key of [...this.untagged]) this.lru.delete(key);
     this.untagged.clear();
     // A fill in flight may carry any tag.
-    this.staleTickets(() => true);
+    this.tickets.staleWhere(() => true);
     return removed;
-  }
-
-  private staleTickets(match: (key: string) => boolean): void {
-    this.tickets.forEachKey((ticket) => {
-      if (match(ticket.key)) ticket.stale = true;
-    });
   }
 
   private index(key: string, tags: readonly string[] | undefined): void {
