@@ -21,6 +21,7 @@ import { Redis } from 'ioredis';
 import { CacheModule, CacheService, composeKey } from 'nestjs-tiercache';
 import type { PingWindow } from '../test/drills/support/ping-probe.js';
 import { killChildren, spawnTsChild } from '../test/drills/support/processes.js';
+import { hostReclaim } from '../test/drills/support/host-reclaim.js';
 import { RedisServer } from '../test/harness/redis-server.js';
 
 const SIZES = (process.env.BENCH_TAG_SIZES ?? '10000,100000,1000000').split(',').map(Number);
@@ -165,6 +166,11 @@ async function main(): Promise<void> {
   console.log(
     `\nTags at any size (a separate process PINGs every 1 ms; SLOWLOG threshold 1 ms; redis-server and the prober ${raised ? 'at nice -10' : 'at normal priority (renice refused)'})`,
   );
+  const reclaim = hostReclaim();
+  if (reclaim !== undefined)
+    console.log(
+      `host: ${reclaim} — the kernel's memory reclaim stalls Redis's O(1) commands for ms while it frees memory (see test/drills/support/host-reclaim.ts)`,
+    );
   console.log(
     '| operation | entries | wall ms | worst PING of the other process, ms | PING p99.9, ms | PINGs over 5 ms | slowest command, ms | which | Redis latency events, worst ms |',
   );

@@ -20,6 +20,7 @@ import { RedisServer } from '../harness/redis-server.js';
 import { waitFor } from '../harness/wait-for.js';
 import { killChildren, reportDrill, spawnTsChild, type ChildNode } from './support/processes.js';
 import type { PingWindow } from './support/ping-probe.js';
+import { hostReclaim } from './support/host-reclaim.js';
 
 const LONG = process.env['FC_LONG'] === '1';
 const SIZE = LONG ? 1_000_000 : 100_000;
@@ -125,7 +126,7 @@ describe('drill 21: tags at any size', () => {
     reportDrill(
       '21',
       figures,
-      `tags at ${SIZE.toLocaleString('en')} entries: ${JSON.stringify(figures)} (bar: worst PING ≤ 5 ms)`,
+      `tags at ${SIZE.toLocaleString('en')} entries: ${JSON.stringify(figures)} (bar: worst PING ≤ 5 ms; host reclaim: ${hostReclaim() ?? 'none seen'})`,
     );
     await writer?.close();
     admin?.disconnect();
