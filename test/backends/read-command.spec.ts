@@ -108,6 +108,61 @@ describe('ReadCommand / ReadSender (real redis-server)', () => {
     expect(deadlines.size).toBe(0);
   });
 
+  it('keeps every deadline through the ring of reads growing while it has wrapped', async () => {
+    const deadlines = new ReadDeadlines();
+    const c = new Redis({ lazyConnect: true });
+    const shape = { ...readShapeOf(c, undefined)!, deadlines };
+    /** Each read, with the earliest time it may be timed out and when it settled. */
+    const sent: { read: ReadCommand; due: number; settled: Promise<number> }[] = [];
+    const send = (key: string, ms: number): ReadCommand => {
+      const read = new ReadCommand(key, shape);
+      const due = performance.now() + ms;
+      read.setTimeout(ms);
+      const at = (): number => performance.now();
+      sent.push({ read, due, settled: read.promise.then(at, at) });
+      return read;
+    };
+    // Five reads, one behind them left waiting, then the five answered: the next read drops them, so the ring's
+    // front is mid-way while it fills and grows. (A connection's reads share one timeout: deadlines never decrease.)
+    const answered = Array.from({ length: 5 }, (_, i) => send(`s${i}`, 100));
+    send('w', 120);
+    for (const read of answered) read.resolve(Buffer.from('s'));
+    const reads = Array.from({ length: 40 }, (_, i) => send(`k${i}`, 130 + i));
+    reads.forEach((read, i) => {
+      if (i % 3 === 0) read.resolve(Buffer.from(`ok${i}`));
+    });
+    const outcomes = await withTimeout(Promise.allSettled(sent.map((s) => s.read.promise)), 5_000, 'reads');
+    for (const [i, outcome] of outcomes.entries()) {
+      const answer = i < 5 || (i > 5 && (i - 6) % 3 === 0);
+      expect(outcome.status).toBe(answer ? 'fulfilled' : 'rejected');
+      if (outcome.status === 'fulfilled') continue;
+      expect(String(outcome.reason)).toMatch(/Command timed out/);
+      // Never before its own deadline.
+      expect(await sent[i]!.settled).toBeGreaterThanOrEqual(sent[i]!.due);
+    }
+    expect(deadlines.size).toBe(0);
+  });
+
+  it('times a burst of 3,000 reads in flight, and gives back the ring it grew once they are answered', async () => {
+    const deadlines = new ReadDeadlines();
+    const c = new Redis({ lazyConnect: true });
+    const shape = { ...readShapeOf(c, undefined)!, deadlines };
+    // One timeout for all, as a connection's reads have.
+    const burst = Array.from({ length: 3_000 }, (_, i) => {
+      const read = new ReadCommand(`b${i}`, shape);
+      read.setTimeout(150);
+      return read;
+    });
+    expect(deadlines.size).toBe(3_000);
+    burst.forEach((read, i) => read.resolve(Buffer.from(String(i))));
+    await expect(burst[2_999]!.promise).resolves.toEqual(Buffer.from('2999'));
+    const next = new ReadCommand('after', shape);
+    next.setTimeout(150);
+    expect(deadlines.size).toBe(1);
+    expect((deadlines as unknown as { reads: unknown[] }).reads.length).toBe(16);
+    await expect(withTimeout(next.promise, 5_000, 'the read after')).rejects.toThrow('Command timed out');
+  });
+
   it('leaves a client from another copy of ioredis to its own methods', () => {
     const foreign = { options: {}, getBuffer: () => Promise.resolve(null) } as unknown as Redis;
     expect(readShapeOf(foreign, '10')).toBeUndefined();

@@ -3,48 +3,65 @@ import type { RedisClient } from './redis-client.factory.js';
 
 /** What ioredis rejects a command with when its `commandTimeout` passes (the guards match /timed out/). */
 const TIMED_OUT = 'Command timed out';
-/** Settled reads dropped from the front at once beyond this many (the rest wait for the array to be half dead). */
-const COMPACT_AT = 1_024;
+/** A ring of reads larger than this is replaced by a small one once no read is in flight. */
+const SHRINK_ABOVE = 1_024;
 
 /**
  * The deadlines of one connection's reads in flight, kept by one timer instead of ioredis's timer per command
  * (a `setTimeout` and a `clearTimeout` per hit). Reads are kept in the order they were sent; one timer waits for the
  * oldest unsettled read's deadline, rejects every read past its deadline ('Command timed out', as ioredis does),
- * and waits for the next. Settled reads are dropped as new ones come, so what is kept is about what is in flight.
- * All reads of a connection share one timeout, so deadlines are in send order.
+ * and waits for the next. Settled reads are dropped as new ones come, so what is kept is about what is in flight,
+ * in a ring that grows for a burst (power-of-two sizes) and is given back once the burst has drained: a read
+ * allocates nothing here. All reads of a connection share one timeout, so deadlines are in send order.
  */
 export class ReadDeadlines {
-  private readonly reads: ReadCommand[] = [];
-  private readonly deadlines: number[] = [];
+  /** Reads and their deadlines in send order, from `head` to `tail` (a ring: no array is regrown per read). */
+  private reads: (ReadCommand | undefined)[] = new Array<ReadCommand | undefined>(16);
+  private deadlines = new Float64Array(16);
   private head = 0;
+  private tail = 0;
   private timer: NodeJS.Timeout | undefined;
 
   watch(read: ReadCommand, ms: number): void {
     this.dropSettled();
-    this.reads.push(read);
-    this.deadlines.push(performance.now() + ms);
+    if (this.tail - this.head === this.reads.length) this.grow();
+    const at = this.tail++ & (this.reads.length - 1);
+    this.reads[at] = read;
+    this.deadlines[at] = performance.now() + ms;
     if (this.timer === undefined) this.arm(ms);
   }
 
   /** Reads kept (settled ones not yet dropped included). */
   get size(): number {
-    return this.reads.length - this.head;
+    return this.tail - this.head;
   }
 
+  /** Drops the settled reads at the front (the common case: the one before this read, already answered). */
   private dropSettled(): void {
-    const { reads, deadlines } = this;
-    let head = this.head;
-    while (head < reads.length && reads[head]!.isSettled) head++;
-    if (head === reads.length) {
-      reads.length = 0;
-      deadlines.length = 0;
-      head = 0;
-    } else if (head >= COMPACT_AT && head * 2 >= reads.length) {
-      reads.splice(0, head);
-      deadlines.splice(0, head);
-      head = 0;
+    const { reads } = this;
+    const mask = reads.length - 1;
+    while (this.head < this.tail && reads[this.head & mask]!.isSettled) reads[this.head++ & mask] = undefined;
+    if (this.head !== this.tail) return;
+    this.head = this.tail = 0;
+    // Once a burst has drained, a ring grown for it is given back.
+    if (reads.length > SHRINK_ABOVE) {
+      this.reads = new Array<ReadCommand | undefined>(16);
+      this.deadlines = new Float64Array(16);
     }
-    this.head = head;
+  }
+
+  private grow(): void {
+    const size = this.reads.length;
+    const reads = new Array<ReadCommand | undefined>(size * 2);
+    const deadlines = new Float64Array(size * 2);
+    for (let i = 0; i < size; i++) {
+      reads[i] = this.reads[(this.head + i) & (size - 1)];
+      deadlines[i] = this.deadlines[(this.head + i) & (size - 1)]!;
+    }
+    this.reads = reads;
+    this.deadlines = deadlines;
+    this.head = 0;
+    this.tail = size;
   }
 
   private arm(ms: number): void {
@@ -56,12 +73,17 @@ export class ReadDeadlines {
     this.timer = undefined;
     const now = performance.now();
     const { reads, deadlines } = this;
-    while (this.head < reads.length && (reads[this.head]!.isSettled || deadlines[this.head]! <= now)) {
-      const read = reads[this.head++]!;
+    const mask = reads.length - 1;
+    while (this.head < this.tail) {
+      const at = this.head & mask;
+      const read = reads[at]!;
+      if (!read.isSettled && deadlines[at]! > now) break;
+      reads[at] = undefined;
+      this.head++;
       if (!read.isSettled) read.reject(new Error(TIMED_OUT));
     }
     this.dropSettled();
-    if (this.head < reads.length) this.arm(deadlines[this.head]! - now);
+    if (this.head < this.tail) this.arm(deadlines[this.head & mask]! - now);
   }
 }
 
@@ -70,8 +92,8 @@ export interface ReadShape {
   /** `GETRANGE key 0 end` when reads are bounded, otherwise `GET key`. */
   readonly end: string | undefined;
   readonly deadlines: ReadDeadlines;
-  /** The client's ioredis `keyPrefix`, applied as its own commands do. */
-  readonly keyPrefix: string | undefined;
+  /** Command options: a Buffer reply, and the client's ioredis `keyPrefix` applied as its own commands do. */
+  readonly options: { replyEncoding: null; keyPrefix?: string };
   /** The RESP text before the key's length, and after the key. */
   readonly head: string;
   readonly tail: string;
@@ -92,7 +114,7 @@ export class ReadCommand extends Command {
     super(
       shape.end === undefined ? 'get' : 'getrange',
       shape.end === undefined ? [key] : [key, '0', shape.end],
-      shape.keyPrefix === undefined ? { replyEncoding: null } : { replyEncoding: null, keyPrefix: shape.keyPrefix },
+      shape.options,
     );
   }
 
@@ -122,7 +144,8 @@ export function readShapeOf(client: RedisClient, end: string | undefined): ReadS
   return {
     end,
     deadlines: new ReadDeadlines(),
-    keyPrefix: prefix === '' ? undefined : prefix,
+    options:
+      prefix === '' || prefix === undefined ? { replyEncoding: null } : { replyEncoding: null, keyPrefix: prefix },
     head: end === undefined ? '*2\r\n$3\r\nget\r\n$' : '*4\r\n$8\r\ngetrange\r\n$',
     tail: end === undefined ? '\r\n' : `\r\n$1\r\n0\r\n$${end.length}\r\n${end}\r\n`,
   };
