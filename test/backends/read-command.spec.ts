@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { Redis } from 'ioredis';
+import { Command, Redis } from 'ioredis';
 import { ReadSender } from '../../libs/cache/src/backends/redis/read-sender.js';
 import { ReadCommand, ReadDeadlines, readShapeOf } from '../../libs/cache/src/backends/redis/read-command.js';
 import { RedisServer } from '../harness/redis-server.js';
@@ -161,6 +161,23 @@ describe('ReadCommand / ReadSender (real redis-server)', () => {
     expect(deadlines.size).toBe(1);
     expect((deadlines as unknown as { reads: unknown[] }).reads.length).toBe(16);
     await expect(withTimeout(next.promise, 5_000, 'the read after')).rejects.toThrow('Command timed out');
+  });
+
+  it('writes what ioredis would write for the same command, the key alone in its arguments', () => {
+    const c = new Redis({ lazyConnect: true });
+    const bounded = readShapeOf(c, '1048602')!;
+    const whole = readShapeOf(c, undefined)!;
+    for (const key of ['p:user:=n42', 'p:é€😀:k', '']) {
+      const read = new ReadCommand(key, bounded);
+      expect(read.args).toEqual([key]);
+      expect(read.toWritable(c)).toBe(new Command('getrange', [key, '0', '1048602']).toWritable(c));
+      expect(new ReadCommand(key, whole).toWritable(c)).toBe(new Command('get', [key]).toWritable(c));
+    }
+    // A key that is not a string (no shape makes one): ioredis serializes it, range included.
+    const odd = new ReadCommand(Buffer.from('p:k') as unknown as string, bounded);
+    expect(String(odd.toWritable(c))).toBe(
+      String(new Command('getrange', [Buffer.from('p:k'), '0', '1048602']).toWritable(c)),
+    );
   });
 
   it('leaves a client from another copy of ioredis to its own methods', () => {

@@ -111,11 +111,10 @@ export class ReadCommand extends Command {
     key: string,
     private readonly shape: ReadShape,
   ) {
-    super(
-      shape.end === undefined ? 'get' : 'getrange',
-      shape.end === undefined ? [key] : [key, '0', shape.end],
-      shape.options,
-    );
+    // The key alone: GETRANGE's fixed range is in the precomputed RESP text (`shape.tail`). ioredis copies and
+    // scans a command's arguments when it builds one (half the cost of a three-argument GETRANGE); the key is all
+    // it reads of them afterwards (the client's keyPrefix, Cluster slots, redirects).
+    super(shape.end === undefined ? 'get' : 'getrange', [key], shape.options);
   }
 
   /** Called by ioredis when it sends the command (again after a Cluster redirect: timed once, from the first). */
@@ -127,8 +126,11 @@ export class ReadCommand extends Command {
 
   override toWritable(socket: object): string | Buffer {
     const key = this.args[0];
-    if (typeof key !== 'string') return super.toWritable(socket);
-    return `${this.shape.head}${Buffer.byteLength(key)}\r\n${key}${this.shape.tail}`;
+    if (typeof key === 'string') return `${this.shape.head}${Buffer.byteLength(key)}\r\n${key}${this.shape.tail}`;
+    // Not a string key (readShapeOf never makes such a shape): ioredis writes it, with the range made explicit.
+    const { end } = this.shape;
+    if (end !== undefined && this.args.length === 1) this.args.push('0', end);
+    return super.toWritable(socket);
   }
 }
 
