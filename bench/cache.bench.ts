@@ -15,7 +15,8 @@
  * a ratio is the median of the per-round ratios to the floor's round, ops/s and percentiles pool all rounds. CPU per
  * hit is given twice: this process (the client; `process.cpuUsage`) and redis-server (`INFO cpu`), with the commands
  * each hit sent (`INFO commandstats`).
- * Env: BENCH_ROUND_MS (default 300), BENCH_ROUNDS (default 10).
+ * Env: BENCH_ROUND_MS (default 300), BENCH_ROUNDS (default 10), BENCH_ONLY (some of `redis1,redis64,memory,stampede`,
+ * comma-separated: only those scenarios run, and bench/results.json is left as it is; default all).
  */
 import 'reflect-metadata';
 import { spawnSync } from 'node:child_process';
@@ -46,6 +47,15 @@ const TTL_MS = 3_600_000;
 const STAMPEDE_CALLS = 1000;
 const LOADER_MS = 50;
 const REDIS_TARGET = 0.85;
+const SCENARIOS = ['redis1', 'redis64', 'memory', 'stampede'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+/** The scenarios this run measures (BENCH_ONLY), all by default. */
+const ONLY: ReadonlySet<Scenario> = ((): Set<Scenario> => {
+  const asked = (process.env.BENCH_ONLY ?? SCENARIOS.join(',')).split(',').map((x) => x.trim());
+  const unknown = asked.filter((x) => !(SCENARIOS as readonly string[]).includes(x));
+  if (unknown.length > 0) throw new Error(`BENCH_ONLY: unknown ${unknown.join(', ')} (known: ${SCENARIOS.join(', ')})`);
+  return new Set(asked as Scenario[]);
+})();
 const MEMORY_TARGET = 0.6;
 
 interface Profile {
@@ -370,7 +380,7 @@ async function redisHits(s: Setup): Promise<Table[]> {
   const before = { redis: nsStats(s.apps.redis, 'profile'), rt: nsStats(s.apps.readThrough, 'profile') };
 
   const tables: Table[] = [];
-  for (const concurrency of [1, 64]) {
+  for (const concurrency of [1, 64].filter((c) => ONLY.has(`redis${c}` as Scenario))) {
     const loop = (op: (i: number) => Promise<unknown>) => (ms: number) => timedLoop(op, concurrency, ms);
     const variants: Variant[] = [
       {
@@ -679,12 +689,16 @@ async function main(): Promise<void> {
           .join(', ')}; tiercache uses ioredis 6.0.0`,
     );
 
-    const redis = await redisHits(setup);
+    const redis = ONLY.has('redis1') || ONLY.has('redis64') ? await redisHits(setup) : [];
     for (const t of redis) printHits(t, true);
-    const memory = await memoryHits(setup);
-    printHits(memory, false);
-    const stampede = await stampedes(setup);
-    printStampedes(stampede);
+    const memory = ONLY.has('memory') ? await memoryHits(setup) : undefined;
+    if (memory) printHits(memory, false);
+    const stampede = ONLY.has('stampede') ? await stampedes(setup) : [];
+    if (ONLY.has('stampede')) printStampedes(stampede);
+    if (memory === undefined || ONLY.size < SCENARIOS.length) {
+      console.log('\nBENCH_ONLY: a partial run; bench/results.json left as it is');
+      return;
+    }
 
     const results = {
       date: new Date().toISOString(),
