@@ -32,6 +32,8 @@ import { Cached, CacheModule, CacheService } from 'nestjs-tiercache';
 import type { CacheModuleOptions } from 'nestjs-tiercache';
 import { RedisServer } from '../test/harness/redis-server.js';
 import { loadPeers } from './peers/load-peers.js';
+import { profile } from './profile.js';
+import type { Profile } from './profile.js';
 import type { PeerCache, RawRedis } from './peers/peers.js';
 
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 300);
@@ -57,39 +59,6 @@ const ONLY: ReadonlySet<Scenario> = ((): Set<Scenario> => {
   return new Set(asked as Scenario[]);
 })();
 const MEMORY_TARGET = 0.6;
-
-interface Profile {
-  id: number;
-  username: string;
-  firstName: string;
-  lastName: string;
-  languageCode: string;
-  isPremium: boolean;
-  balance: string;
-  modelId: string;
-  threadId: number;
-  createdAt: string;
-  settings: { notifications: boolean; theme: string; locale: string };
-  tags: string[];
-}
-
-/** A ~300-byte JSON object, the shape of a chat bot's user row. */
-function profile(id: number): Profile {
-  return {
-    id,
-    username: `user_${String(id).padStart(6, '0')}`,
-    firstName: 'Ada',
-    lastName: 'Lovelace',
-    languageCode: 'en',
-    isPremium: true,
-    balance: '1234.56',
-    modelId: 'gpt-4o-mini',
-    threadId: 9_000_000 + id,
-    createdAt: '2026-11-22T10:00:00.000Z',
-    settings: { notifications: true, theme: 'dark', locale: 'en-GB' },
-    tags: ['beta', 'telegram'],
-  };
-}
 
 /** The provider, decorated exactly as a user would. */
 @Injectable()

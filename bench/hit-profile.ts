@@ -35,6 +35,8 @@ import { LRUCache } from 'lru-cache';
 import { Cached, CacheModule, CacheService } from 'nestjs-tiercache';
 import type { CacheModuleOptions } from 'nestjs-tiercache';
 import { RedisServer } from '../test/harness/redis-server.js';
+import { profile as userProfile } from './profile.js';
+import type { Profile as UserProfile } from './profile.js';
 
 const MS = Number(process.env.PROFILE_MS ?? 5_000);
 const ROUND_MS = Number(process.env.ROUND_MS ?? 1_000);
@@ -48,29 +50,14 @@ if (arg !== 'compare' && !(TARGETS as readonly string[]).includes(arg)) {
   process.exit(2);
 }
 
-const value = (id: number): Record<string, unknown> => ({
-  id,
-  username: `user_${String(id).padStart(6, '0')}`,
-  firstName: 'Ada',
-  lastName: 'Lovelace',
-  languageCode: 'en',
-  isPremium: true,
-  balance: '1234.56',
-  modelId: 'gpt-4o-mini',
-  threadId: 9_000_000 + id,
-  createdAt: '2026-11-22T10:00:00.000Z',
-  settings: { notifications: true, theme: 'dark', locale: 'en-GB' },
-  tags: ['beta', 'telegram'],
-});
-
 @Injectable()
 class ProfileService {
   loads = 0;
 
   @Cached({ namespace: 'profile', key: (id: number) => id })
-  async getProfile(id: number): Promise<Record<string, unknown>> {
+  async getProfile(id: number): Promise<UserProfile> {
     this.loads++;
-    return value(id);
+    return userProfile(id);
   }
 }
 
@@ -134,12 +121,12 @@ async function setUp(target: Target, server: RedisServer, closers: (() => Promis
     case 'raw': {
       const raw = new Redis({ host: server.host, port: server.port });
       closers.push(() => raw.quit());
-      await Promise.all(Array.from({ length: KEYS }, (_, i) => raw.set(`raw:${i}`, JSON.stringify(value(i)))));
+      await Promise.all(Array.from({ length: KEYS }, (_, i) => raw.set(`raw:${i}`, JSON.stringify(userProfile(i)))));
       return { op: async (i) => JSON.parse((await raw.get(`raw:${i}`))!), redis: true, check: () => undefined };
     }
     case 'lru': {
-      const lru = new LRUCache<string, Record<string, unknown>>({ max: 10_000 });
-      for (let i = 0; i < KEYS; i++) lru.set(`bench:profile:${i}`, value(i));
+      const lru = new LRUCache<string, UserProfile>({ max: 10_000 });
+      for (let i = 0; i < KEYS; i++) lru.set(`bench:profile:${i}`, userProfile(i));
       // As bench/cache.bench.ts measures it: the same key shape, and awaited (the caller of a cache always awaits).
       return { op: (i) => lru.get(`bench:profile:${i}`), redis: false, check: () => undefined };
     }

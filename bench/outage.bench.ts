@@ -26,6 +26,7 @@ import type { CacheModuleOptions } from 'nestjs-tiercache';
 import { RedisServer } from '../test/harness/redis-server.js';
 import { loadPeers } from './peers/load-peers.js';
 import type { PeerCache, RawRedis } from './peers/peers.js';
+import { profile } from './profile.js';
 
 const OUTAGE_MS = Number(process.env.BENCH_OUTAGE_MS ?? 10_500);
 const CAP_MS = Number(process.env.BENCH_RAW_CAP_MS ?? 10_000);
@@ -62,18 +63,7 @@ async function load(id: number): Promise<Loaded> {
   const t0 = now();
   await sleep(LOADER_MS);
   return {
-    id,
-    username: `user_${String(id).padStart(6, '0')}`,
-    firstName: 'Ada',
-    lastName: 'Lovelace',
-    languageCode: 'en',
-    isPremium: true,
-    balance: '1234.56',
-    modelId: 'gpt-4o-mini',
-    threadId: 9_000_000 + id,
-    createdAt: '2026-11-22T10:00:00.000Z',
-    settings: { notifications: true, theme: 'dark', locale: 'en-GB' },
-    tags: ['beta', 'telegram'],
+    ...profile(id),
     loadedAt: t0,
     loadMs: now() - t0,
   };

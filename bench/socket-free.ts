@@ -24,34 +24,21 @@ import { Redis } from 'ioredis';
 import { Cached, CacheModule } from 'nestjs-tiercache';
 import { RedisServer } from '../test/harness/redis-server.js';
 import { loadPeers } from './peers/load-peers.js';
+import { profile } from './profile.js';
+import type { Profile } from './profile.js';
 
 const KEYS = 1024;
 const ROUND_MS = Number(process.env.ROUND_MS ?? 400);
 const ROUNDS = Number(process.env.ROUNDS ?? 11);
-
-const value = (id: number): Record<string, unknown> => ({
-  id,
-  username: `user_${String(id).padStart(6, '0')}`,
-  firstName: 'Ada',
-  lastName: 'Lovelace',
-  languageCode: 'en',
-  isPremium: true,
-  balance: '1234.56',
-  modelId: 'gpt-4o-mini',
-  threadId: 9_000_000 + id,
-  createdAt: '2026-11-22T10:00:00.000Z',
-  settings: { notifications: true, theme: 'dark', locale: 'en-GB' },
-  tags: ['beta', 'telegram'],
-});
 
 @Injectable()
 class ProfileService {
   loads = 0;
 
   @Cached({ namespace: 'profile', key: (id: number) => id })
-  async getProfile(id: number): Promise<Record<string, unknown>> {
+  async getProfile(id: number): Promise<Profile> {
     this.loads++;
-    return value(id);
+    return profile(id);
   }
 }
 
@@ -150,7 +137,7 @@ async function main(): Promise<void> {
     // An id's entry key, `<prefix>:<namespace>:=n<id>` (docs/ARCHITECTURE.md); checked below against what is stored.
     const keys = Array.from({ length: KEYS }, (_, i) => `sf:profile:=n${i}`);
     for (let i = 0; i < KEYS; i++) {
-      await raw6.set(`raw:${i}`, JSON.stringify(value(i)));
+      await raw6.set(`raw:${i}`, JSON.stringify(profile(i)));
       rawReplies.set(`raw:${i}`, bulk((await raw6.getBuffer(`raw:${i}`))!));
       await svc.getProfile(i);
       const stored = await raw6.getBuffer(keys[i]!);
