@@ -27,15 +27,14 @@ import 'reflect-metadata';
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Injectable, Module } from '@nestjs/common';
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
-import { Cached, CacheModule, CacheService } from 'nestjs-tiercache';
+import { CacheModule, CacheService } from 'nestjs-tiercache';
 import type { CacheModuleOptions } from 'nestjs-tiercache';
 import { RedisServer } from '../test/harness/redis-server.js';
-import { profile as userProfile } from './profile.js';
+import { profile as userProfile, ProfileModule, ProfileService } from './profile.js';
 import type { Profile as UserProfile } from './profile.js';
 
 const MS = Number(process.env.PROFILE_MS ?? 5_000);
@@ -49,20 +48,6 @@ if (arg !== 'compare' && !(TARGETS as readonly string[]).includes(arg)) {
   console.error(`usage: hit-profile.ts ${TARGETS.join('|')}|compare`);
   process.exit(2);
 }
-
-@Injectable()
-class ProfileService {
-  loads = 0;
-
-  @Cached({ namespace: 'profile', key: (id: number) => id })
-  async getProfile(id: number): Promise<UserProfile> {
-    this.loads++;
-    return userProfile(id);
-  }
-}
-
-@Module({})
-class ProfileModule {}
 
 async function counters(admin: Redis): Promise<{ cpuUs: number; cmds: Map<string, [number, number]> }> {
   const info = await admin.info('all');

@@ -27,6 +27,7 @@ import { RedisServer } from '../test/harness/redis-server.js';
 import { loadPeers } from './peers/load-peers.js';
 import type { PeerCache, RawRedis } from './peers/peers.js';
 import { profile } from './profile.js';
+import type { Profile } from './profile.js';
 
 const OUTAGE_MS = Number(process.env.BENCH_OUTAGE_MS ?? 10_500);
 const CAP_MS = Number(process.env.BENCH_RAW_CAP_MS ?? 10_000);
@@ -41,19 +42,7 @@ const THINK_MS = 1;
 const now = (): number => performance.now();
 
 /** The cached value: a ~300 B profile, stamped by the loader (a hit returns a stamp older than the call). */
-interface Loaded {
-  id: number;
-  username: string;
-  firstName: string;
-  lastName: string;
-  languageCode: string;
-  isPremium: boolean;
-  balance: string;
-  modelId: string;
-  threadId: number;
-  createdAt: string;
-  settings: { notifications: boolean; theme: string; locale: string };
-  tags: string[];
+interface Loaded extends Profile {
   loadedAt: number;
   loadMs: number;
 }

@@ -1,3 +1,7 @@
+import 'reflect-metadata';
+import { Injectable, Module } from '@nestjs/common';
+import { Cached } from 'nestjs-tiercache';
+
 /** The value every bench caches: a ~300-byte JSON object, the shape of a chat bot's user row. */
 export interface Profile {
   id: number;
@@ -31,3 +35,19 @@ export function profile(id: number): Profile {
     tags: ['beta', 'telegram'],
   };
 }
+
+/** A provider decorated as a user would: one integer id per profile, counting its loads (a hit must not load). */
+@Injectable()
+export class ProfileService {
+  loads = 0;
+
+  @Cached({ namespace: 'profile', key: (id: number) => id })
+  async getProfile(id: number): Promise<Profile> {
+    this.loads++;
+    return profile(id);
+  }
+}
+
+/** The module the benches boot {@link ProfileService} in (beside `CacheModule.forRoot`). */
+@Module({})
+export class ProfileModule {}

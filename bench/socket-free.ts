@@ -17,33 +17,17 @@
  * Prints each target's median CPU per hit (`process.cpuUsage`: this process only) and its difference from raw6.
  */
 import 'reflect-metadata';
-import { Injectable, Module } from '@nestjs/common';
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Redis } from 'ioredis';
-import { Cached, CacheModule } from 'nestjs-tiercache';
+import { CacheModule } from 'nestjs-tiercache';
 import { RedisServer } from '../test/harness/redis-server.js';
 import { loadPeers } from './peers/load-peers.js';
-import { profile } from './profile.js';
-import type { Profile } from './profile.js';
+import { profile, ProfileModule, ProfileService } from './profile.js';
 
 const KEYS = 1024;
 const ROUND_MS = Number(process.env.ROUND_MS ?? 400);
 const ROUNDS = Number(process.env.ROUNDS ?? 11);
-
-@Injectable()
-class ProfileService {
-  loads = 0;
-
-  @Cached({ namespace: 'profile', key: (id: number) => id })
-  async getProfile(id: number): Promise<Profile> {
-    this.loads++;
-    return profile(id);
-  }
-}
-
-@Module({})
-class ProfileModule {}
 
 interface Socket {
   write(data: string | Buffer): boolean;
