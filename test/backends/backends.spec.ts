@@ -66,7 +66,7 @@ async function put(backend: CacheBackend, key: string, value: unknown, tags?: st
   return backend.write(key, encoded(value), 60_000, tags ? { tags } : undefined);
 }
 
-/** A chaos wrapper: holds remote reads after Redis answered, until released. */
+/** A chaos wrapper: holds remote reads (`read` and `readUnchecked`) after Redis answered, until released. */
 function gatedReads(inner: CacheBackend): { backend: CacheBackend; read: Promise<void>; release(): void } {
   let release!: () => void;
   let arrived!: () => void;
@@ -74,9 +74,10 @@ function gatedReads(inner: CacheBackend): { backend: CacheBackend; read: Promise
   const read = new Promise<void>((resolve) => (arrived = resolve));
   const backend = new Proxy(inner, {
     get(target, prop, receiver) {
-      if (prop !== 'read') return Reflect.get(target, prop, receiver) as unknown;
+      // Both ways a tier reads (readUnchecked is the hit path's read, whose failures recoverRead answers).
+      if (prop !== 'read' && prop !== 'readUnchecked') return Reflect.get(target, prop, receiver) as unknown;
       return async (key: string): Promise<ReadResult> => {
-        const result = await target.read(key);
+        const result = await (prop === 'read' ? target.read(key) : target.readUnchecked!(key));
         arrived();
         await gate;
         return result;

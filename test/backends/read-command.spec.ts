@@ -180,6 +180,42 @@ describe('ReadCommand / ReadSender (real redis-server)', () => {
     );
   });
 
+  it('resolves with what its receiver makes of the reply (the key as given), and rejects error replies as they are', async () => {
+    const c = await client({ keyPrefix: 'pre:' });
+    await admin.set('pre:rc:r', 'abc');
+    await admin.rpush('pre:rc:list', 'x');
+    const seen: [string, string | null][] = [];
+    const sender = new ReadSender(c, 100, (key, raw) => {
+      seen.push([key, raw === null ? null : raw.toString()]);
+      if (raw?.toString() === 'boom') throw new Error('receiver failed');
+      return raw === null || raw.length === 0 ? 'absent' : `got ${raw.toString()}`;
+    });
+    expect(await sender.send('rc:r')).toBe('got abc');
+    expect(await sender.send('rc:none')).toBe('absent');
+    // Before the client's keyPrefix: the receiver gets the key the backend asked for.
+    expect(seen).toEqual([
+      ['rc:r', 'abc'],
+      ['rc:none', ''],
+    ]);
+    // A key of another type: the error reply itself, for the backend to recover from (its receiver never runs).
+    await expect(sender.send('rc:list')).rejects.toThrow(/WRONGTYPE/);
+    expect(seen).toHaveLength(2);
+    // A receiver that throws rejects that read only: the connection answers the next one.
+    await admin.set('pre:rc:boom', 'boom');
+    await expect(sender.send('rc:boom')).rejects.toThrow('receiver failed');
+    expect(await sender.send('rc:r')).toBe('got abc');
+  });
+
+  it('gives a receiver the reply of a client from another copy of ioredis too', async () => {
+    const foreign = {
+      options: {},
+      getrangeBuffer: (key: string, start: string, end: string) =>
+        Promise.resolve(Buffer.from(`${key}[${start}..${end}]`)),
+    } as unknown as Redis;
+    const sender = new ReadSender(foreign, 10, (key, raw) => `${key} → ${raw?.toString() ?? 'null'}`);
+    expect(await sender.send('k')).toBe('k → k[0..10]');
+  });
+
   it('leaves a client from another copy of ioredis to its own methods', () => {
     const foreign = { options: {}, getBuffer: () => Promise.resolve(null) } as unknown as Redis;
     expect(readShapeOf(foreign, '10')).toBeUndefined();

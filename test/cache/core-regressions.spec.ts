@@ -45,6 +45,20 @@ describe.each(setups)('item 4 on %s', (_label, options) => {
     expect(await cache.get('messages', 'single')).toEqual({ v: 1 });
   });
 
+  it('callers arriving while a first read is in flight share its answer, a kind mismatch included', async () => {
+    await cache.set('messages', 'shared', { v: 2 });
+    const loads: number[] = [];
+    const callers = (key: string): Promise<PromiseSettledResult<unknown>[]> =>
+      Promise.allSettled(Array.from({ length: 5 }, (_, i) => cache.getOrSet('messages', key, () => loads.push(i))));
+    const hits = await callers('shared');
+    expect(hits).toEqual(Array.from({ length: 5 }, () => ({ status: 'fulfilled', value: { v: 2 } })));
+    await cache.setList('messages', 'thread:2', ['a'], { maxLength: 10 });
+    for (const outcome of await callers('thread:2'))
+      expect(outcome).toMatchObject({ status: 'rejected', reason: { code: 'E_KIND_MISMATCH' } });
+    expect(loads).toEqual([]);
+    expect(await cache.getList('messages', 'thread:2')).toEqual(['a']);
+  });
+
   it('composed keys are injective for every JS string: lone surrogates never collide with U+FFFD', async () => {
     const long = 'p'.repeat(80);
     expect(composeKey(long + '\uD800')).not.toBe(composeKey(long + '\uFFFD'));

@@ -44,13 +44,18 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
   }
 
   read<T>(key: string): Promise<ReadResult<T>> {
+    return this.readUnchecked<T>(key).catch((err: unknown) => this.recoverRead<T>(key, err));
+  }
+
+  readUnchecked<T>(key: string): Promise<ReadResult<T>> {
     const local = this.peek<T>(key);
     if (local !== undefined) return Promise.resolve({ hit: true, entry: local, tier: 'memory' });
     // Watched: an invalidation (local, or from the bus) while Redis answers must not let the old value in.
     const ticket = this.memory.watch(key);
+    const remote = this.remote;
     let reading: Promise<ReadResult<T>>;
     try {
-      reading = this.remote.read<T>(key);
+      reading = remote.readUnchecked ? remote.readUnchecked<T>(key) : remote.read<T>(key);
     } catch (err) {
       this.memory.release(ticket);
       return Promise.reject(err);
@@ -71,6 +76,11 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
         throw err;
       },
     );
+  }
+
+  /** What a failed remote read stands for (nothing of it is filled into memory). */
+  recoverRead<T>(key: string, err: unknown): Promise<ReadResult<T>> {
+    return this.remote.recoverRead ? this.remote.recoverRead<T>(key, err) : Promise.reject(err);
   }
 
   fence(key: string): Promise<LoadFence> {

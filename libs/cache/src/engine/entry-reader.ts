@@ -36,6 +36,8 @@ export class EntryReader {
    * Reads an entry through the tiers. With a `budget` the read runs within what is left of it and spends its time
    * there; without one the client's own command timeout bounds it (a call's first read: its caller charges the time
    * to the budget it makes if a write follows). `counter`: the namespace's counter, when the caller keeps one.
+   * Made of the steps a caller with a continuation of its own takes itself ({@link refused}, {@link send},
+   * {@link settle}, {@link failed}): one promise reaction per read then, not one per layer.
    */
   read<T>(
     namespace: string,
@@ -43,45 +45,94 @@ export class EntryReader {
     budget: Budget | undefined,
     counter?: NamespaceCounter,
   ): Promise<EngineRead<T>> {
-    const tier = this.guard.tier;
-    if (this.replayer.recovering) {
-      // Redis is back but the invalidations it missed are still being redone: what it holds may be stale.
-      this.replayer.nudge();
-      this.telemetry.count(namespace, tier, 'get', 'miss');
-      return Promise.resolve(RECOVERING_MISS);
-    }
-    if (!this.guard.allow(k)) {
-      this.telemetry.count(namespace, tier, 'get', 'open');
-      this.telemetry.count(namespace, tier, 'get', 'miss');
-      return Promise.resolve(FAILED_READ);
-    }
-    const backend = this.store.backend;
+    const refused = this.refused(namespace, k);
+    if (refused !== undefined) return Promise.resolve(refused);
     // With the whole budget left, the client's own command timeout is the deadline: no timer, no extra layer.
     const direct = budget === undefined || budget.fresh;
     // The clock is read only when the time is used: a budget to charge, or a sink that records durations.
     const started = budget !== undefined || this.telemetry.timed ? performance.now() : undefined;
-    let reading: Promise<ReadResult<T>>;
-    try {
-      reading = direct ? backend.read<T>(k) : budget.run(backend.kind, 'get', () => backend.read<T>(k));
-    } catch (err) {
-      reading = Promise.reject(err);
+    const ms = (): number | undefined => (started === undefined ? undefined : spent(budget, direct, started));
+    if (direct)
+      return this.send<T>(k).then(
+        (result) => this.settle(namespace, k, result, ms(), counter),
+        (err: unknown) => this.failed<T>(namespace, k, err, ms(), counter),
+      );
+    const backend = this.store.backend;
+    return budget
+      .run(backend.kind, 'get', () => backend.read<T>(k))
+      .then(
+        (result) => this.settle(namespace, k, result, ms(), counter),
+        (err: unknown) => this.failure(namespace, k, err, ms()),
+      );
+  }
+
+  /**
+   * The answer of a read that is not sent, counted: a miss while missed invalidations are being redone (what Redis
+   * holds may be stale), a failed read while the breaker is open; undefined when the read may go.
+   */
+  refused(namespace: string, k: string): EngineRead<never> | undefined {
+    const tier = this.guard.tier;
+    if (this.replayer.recovering) {
+      this.replayer.nudge();
+      this.telemetry.count(namespace, tier, 'get', 'miss');
+      return RECOVERING_MISS;
     }
-    return reading.then(
-      (result) =>
-        this.settle(namespace, k, result, started === undefined ? undefined : spent(budget, direct, started), counter),
-      (err: unknown) => {
-        if (isKindMismatch(err)) throw err;
-        // A failed read spends its time too: the write after the load gets only what is left (no stacking).
-        const ms = started === undefined ? undefined : spent(budget, direct, started);
-        this.guard.failure(namespace, 'get', err, undefined, ms, k);
-        this.telemetry.count(namespace, tier, 'get', 'miss');
-        return FAILED_READ;
-      },
+    if (this.guard.allow(k)) return undefined;
+    this.telemetry.count(namespace, tier, 'get', 'open');
+    this.telemetry.count(namespace, tier, 'get', 'miss');
+    return FAILED_READ;
+  }
+
+  /**
+   * Sends a read on the client's own command timeout (after {@link refused}); what it answers goes to
+   * {@link settle}, a rejection to {@link failed}.
+   */
+  send<T>(k: string): Promise<ReadResult<T>> {
+    const backend = this.store.backend;
+    try {
+      return backend.readUnchecked ? backend.readUnchecked<T>(k) : backend.read<T>(k);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * A sent read that failed: what the backend makes of the failure (a key of another type: a corrupt miss), or a
+   * failed read, counted (the breaker hears of it). A value entry read as a list rejects with `E_KIND_MISMATCH`.
+   * Never throws: the callers sharing the read wait on what this returns.
+   */
+  failed<T>(
+    namespace: string,
+    k: string,
+    err: unknown,
+    ms: number | undefined,
+    counter: NamespaceCounter | undefined,
+  ): Promise<EngineRead<T>> {
+    const backend = this.store.backend;
+    if (backend.readUnchecked === undefined || backend.recoverRead === undefined) {
+      try {
+        return Promise.resolve(this.failure(namespace, k, err, ms));
+      } catch (mismatch) {
+        return Promise.reject(mismatch);
+      }
+    }
+    return backend.recoverRead<T>(k, err).then(
+      (result) => this.settle(namespace, k, result, ms, counter),
+      (cause: unknown) => this.failure(namespace, k, cause, ms),
     );
   }
 
+  /** A read that could not be answered: the breaker hears of it, and it is a counted miss. */
+  private failure(namespace: string, k: string, err: unknown, ms: number | undefined): EngineRead<never> {
+    if (isKindMismatch(err)) throw err;
+    // A failed read spends its time too: the write after the load gets only what is left (no stacking).
+    this.guard.failure(namespace, 'get', err, undefined, ms, k);
+    this.telemetry.count(namespace, this.guard.tier, 'get', 'miss');
+    return FAILED_READ;
+  }
+
   /** Counts what a read answered; an oversized stored value becomes a miss naming it (and leaves the memory tier). */
-  private settle<T>(
+  settle<T>(
     namespace: string,
     k: string,
     result: ReadResult<T>,

@@ -88,9 +88,10 @@ export class ReadThrough {
   }
 
   /**
-   * The first read of a call, shared with the callers of the key that arrive while it is in flight; one
-   * continuation per caller (no async frames). The read runs on the client's own command timeout; its time is
-   * charged to the call's budget only if a load and a write follow: one cache-I/O budget per call.
+   * The first read of a call, shared with the callers of the key that arrive while it is in flight. The read's
+   * answer is counted and judged in this one continuation (the reader's steps, no reaction per layer). The read
+   * runs on the client's own command timeout; its time is charged to the call's budget only if a load and a write
+   * follow: one cache-I/O budget per call.
    */
   private readFirst<T>(
     namespace: string,
@@ -101,29 +102,65 @@ export class ReadThrough {
     counter: NamespaceCounter | undefined,
   ): Promise<T> {
     const started = performance.now();
-    const shared = this.flights.reading<EngineRead<T>>(k);
-    const reading = shared ?? this.reader.read<T>(namespace, k, undefined, counter);
-    if (shared === undefined) this.flights.shareRead(k, reading);
-    return reading.then(
-      (read) => {
-        if (shared === undefined) this.flights.endRead(k, reading);
-        if (read.hit) {
-          const now = Date.now();
-          if (read.entry.expiresAt > now) {
-            if (policy.eagerRefresh !== undefined && isDueForRefresh(read.entry, policy.eagerRefresh, now))
-              this.refresh(namespace, k, loader, policy, tags);
-            return read.entry.value;
-          }
+    const joined = this.flights.reading<EngineRead<T>>(k);
+    if (joined !== undefined)
+      return joined.then((read) => this.afterFirst(namespace, k, loader, policy, tags, read, started));
+    const refused = this.reader.refused(namespace, k);
+    if (refused !== undefined)
+      return Promise.resolve(this.afterFirst(namespace, k, loader, policy, tags, refused, started));
+    const shared = this.flights.shareRead<EngineRead<T>>(k);
+    return this.reader.send<T>(k).then(
+      (result) => {
+        let read: EngineRead<T>;
+        try {
+          read = this.reader.settle(namespace, k, result, this.elapsed(started), counter);
+        } catch (err) {
+          this.flights.failRead(k, shared, err);
+          throw err;
         }
-        const budget = new Budget(this.commandTimeoutMs);
-        budget.spend(performance.now() - started);
-        return this.loadOnce(namespace, k, loader, policy, tags, undefined, { read, budget });
+        this.flights.endRead(k, shared, read);
+        return this.afterFirst(namespace, k, loader, policy, tags, read, started);
       },
       (err: unknown) => {
-        if (shared === undefined) this.flights.endRead(k, reading);
-        throw err;
+        let failed: Promise<EngineRead<T>>;
+        try {
+          failed = this.reader.failed<T>(namespace, k, err, this.elapsed(started), counter);
+        } catch (cause) {
+          failed = Promise.reject(cause);
+        }
+        // Always ended: the callers that joined this read wait on it.
+        this.flights.endRead(k, shared, failed);
+        return failed.then((read) => this.afterFirst(namespace, k, loader, policy, tags, read, started));
       },
     );
+  }
+
+  /** A call's answer once its first read is known: the value of a fresh hit, otherwise the key's one load. */
+  private afterFirst<T>(
+    namespace: string,
+    k: string,
+    loader: Loader<T>,
+    policy: LoadPolicy,
+    tags: TagsOption<T>,
+    read: EngineRead<T>,
+    started: number,
+  ): T | Promise<T> {
+    if (read.hit) {
+      const now = Date.now();
+      if (read.entry.expiresAt > now) {
+        if (policy.eagerRefresh !== undefined && isDueForRefresh(read.entry, policy.eagerRefresh, now))
+          this.refresh(namespace, k, loader, policy, tags);
+        return read.entry.value;
+      }
+    }
+    const budget = new Budget(this.commandTimeoutMs);
+    budget.spend(performance.now() - started);
+    return this.loadOnce(namespace, k, loader, policy, tags, undefined, { read, budget });
+  }
+
+  /** The ms since `started`, for a sink that records durations (none otherwise: no clock read). */
+  private elapsed(started: number): number | undefined {
+    return this.telemetry.timed ? performance.now() - started : undefined;
   }
 
   /** Runs (or joins) the one load of a key in this process. */

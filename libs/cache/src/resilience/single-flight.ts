@@ -16,7 +16,7 @@ export class SingleFlight {
   // Slotted: at concurrency 1 these go 0 → 1 → 0 on every call, which a Map pays for in table resizes.
   private readonly flights = new SlottedMap<string, Flight<unknown>>();
   /** Backend reads in progress, shared by the callers of a key that arrive meanwhile (a stampede reads once). */
-  private readonly reads = new SlottedMap<string, Promise<unknown>>();
+  private readonly reads = new SlottedMap<string, SharedRead<unknown>>();
 
   /**
    * The read of `key` in progress, shared by the callers that arrive meanwhile (see {@link shareRead}). An
@@ -24,20 +24,32 @@ export class SingleFlight {
    * a read of its own, never one that began before.
    */
   reading<R>(key: string): Promise<R> | undefined {
-    return this.reads.get(key) as Promise<R> | undefined;
+    return (this.reads.get(key) as SharedRead<R> | undefined)?.join();
   }
 
   /**
-   * Makes `reading` the shared read of `key`. Its owner ends it with {@link endRead} in its own continuation (no
-   * extra reaction per read).
+   * Starts sharing the read of `key` its caller is about to send. The caller ends it with {@link endRead} in its
+   * own continuation, with what the read answered (no extra reaction per read; a promise only for those who join).
    */
-  shareRead(key: string, reading: Promise<unknown>): void {
-    this.reads.set(key, reading);
+  shareRead<R>(key: string): SharedRead<R> {
+    const shared = new SharedRead<R>();
+    this.reads.set(key, shared as SharedRead<unknown>);
+    return shared;
   }
 
-  /** Ends the sharing of `reading` (a newer read of the key, after an invalidation, is left alone). */
-  endRead(key: string, reading: Promise<unknown>): void {
-    if (this.reads.get(key) === reading) this.reads.delete(key);
+  /**
+   * Ends the sharing of a read (a newer read of the key, after an invalidation, is left alone) and gives what it
+   * answered to the callers that joined it.
+   */
+  endRead<R>(key: string, shared: SharedRead<R>, answer: R | Promise<R>): void {
+    if (this.reads.get(key) === shared) this.reads.delete(key);
+    shared.resolve(answer);
+  }
+
+  /** {@link endRead} for a read that failed: the callers that joined it get the error. */
+  failRead<R>(key: string, shared: SharedRead<R>, err: unknown): void {
+    if (this.reads.get(key) === shared) this.reads.delete(key);
+    shared.reject(err);
   }
 
   /** Number of keys being loaded now. */
@@ -82,5 +94,36 @@ export class SingleFlight {
   invalidatePrefix(keyPrefix: string): void {
     for (const [key, flight] of this.flights.entries()) if (key.startsWith(keyPrefix)) flight.invalidated = true;
     for (const key of this.reads.keys()) if (key.startsWith(keyPrefix)) this.reads.delete(key);
+  }
+}
+
+/**
+ * A read in progress shared by the callers of its key that arrive meanwhile: their promise is made by the first of
+ * them (at concurrency 1 none is), and settled by the read's owner.
+ */
+export class SharedRead<R> {
+  private waiting:
+    { promise: Promise<R>; resolve: (value: R | Promise<R>) => void; reject: (err: unknown) => void } | undefined;
+
+  /** The read's outcome, for a caller that joins it. */
+  join(): Promise<R> {
+    if (this.waiting === undefined) {
+      let resolve!: (value: R | Promise<R>) => void;
+      let reject!: (err: unknown) => void;
+      const promise = new Promise<R>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      this.waiting = { promise, resolve, reject };
+    }
+    return this.waiting.promise;
+  }
+
+  resolve(value: R | Promise<R>): void {
+    this.waiting?.resolve(value);
+  }
+
+  reject(err: unknown): void {
+    this.waiting?.reject(err);
   }
 }

@@ -16,13 +16,13 @@ const SHRINK_ABOVE = 1_024;
  */
 export class ReadDeadlines {
   /** Reads and their deadlines in send order, from `head` to `tail` (a ring: no array is regrown per read). */
-  private reads: (ReadCommand | undefined)[] = new Array<ReadCommand | undefined>(16);
+  private reads: (Command | undefined)[] = new Array<Command | undefined>(16);
   private deadlines = new Float64Array(16);
   private head = 0;
   private tail = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  watch(read: ReadCommand, ms: number): void {
+  watch(read: Command, ms: number): void {
     this.dropSettled();
     if (this.tail - this.head === this.reads.length) this.grow();
     const at = this.tail++ & (this.reads.length - 1);
@@ -45,14 +45,14 @@ export class ReadDeadlines {
     this.head = this.tail = 0;
     // Once a burst has drained, a ring grown for it is given back.
     if (reads.length > SHRINK_ABOVE) {
-      this.reads = new Array<ReadCommand | undefined>(16);
+      this.reads = new Array<Command | undefined>(16);
       this.deadlines = new Float64Array(16);
     }
   }
 
   private grow(): void {
     const size = this.reads.length;
-    const reads = new Array<ReadCommand | undefined>(size * 2);
+    const reads = new Array<Command | undefined>(size * 2);
     const deadlines = new Float64Array(size * 2);
     for (let i = 0; i < size; i++) {
       reads[i] = this.reads[(this.head + i) & (size - 1)];
@@ -87,8 +87,14 @@ export class ReadDeadlines {
   }
 }
 
-/** The fixed parts of one backend's read command, on the wire. */
-export interface ReadShape {
+/** What a read's reply becomes: the backend's answer, made in the reply's own settlement (no extra reaction). */
+export type ReadReceiver<R> = (key: string, raw: Buffer | null) => R | Promise<R>;
+
+/** The raw reply itself (a shape without a receiver). */
+const RAW: ReadReceiver<Buffer | null> = (_key, raw) => raw;
+
+/** The fixed parts of one backend's read command, on the wire, and what its replies become. */
+export interface ReadShape<R = Buffer | null> {
   /** `GETRANGE key 0 end` when reads are bounded, otherwise `GET key`. */
   readonly end: string | undefined;
   readonly deadlines: ReadDeadlines;
@@ -97,19 +103,23 @@ export interface ReadShape {
   /** The RESP text before the key's length, and after the key. */
   readonly head: string;
   readonly tail: string;
+  /** Called with the key as given (before any keyPrefix) and the reply; the command resolves with its answer. */
+  readonly received: ReadReceiver<R>;
 }
 
 /**
  * A hit's one read command: GETRANGE (bounded) or GET with a Buffer reply, written as one precomputed RESP string
- * and timed by {@link ReadDeadlines} instead of a timer of its own. Sent with the client's `sendCommand`, so
- * Cluster routing, MOVED/ASK redirects and the offline rules are ioredis's.
+ * and timed by {@link ReadDeadlines} instead of a timer of its own. Its promise resolves with what the shape's
+ * receiver makes of the reply (the backend's answer: one settlement per hit, not one per layer); error replies
+ * reject it as they are. Sent with the client's `sendCommand`, so Cluster routing, MOVED/ASK redirects and the
+ * offline rules are ioredis's.
  */
-export class ReadCommand extends Command {
+export class ReadCommand<R = Buffer | null> extends Command {
   private watched = false;
 
   constructor(
-    key: string,
-    private readonly shape: ReadShape,
+    private readonly key: string,
+    private readonly shape: ReadShape<R>,
   ) {
     // The key alone: GETRANGE's fixed range is in the precomputed RESP text (`shape.tail`). ioredis copies and
     // scans a command's arguments when it builds one (half the cost of a three-argument GETRANGE); the key is all
@@ -122,6 +132,14 @@ export class ReadCommand extends Command {
     if (this.watched) return;
     this.watched = true;
     this.shape.deadlines.watch(this, ms);
+  }
+
+  /**
+   * ioredis resolves the command with what this returns (its own transform is only a string encoding, off for a
+   * Buffer reply); a receiver that throws rejects it. Typed as ioredis types raw replies.
+   */
+  override transformReply(raw: Buffer | Buffer[]): ReturnType<Command['transformReply']> {
+    return this.shape.received(this.key, Buffer.isBuffer(raw) ? raw : null) as unknown as Buffer;
   }
 
   override toWritable(socket: object): string | Buffer {
@@ -138,7 +156,17 @@ export class ReadCommand extends Command {
  * The read shape of a client, or undefined when its reads go through its own methods: a client built by another
  * copy of ioredis than tiercache's (a user's own client) is sent nothing of this copy's classes.
  */
-export function readShapeOf(client: RedisClient, end: string | undefined): ReadShape | undefined {
+export function readShapeOf(client: RedisClient, end: string | undefined): ReadShape | undefined;
+export function readShapeOf<R>(
+  client: RedisClient,
+  end: string | undefined,
+  received: ReadReceiver<R>,
+): ReadShape<R> | undefined;
+export function readShapeOf<R>(
+  client: RedisClient,
+  end: string | undefined,
+  received: ReadReceiver<R | Buffer | null> = RAW,
+): ReadShape<R | Buffer | null> | undefined {
   if (!(client instanceof Redis) && !(client instanceof Cluster)) return undefined;
   // ioredis prefixes the keys of a command with the client's own `keyPrefix` (a Cluster's, not its nodes').
   const prefix: unknown = (client.options as { keyPrefix?: unknown }).keyPrefix;
@@ -150,5 +178,6 @@ export function readShapeOf(client: RedisClient, end: string | undefined): ReadS
       prefix === '' || prefix === undefined ? { replyEncoding: null } : { replyEncoding: null, keyPrefix: prefix },
     head: end === undefined ? '*2\r\n$3\r\nget\r\n$' : '*4\r\n$8\r\ngetrange\r\n$',
     tail: end === undefined ? '\r\n' : `\r\n$1\r\n0\r\n$${end.length}\r\n${end}\r\n`,
+    received,
   };
 }

@@ -94,7 +94,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     this.tagIndexCap = options.tagIndexCap ?? 10_000;
     this.notAfter = options.notAfter ?? (() => Date.now() + 1_500);
     this.maxReadBytes = options.maxReadBytes;
-    this.reads = new ReadSender(client, options.maxReadBytes);
+    this.reads = new ReadSender(client, options.maxReadBytes, (key, raw) => this.received(key, raw));
     this.generations = new TagGenerations(client, space);
     this.fences = new LoadFences(client, space, (key) => this.delete([key]));
     this.batcher = new SocketBatcher(client);
@@ -103,7 +103,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
 
   readonly notAfter: () => number;
   private readonly maxReadBytes: number | undefined;
-  private readonly reads: ReadSender;
+  private readonly reads: ReadSender<ReadResult<unknown>>;
   private readonly batcher: SocketBatcher;
   private readonly lists: RedisLists;
 
@@ -120,26 +120,29 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
   }
 
   read<T>(key: string): Promise<ReadResult<T>> {
+    return this.readUnchecked<T>(key).catch((err: unknown) => this.recoverRead<T>(key, err));
+  }
+
+  readUnchecked<T>(key: string): Promise<ReadResult<T>> {
     try {
       this.own(key);
     } catch (err) {
       return Promise.reject(err);
     }
     // A bounded read in one native command (a GET costs Redis far less than a script): GETRANGE moves at most
-    // max + 1 bytes, so a stored value larger than any namespace accepts is never transferred whole.
-    // Alone, a read leaves at once; with others in flight it joins this tick's batch (one socket write).
+    // max + 1 bytes, so a stored value larger than any namespace accepts is never transferred whole. The reply is
+    // made an answer ({@link received}) as the command settles. Alone, a read leaves at once; with others in
+    // flight it joins this tick's batch (one socket write).
     this.batcher.join();
-    return this.reads.send(key).then(
-      (raw) => this.received<T>(key, raw),
-      (err: unknown) => {
-        if (isWrongType(err)) return this.wrongType(key);
-        throw err;
-      },
-    );
+    return this.reads.send(key) as Promise<ReadResult<T>>;
+  }
+
+  recoverRead<T>(key: string, err: unknown): Promise<ReadResult<T>> {
+    return isWrongType(err) ? this.wrongType(key) : Promise.reject(err);
   }
 
   /** What a read's bytes are: a miss, a tombstone, an entry (tagged: checked), or poison (removed). */
-  private received<T>(key: string, raw: Buffer | null): ReadResult<T> | Promise<ReadResult<T>> {
+  private received(key: string, raw: Buffer | null): ReadResult<unknown> | Promise<ReadResult<unknown>> {
     // GETRANGE answers '' for an absent key; no entry or tombstone of ours is empty (an empty foreign string is
     // taken as absent, and a guarded write replaces it).
     if (raw === null || raw.length === 0) return MISS;
@@ -150,9 +153,9 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     }
     const tomb = tombstoneId(raw);
     if (tomb !== null) return { hit: false, token: tomb };
-    let entry: CacheEntry<T>;
+    let entry: CacheEntry<unknown>;
     try {
-      entry = decodeEntry(raw) as CacheEntry<T>;
+      entry = decodeEntry(raw);
     } catch {
       return this.discard(key);
     }
@@ -163,7 +166,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
   }
 
   /** A tagged entry: a hit while every tag is at the generation it was stamped with; otherwise a miss naming it. */
-  private async stamped<T>(raw: Buffer, entry: CacheEntry<T>): Promise<ReadResult<T>> {
+  private async stamped(raw: Buffer, entry: CacheEntry<unknown>): Promise<ReadResult<unknown>> {
     const stamps = entryStamps(raw);
     const current = this.generations.current(stamps);
     if (current === true || (current !== false && (await current)))
