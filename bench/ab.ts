@@ -1,13 +1,14 @@
 /**
  * An A/B of two copies of the library in one process: this checkout's (A) and another (B, e.g. a `git archive` of
- * an earlier commit), each a `@Cached` Redis hit at concurrency 1, in interleaved rounds with raw ioredis 5 (the
- * floor of bench/cache.bench.ts). Both copies meet the same process, JIT, host and redis-server, so a change of a
+ * an earlier commit), each a `@Cached` Redis hit (concurrency 1, or CONCURRENCY callers), in interleaved rounds with
+ * raw ioredis 5 (the floor of bench/cache.bench.ts). Both copies meet the same process, JIT, host and redis-server, so a change of a
  * few percent shows where separate runs of the pinned loop cannot tell it (their run-to-run spread is larger).
  *
  *   git archive <rev> libs/cache/src | tar -x -C .tmp/b
  *   B_SRC=$PWD/.tmp/b/libs/cache/src taskset -c 1 node --import ./bench/register.js bench/ab.ts
  *
- * Run it under `taskset -c 1` (redis-server, started here, inherits the CPU): as the c=1 row of cache.bench.ts.
+ * At concurrency 1 run it under `taskset -c 1` (redis-server, started here, inherits the CPU), as the c=1 row of
+ * cache.bench.ts; with CONCURRENCY=64, unpinned, as its c=64 row.
  * Env: B_SRC (required), ROUNDS (default 12) of ROUND_MS (default 300), MEMORY_A / MEMORY_B = 1 to give that copy a
  * 16-entry memory tier (every hit still read from Redis: 1,024 keys cycled), e.g. B_SRC = this checkout's source and
  * MEMORY_A=1 for the memory-tier hit against the Redis-only one. Prints the medians of the per-round ratios.
@@ -26,6 +27,7 @@ type Library = typeof import('nestjs-tiercache');
 const KEYS = 1024;
 const ROUNDS = Number(process.env.ROUNDS ?? 12);
 const ROUND_MS = Number(process.env.ROUND_MS ?? 300);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 1);
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -81,13 +83,23 @@ async function boot(
   };
 }
 
-/** Hits per ms of `op` over `ms`, sequentially (concurrency 1). */
+/** Hits per ms of `op` over `ms`, from CONCURRENCY callers (each one hit at a time, ids spread over the keys). */
 async function rate(op: (id: number) => Promise<unknown>, ms: number): Promise<number> {
   const started = performance.now();
   const end = started + ms;
   let n = 0;
-  do for (let j = 0; j < 64; j++) await op(n++ % KEYS);
-  while (performance.now() < end);
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async (_, caller) => {
+      let id = caller;
+      do
+        for (let j = 0; j < 64; j++) {
+          await op(id % KEYS);
+          id += CONCURRENCY;
+          n++;
+        }
+      while (performance.now() < end);
+    }),
+  );
   return n / (performance.now() - started);
 }
 
