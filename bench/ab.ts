@@ -114,8 +114,9 @@ async function main(): Promise<void> {
   try {
     for (let id = 0; id < KEYS; id++) await raw5.set(`raw:${id}`, JSON.stringify(profile(id)));
     const A = await boot(a, server.url, 'ab-a', process.env.MEMORY_A === '1');
+    apps.push(A.app);
     const B = await boot(b, server.url, 'ab-b', process.env.MEMORY_B === '1');
-    apps.push(A.app, B.app);
+    apps.push(B.app);
     const targets: [string, (id: number) => Promise<unknown>][] = [
       ['raw5', async (id) => JSON.parse((await raw5.get(`raw:${id}`))!) as unknown],
       ['A', A.hit],
