@@ -21,6 +21,7 @@ import { RedisServer } from '../test/harness/redis-server.js';
 import { loadPeers } from './peers/load-peers.js';
 import { profile } from './profile.js';
 import type { Profile } from './profile.js';
+import { median } from './median.js';
 
 type Library = typeof import('nestjs-tiercache');
 
@@ -28,12 +29,6 @@ const KEYS = 1024;
 const ROUNDS = Number(process.env.ROUNDS ?? 12);
 const ROUND_MS = Number(process.env.ROUND_MS ?? 300);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 1);
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 /** Boots one copy: a provider decorated with that copy's `@Cached`, warmed so that every call is a hit. */
 async function boot(

@@ -35,6 +35,7 @@ import { loadPeers } from './peers/load-peers.js';
 import { profile } from './profile.js';
 import type { Profile } from './profile.js';
 import type { PeerCache, RawRedis } from './peers/peers.js';
+import { median } from './median.js';
 
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 300);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
@@ -253,12 +254,6 @@ interface Figure {
 }
 
 const rate = (s: Sample): number => s.ops / s.ms;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 function figure(m: Measured, floor: Measured): Figure {
   const ops = m.samples.reduce((a, s) => a + s.ops, 0);

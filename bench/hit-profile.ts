@@ -36,6 +36,7 @@ import type { CacheModuleOptions } from 'nestjs-tiercache';
 import { RedisServer } from '../test/harness/redis-server.js';
 import { profile as userProfile, ProfileModule, ProfileService } from './profile.js';
 import type { Profile as UserProfile } from './profile.js';
+import { median } from './median.js';
 
 const MS = Number(process.env.PROFILE_MS ?? 5_000);
 const ROUND_MS = Number(process.env.ROUND_MS ?? 1_000);
@@ -173,12 +174,6 @@ async function loop(op: (i: number) => unknown, ms: number): Promise<Round> {
   const used = process.cpuUsage(cpu);
   return { n, ms: performance.now() - started, user: used.user, sys: used.system };
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 async function compare(server: RedisServer, closers: (() => Promise<unknown>)[]): Promise<void> {
   const benches = new Map<Target, Bench>();

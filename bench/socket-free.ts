@@ -24,6 +24,7 @@ import { CacheModule } from 'nestjs-tiercache';
 import { RedisServer } from '../test/harness/redis-server.js';
 import { loadPeers } from './peers/load-peers.js';
 import { profile, ProfileModule, ProfileService } from './profile.js';
+import { median } from './median.js';
 
 const KEYS = 1024;
 const ROUND_MS = Number(process.env.ROUND_MS ?? 400);
@@ -62,12 +63,6 @@ async function cpuPerHit(op: (i: number) => unknown, ms: number): Promise<number
   const used = process.cpuUsage(cpu);
   return (used.user + used.system) / n;
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 /** The layers under the decorated method, from this checkout's source (internal: not exported by the package). */
 async function layers(
