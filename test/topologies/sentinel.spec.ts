@@ -421,10 +421,15 @@ describe('Sentinel: an invalidation the primary acknowledged but never replicate
         message: 'A on the new primary',
       },
     );
-    await waitFor(async () => typeof (await storedOn(topo.primary, a.engine.space.entry('acct', 1))) === 'object', {
-      timeoutMs: 10_000,
-      message: 'A writing to the new primary',
-    });
+    // A save that ran while the connection was still down was refused and queued an invalidation, so
+    // it is the next saves that must land: each poll saves again.
+    await waitFor(
+      async () => {
+        await a.service.save(1, 'probe');
+        return typeof (await storedOn(topo.primary, a.engine.space.entry('acct', 1))) === 'object';
+      },
+      { timeoutMs: 10_000, message: 'A writing to the new primary' },
+    );
 
     // The old entry survived on the promoted replica; the cache must not serve it.
     figures.lostAckPromotedReplicaHolds = await storedOn(topo.primary, key);
