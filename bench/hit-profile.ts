@@ -21,7 +21,9 @@
  * floor (tiercache and tiered: raw; memory: lru) the median of the per-round differences of CPU per hit and of the
  * per-round ratios of hits/s (what bench/cache.bench.ts reports). On a shared machine the paired figures are the
  * steadier ones.
- * Env: PROFILE_MS (default 5000, one target), ROUND_MS (default 1000) and ROUNDS (default 7) for `compare`.
+ * Env: PROFILE_MS (default 5000, one target), ROUND_MS (default 1000) and ROUNDS (default 7) for `compare`,
+ * CONCURRENCY (default 1: that many callers loop at once; run unpinned for more than 1, as the c=64 bench row),
+ * ALSO (one target: other targets, comma-separated, run for 1 s each first, as in a process that runs them all).
  */
 import 'reflect-metadata';
 import { writeFile } from 'node:fs/promises';
@@ -41,6 +43,7 @@ import { median } from './median.js';
 const MS = Number(process.env.PROFILE_MS ?? 5_000);
 const ROUND_MS = Number(process.env.ROUND_MS ?? 1_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 1);
 const KEYS = 1024;
 const TARGETS = ['raw', 'tiercache', 'tiered', 'lru', 'memory'] as const;
 type Target = (typeof TARGETS)[number];
@@ -168,9 +171,12 @@ async function loop(op: (i: number) => unknown, ms: number): Promise<Round> {
   const end = started + ms;
   let n = 0;
   // The clock is read every 64 hits: a memory hit costs less than a clock read.
-  do {
-    for (let j = 0; j < 64; j++) await op(n++ % KEYS);
-  } while (performance.now() < end);
+  const worker = async (): Promise<void> => {
+    do {
+      for (let j = 0; j < 64; j++) await op(n++ % KEYS);
+    } while (performance.now() < end);
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const used = process.cpuUsage(cpu);
   return { n, ms: performance.now() - started, user: used.user, sys: used.system };
 }
@@ -220,6 +226,11 @@ async function single(
   admin: Redis,
   closers: (() => Promise<unknown>)[],
 ): Promise<void> {
+  // The other targets first, when asked: the profile then sees the JIT state of a process that ran them all.
+  for (const other of (process.env.ALSO ?? '').split(',').filter((t) => t !== '')) {
+    if (!(TARGETS as readonly string[]).includes(other)) throw new Error(`ALSO: unknown target ${other}`);
+    await loop((await setUp(other as Target, server, closers)).op, 1_000);
+  }
   const bench = await setUp(target, server, closers);
   const warmEnd = performance.now() + 1_000;
   for (let i = 0; performance.now() < warmEnd; i++) await bench.op(i % KEYS);

@@ -10,17 +10,20 @@
  * Targets, in interleaved rounds (ROUNDS, default 11, of ROUND_MS, default 400):
  *   raw5, raw6   raw ioredis 5 / 6, GET + JSON.parse
  *   tiercache    a `@Cached` method, Redis only
+ *   tiered       the same with a memory tier of 16 entries, keys cycled over 1,024: every hit is read from Redis and
+ *                filled into memory (evicting another)
  * and, unless BOT_TEST_LIBRARY_SRC points at another copy of the library, the layers under the decorated method:
  *   read         the hit's read command (`ReadCommand`) and the envelope's decode
  *   backend      RedisBackend.read
  *   reader       EntryReader.read (breaker, recovery and size checks, counters)
+ * SF_ONLY (comma-separated target names, raw6 always included) runs only those, e.g. under `node --cpu-prof`.
  * Prints each target's median CPU per hit (`process.cpuUsage`: this process only) and its difference from raw6.
  */
 import 'reflect-metadata';
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Redis } from 'ioredis';
-import { CacheModule } from 'nestjs-tiercache';
+import { CacheModule, CacheService } from 'nestjs-tiercache';
 import { RedisServer } from '../test/harness/redis-server.js';
 import { loadPeers } from './peers/load-peers.js';
 import { profile, ProfileModule, ProfileService } from './profile.js';
@@ -109,8 +112,28 @@ async function main(): Promise<void> {
     },
     { logger: false },
   );
+  const tieredClient = client.duplicate();
+  const tieredApp = await NestFactory.createApplicationContext(
+    {
+      module: ProfileModule,
+      imports: [
+        CacheModule.forRoot({
+          redis: { client: tieredClient },
+          prefix: 'sft',
+          defaultTtl: '1h',
+          isGlobal: true,
+          memory: { maxEntries: 16 },
+        }),
+      ],
+      providers: [ProfileService],
+    },
+    { logger: false },
+  );
   try {
     const svc = app.get(ProfileService);
+    const tiered = tieredApp.get(ProfileService);
+    const tieredCache = tieredApp.get(CacheService);
+    const tieredReplies = new Map<string, Buffer>();
     const rawReplies = new Map<string, Buffer>();
     const replies = new Map<string, Buffer>();
     // An id's entry key, `<prefix>:<namespace>:=n<id>` (docs/ARCHITECTURE.md); checked below against what is stored.
@@ -122,25 +145,42 @@ async function main(): Promise<void> {
       const stored = await raw6.getBuffer(keys[i]!);
       if (stored === null) throw new Error(`socket-free: no entry at ${keys[i]!}: has the key grammar changed?`);
       replies.set(keys[i]!, bulk(stored));
+      await tiered.getProfile(i);
+      tieredReplies.set(`sft:profile:=n${i}`, bulk((await raw6.getBuffer(`sft:profile:=n${i}`))!));
+    }
+    // The memory tier is used only once the invalidation bus is subscribed.
+    const deadline = performance.now() + 5_000;
+    while (!tieredCache.stats().redisConnected || tieredCache.stats().memory?.entries !== 16) {
+      if (performance.now() > deadline) throw new Error('socket-free: the tiered copy never filled its memory tier');
+      for (let i = 0; i < KEYS; i++) await tiered.getProfile(i);
+      await new Promise((r) => setTimeout(r, 10));
     }
     await raw5.ping();
     answerFrom(raw6, rawReplies);
     answerFrom(raw5, rawReplies);
     answerFrom(client, replies);
+    answerFrom(tieredClient, tieredReplies);
     const targets: Record<string, (i: number) => unknown> = {
       raw5: async (i) => JSON.parse((await raw5.get(`raw:${i}`))!) as unknown,
       raw6: async (i) => JSON.parse((await raw6.get(`raw:${i}`))!) as unknown,
       tiercache: (i) => svc.getProfile(i),
+      tiered: (i) => tiered.getProfile(i),
       ...(process.env.BOT_TEST_LIBRARY_SRC === undefined ? await layers(app, keys) : {}),
     };
-    const names = Object.keys(targets);
+    // SF_ONLY: some targets only (comma-separated), e.g. one target under `node --cpu-prof`.
+    const only = process.env.SF_ONLY?.split(',');
+    const names = Object.keys(targets).filter((n) => only === undefined || only.includes(n));
+    if (!names.includes('raw6')) names.unshift('raw6');
     for (const name of names) await cpuPerHit(targets[name]!, 1_000);
-    const loads = svc.loads;
+    const loads = svc.loads + tiered.loads;
+    const memoryHits = (): number => tieredCache.stats().namespaces['profile']?.memoryHits ?? 0;
+    const memoryHitsBefore = memoryHits();
     const rounds = new Map<string, number[]>(names.map((n) => [n, []]));
     for (let r = 0; r < ROUNDS; r++)
       for (const name of r % 2 === 0 ? names : [...names].reverse())
         rounds.get(name)!.push(await cpuPerHit(targets[name]!, ROUND_MS));
-    if (svc.loads !== loads) throw new Error('socket-free: a hit called the loader');
+    if (svc.loads + tiered.loads !== loads) throw new Error('socket-free: a hit called the loader');
+    if (memoryHits() !== memoryHitsBefore) throw new Error('socket-free: the tiered copy served memory hits');
     const floor = rounds.get('raw6')!;
     console.log(`${ROUNDS} rounds × ${ROUND_MS} ms, interleaved; CPU per hit (this process), medians over rounds`);
     for (const name of names) {
@@ -152,7 +192,9 @@ async function main(): Promise<void> {
     }
   } finally {
     await app.close();
+    await tieredApp.close();
     client.disconnect();
+    tieredClient.disconnect();
     raw5.disconnect();
     raw6.disconnect();
     await server.stop();

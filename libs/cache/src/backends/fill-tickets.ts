@@ -1,57 +1,69 @@
-import { SlottedMap } from '../resilience/slotted-map.js';
-
-/** A read of another tier in flight for `key`; an invalidation of the key meanwhile makes it stale. */
+/** A read of another tier in flight for `key`; a change of the key meanwhile makes it stale. */
 export interface FillTicket {
   readonly key: string;
-  stale: boolean;
+  /** The sequence number it was opened at: changes numbered above it happened while it was in flight. */
+  readonly seq: number;
+  closed: boolean;
 }
 
+/** Past this many keys changed while fills were in flight, every fill in flight is dropped and the list starts over. */
+const MAX_CHANGED_KEYS = 4_096;
+
 /**
- * The memory tier's fills in flight, by key: a write or a delete of one key marks that key's tickets in one lookup,
- * however many reads of other keys are in flight (64 concurrent hits no longer cost 64 × 64 checks). Slotted: at
- * concurrency 1 one ticket comes and goes per read.
- * @example const t = tickets.open(key); ...; tickets.close(t); if (!t.stale) store();
+ * The memory tier's fills in flight, as sequence numbers: opening and closing one touches no map. A change of a key
+ * while fills are in flight is numbered in one map (cleared whenever no fill is in flight); a fill is stale when its
+ * key changed after it opened, or when everything was (a prefix clear, a tag invalidation, too many changes at once).
+ * @example const t = tickets.open(key); ...; if (!tickets.close(t)) store();
  */
 export class FillTickets {
-  private readonly byKey = new SlottedMap<string, FillTicket | FillTicket[]>();
+  private seq = 0;
+  private inFlight = 0;
+  /** Fills opened below this number are stale. */
+  private staleBelow = 0;
+  /** Key → number of its last change, while fills are in flight. */
+  private readonly changed = new Map<string, number>();
 
-  /** Keys with a fill in flight. */
+  /** Fills in flight. */
   get size(): number {
-    return this.byKey.size;
+    return this.inFlight;
   }
 
   open(key: string): FillTicket {
-    const ticket: FillTicket = { key, stale: false };
-    const held = this.byKey.get(key);
-    if (held === undefined) this.byKey.set(key, ticket);
-    else if (Array.isArray(held)) held.push(ticket);
-    else this.byKey.set(key, [held, ticket]);
-    return ticket;
+    this.inFlight++;
+    return { key, seq: ++this.seq, closed: false };
   }
 
-  close(ticket: FillTicket): void {
-    const held = this.byKey.get(ticket.key);
-    if (held === ticket) {
-      this.byKey.delete(ticket.key);
-    } else if (Array.isArray(held)) {
-      const at = held.indexOf(ticket);
-      if (at >= 0) held.splice(at, 1);
-      if (held.length === 0) this.byKey.delete(ticket.key);
-    }
+  /** Whether the fill is stale (its key changed since it opened), closed or not. */
+  isStale(ticket: FillTicket): boolean {
+    if (ticket.seq < this.staleBelow) return true;
+    if (this.changed.size === 0) return false;
+    const at = this.changed.get(ticket.key);
+    return at !== undefined && at > ticket.seq;
   }
 
-  /** Marks the fills of `key` stale. */
+  /** Ends a fill (again: no effect) and says whether it is stale. */
+  close(ticket: FillTicket): boolean {
+    const stale = this.isStale(ticket);
+    if (ticket.closed) return stale;
+    ticket.closed = true;
+    // Nothing in flight: no fill can be stale by an earlier change.
+    if (--this.inFlight === 0 && this.changed.size > 0) this.changed.clear();
+    return stale;
+  }
+
+  /** Marks the fills of `key` in flight stale. */
   staleKey(key: string): void {
-    const held = this.byKey.get(key);
-    if (held === undefined) return;
-    if (Array.isArray(held)) for (const ticket of held) ticket.stale = true;
-    else held.stale = true;
+    if (this.inFlight === 0) return;
+    if (this.changed.size >= MAX_CHANGED_KEYS) {
+      this.staleAll();
+      return;
+    }
+    this.changed.set(key, ++this.seq);
   }
 
-  /** Marks stale the fills of every key `match` accepts (a prefix clear, a tag invalidation). */
-  staleWhere(match: (key: string) => boolean): void {
-    this.byKey.forEachKey((key) => {
-      if (match(key)) this.staleKey(key);
-    });
+  /** Marks every fill in flight stale (prefix clears and tag invalidations: their keys are not tracked one by one). */
+  staleAll(): void {
+    this.staleBelow = ++this.seq;
+    this.changed.clear();
   }
 }

@@ -18,6 +18,11 @@ interface Slot {
   deadline: number;
   /** A capped list (setList/append): read only through readList. */
   list?: true;
+  /**
+   * For an entry filled from another tier, whose tags this tier does not know: the tag epoch it was filled in (any
+   * tag invalidation since drops it); -1 when its tags are known.
+   */
+  blind: number;
 }
 
 /** Options of the memory backend (resolved: numbers only). */
@@ -44,8 +49,8 @@ export class MemoryBackend implements CacheBackend {
   /** Keys deleted recently → tombstone id: the state a miss reports, so a guarded write can tell it changed. */
   private readonly tombstones: LRUCache<string, string>;
   private tombstoneSeq = 0;
-  /** Keys filled from another tier, whose tags this tier does not know: any tag invalidation drops them. */
-  private readonly untagged = new Set<string>();
+  /** Counts tag invalidations: an entry whose tags are unknown here is dead once it moves past the entry's epoch. */
+  private tagEpoch = 0;
   /** Fills in flight, by key. */
   private readonly tickets = new FillTickets();
   /** What entries may hold: maxBytes less the index. */
@@ -72,7 +77,6 @@ export class MemoryBackend implements CacheBackend {
       // comparison, and the index needs no TTL arrays.
       dispose: (slot, key, reason) => {
         this.unindex(key, slot.tags);
-        this.untagged.delete(key);
         if (reason === 'evict') options.onEvict?.(1);
       },
     });
@@ -95,7 +99,7 @@ export class MemoryBackend implements CacheBackend {
     const slot = this.lru.get(key);
     if (slot === undefined || slot.list) return undefined;
     const now = Date.now();
-    if (slot.deadline <= now) {
+    if (slot.deadline <= now || (slot.blind >= 0 && slot.blind < this.tagEpoch)) {
       this.lru.delete(key);
       return undefined;
     }
@@ -103,12 +107,13 @@ export class MemoryBackend implements CacheBackend {
   }
 
   /**
-   * The slot of `key` while its deadline has not passed (an expired slot is dropped on the way); the clock is read
-   * only for a key held, and not at all when the caller passes `now`.
+   * The slot of `key` while its deadline has not passed and no tag invalidation dropped it (a dead slot is removed on
+   * the way); the clock is read only for a key held, and not at all when the caller passes `now`.
    */
   private live(key: string, now?: number): Slot | undefined {
     const slot = this.lru.get(key);
-    if (slot === undefined || slot.deadline > (now ?? Date.now())) return slot;
+    if (slot === undefined) return undefined;
+    if (slot.deadline > (now ?? Date.now()) && (slot.blind < 0 || slot.blind >= this.tagEpoch)) return slot;
     this.lru.delete(key);
     return undefined;
   }
@@ -134,7 +139,7 @@ export class MemoryBackend implements CacheBackend {
 
   /** {@link fill} from the bytes just written to another tier (decoded once, here). */
   fillEncoded(ticket: FillTicket, encoded: Buffer, ttlMs: number, tags: readonly string[] | undefined): void {
-    if (ticket.stale) {
+    if (this.tickets.isStale(ticket)) {
       this.fill(ticket, undefined, ttlMs, tags);
       return;
     }
@@ -146,18 +151,31 @@ export class MemoryBackend implements CacheBackend {
    * entry's own overhead), so `maxBytes` bounds real memory; false when it is larger than the whole tier (then no
    * older value of the key is left).
    */
-  put(key: string, entry: CacheEntry, ttlMs: number, tags?: readonly string[], list?: true, now?: number): boolean {
+  put(key: string, entry: CacheEntry, ttlMs: number, tags?: readonly string[], list?: true): boolean {
+    // A fill in flight read the key before this write: it must not overwrite it.
+    this.tickets.staleKey(key);
+    return this.store(key, entry, ttlMs, tags, list, -1, undefined);
+  }
+
+  /** {@link put} without marking the key's fills in flight (a fill: it holds what another tier held just now). */
+  private store(
+    key: string,
+    entry: CacheEntry,
+    ttlMs: number,
+    tags: readonly string[] | undefined,
+    list: true | undefined,
+    blind: number,
+    now: number | undefined,
+  ): boolean {
     const size = ENTRY_OVERHEAD_BYTES + key.length * 2 + estimateHeapBytes(entry.value);
     const ttl = Math.max(1, Math.min(ttlMs, this.options.maxTtlMs ?? ttlMs));
-    this.tombstones.delete(key);
-    // A fill in flight read the key before this write: it must not overwrite it.
-    if (this.tickets.size > 0) this.tickets.staleKey(key);
+    if (this.tombstones.size > 0) this.tombstones.delete(key);
     if (size > this.maxValueBytes) {
       this.lru.delete(key);
       return false;
     }
     const deadline = (now ?? Date.now()) + ttl;
-    this.lru.set(key, list ? { entry, size, tags, deadline, list } : { entry, size, tags, deadline });
+    this.lru.set(key, list ? { entry, size, tags, deadline, list, blind } : { entry, size, tags, deadline, blind });
     this.index(key, tags);
     return true;
   }
@@ -181,14 +199,13 @@ export class MemoryBackend implements CacheBackend {
     tags: readonly string[] | 'unknown' | undefined,
     now?: number,
   ): void {
-    this.tickets.close(ticket);
-    if (ticket.stale || entry === undefined) {
+    if (this.tickets.close(ticket) || entry === undefined) {
       // The key changed while the other tier answered: which value is newer is unknown, so keep neither.
       this.lru.delete(ticket.key);
       return;
     }
-    if (!this.put(ticket.key, entry, ttlMs, tags === 'unknown' ? undefined : tags, undefined, now)) return;
-    if (tags === 'unknown') this.untagged.add(ticket.key);
+    if (tags === 'unknown') this.store(ticket.key, entry, ttlMs, undefined, undefined, this.tagEpoch, now);
+    else this.store(ticket.key, entry, ttlMs, tags, undefined, -1, now);
   }
 
   /** Ends a {@link watch} without storing anything. */
@@ -225,7 +242,7 @@ export class MemoryBackend implements CacheBackend {
     for (const key of [...this.lru.keys()]) {
       if (key.startsWith(keyPrefix) && this.lru.delete(key)) count++;
     }
-    this.tickets.staleWhere((key) => key.startsWith(keyPrefix));
+    this.tickets.staleAll();
     return count;
   }
 
@@ -233,9 +250,8 @@ export class MemoryBackend implements CacheBackend {
   clear(): void {
     this.lru.clear();
     this.tagIndex.clear();
-    this.untagged.clear();
     this.tombstones.clear();
-    this.tickets.staleWhere(() => true);
+    this.tickets.staleAll();
   }
 
   async update<T>(key: string, fn: (current: T) => T | undefined): Promise<T | undefined> {
@@ -315,10 +331,10 @@ export class MemoryBackend implements CacheBackend {
       for (const key of [...keys]) if (this.lru.delete(key)) removed.push(key);
       this.tagIndex.delete(tag);
     }
-    for (const key of [...this.untagged]) this.lru.delete(key);
-    this.untagged.clear();
+    // Every entry whose tags are unknown here is dead from now on (dropped when next looked up, or evicted).
+    this.tagEpoch++;
     // A fill in flight may carry any tag.
-    this.tickets.staleWhere(() => true);
+    this.tickets.staleAll();
     return removed;
   }
 

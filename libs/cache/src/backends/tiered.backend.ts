@@ -50,6 +50,10 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
   readUnchecked<T>(key: string): Promise<ReadResult<T>> {
     const local = this.peek<T>(key);
     if (local !== undefined) return Promise.resolve({ hit: true, entry: local, tier: 'memory' });
+    return this.readPastMemory<T>(key);
+  }
+
+  readPastMemory<T>(key: string): Promise<ReadResult<T>> {
     // Watched: an invalidation (local, or from the bus) while Redis answers must not let the old value in.
     const ticket = this.memory.watch(key);
     const remote = this.remote;

@@ -85,11 +85,13 @@ export class EntryReader {
 
   /**
    * Sends a read on the client's own command timeout (after {@link refused}); what it answers goes to
-   * {@link settle}, a rejection to {@link failed}.
+   * {@link settle}, a rejection to {@link failed}. `pastMemory`: the caller has just found `k` absent from the memory
+   * tier (synchronously, before this call), so the tiered backend does not look again.
    */
-  send<T>(k: string): Promise<ReadResult<T>> {
+  send<T>(k: string, pastMemory = false): Promise<ReadResult<T>> {
     const backend = this.store.backend;
     try {
+      if (pastMemory && backend.readPastMemory) return backend.readPastMemory<T>(k);
       return backend.readUnchecked ? backend.readUnchecked<T>(k) : backend.read<T>(k);
     } catch (err) {
       return Promise.reject(err);

@@ -109,7 +109,8 @@ export class ReadThrough {
     if (refused !== undefined)
       return Promise.resolve(this.afterFirst(namespace, k, loader, policy, tags, refused, started));
     const shared = this.flights.shareRead<EngineRead<T>>(k);
-    return this.reader.send<T>(k).then(
+    // Called only once the memory tier was found not to hold `k` (getOrLoad's peek, just before).
+    return this.reader.send<T>(k, true).then(
       (result) => {
         let read: EngineRead<T>;
         try {
