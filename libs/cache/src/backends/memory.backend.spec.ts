@@ -13,7 +13,7 @@ describe('MemoryBackend: fills from another tier', () => {
 
     expect(mem.invalidateTagsSync(['t:other'])).toBe(0);
     expect(mem.peek('k1')).toBeUndefined();
-    expect(mem.fresh('k1')).toBeUndefined();
+    expect(mem.fresh('k1')).toBeNull();
     expect(mem.peek('k2')?.value).toBe('v2');
     expect(mem.peek('k3')?.value).toBe('v3');
 
@@ -47,5 +47,30 @@ describe('MemoryBackend: fills from another tier', () => {
     const after = mem.watch('a');
     mem.fill(after, entry('fresh'), 60_000, undefined);
     expect(mem.peek('a')?.value).toBe('fresh');
+  });
+
+  it('fresh: the entry while fresh, undefined for one kept for grace (peek has it), null when peek has nothing', () => {
+    const mem = new MemoryBackend({ maxEntries: 100, maxBytes: 1024 * 1024 });
+    const now = Date.now();
+    mem.put('fresh', { value: 1, createdAt: now, expiresAt: now + 60_000 }, 60_000);
+    mem.put('grace', { value: 2, createdAt: now - 10_000, expiresAt: now - 1 }, 60_000);
+    expect(mem.fresh('fresh')?.value).toBe(1);
+    expect(mem.fresh('grace')).toBeUndefined();
+    expect(mem.peek('grace')?.value).toBe(2);
+    expect(mem.fresh('absent')).toBeNull();
+  });
+
+  it('fillUntilExpiry serves a filled entry until its own expiry, or for maxTtl when that is shorter', () => {
+    const now = Date.now();
+    const uncapped = new MemoryBackend({ maxEntries: 10, maxBytes: 1024 * 1024 });
+    uncapped.fillUntilExpiry(uncapped.watch('k'), { value: 'v', createdAt: now, expiresAt: now + 60_000 }, undefined);
+    expect(uncapped.peek('k', now + 59_999)?.value).toBe('v');
+    expect(uncapped.peek('k', now + 60_000)).toBeUndefined();
+
+    const capped = new MemoryBackend({ maxEntries: 10, maxBytes: 1024 * 1024, maxTtlMs: 1_000 });
+    capped.fillUntilExpiry(capped.watch('k'), { value: 'v', createdAt: now, expiresAt: now + 60_000 }, undefined);
+    const deadline = Date.now() + 1_000;
+    expect(capped.peek('k', now + 999)?.value).toBe('v');
+    expect(capped.peek('k', deadline + 1)).toBeUndefined();
   });
 });

@@ -92,16 +92,17 @@ export class MemoryBackend implements CacheBackend {
   }
 
   /**
-   * The entry of `key` while it is fresh (`expiresAt` not reached), otherwise undefined: a memory hit's lookup, with
-   * one clock read, and none for a key not held.
+   * The entry of `key` while it is fresh (`expiresAt` not reached): a memory hit's lookup, with one clock read, and
+   * none for a key not held. Otherwise null when {@link peek} would find nothing either (no entry, or a list), and
+   * undefined when it would (an entry past `expiresAt`, kept for grace).
    */
-  fresh<T>(key: string): CacheEntry<T> | undefined {
+  fresh<T>(key: string): CacheEntry<T> | null | undefined {
     const slot = this.lru.get(key);
-    if (slot === undefined || slot.list) return undefined;
+    if (slot === undefined || slot.list) return null;
     const now = Date.now();
     if (slot.deadline <= now || (slot.blind >= 0 && slot.blind < this.tagEpoch)) {
       this.lru.delete(key);
-      return undefined;
+      return null;
     }
     return slot.entry.expiresAt > now ? (slot.entry as CacheEntry<T>) : undefined;
   }
@@ -154,27 +155,29 @@ export class MemoryBackend implements CacheBackend {
   put(key: string, entry: CacheEntry, ttlMs: number, tags?: readonly string[], list?: true): boolean {
     // A fill in flight read the key before this write: it must not overwrite it.
     this.tickets.staleKey(key);
-    return this.store(key, entry, ttlMs, tags, list, -1, undefined);
+    return this.store(key, entry, this.deadline(ttlMs, Date.now()), tags, list, -1);
+  }
+
+  /** When an entry stored now for `ttlMs` stops being served here: at least 1 ms on, at most `maxTtl`. */
+  private deadline(ttlMs: number, now: number): number {
+    return now + Math.max(1, Math.min(ttlMs, this.options.maxTtlMs ?? ttlMs));
   }
 
   /** {@link put} without marking the key's fills in flight (a fill: it holds what another tier held just now). */
   private store(
     key: string,
     entry: CacheEntry,
-    ttlMs: number,
+    deadline: number,
     tags: readonly string[] | undefined,
     list: true | undefined,
     blind: number,
-    now: number | undefined,
   ): boolean {
     const size = ENTRY_OVERHEAD_BYTES + key.length * 2 + estimateHeapBytes(entry.value);
-    const ttl = Math.max(1, Math.min(ttlMs, this.options.maxTtlMs ?? ttlMs));
     if (this.tombstones.size > 0) this.tombstones.delete(key);
     if (size > this.maxValueBytes) {
       this.lru.delete(key);
       return false;
     }
-    const deadline = (now ?? Date.now()) + ttl;
     this.lru.set(key, list ? { entry, size, tags, deadline, list, blind } : { entry, size, tags, deadline, blind });
     this.index(key, tags);
     return true;
@@ -199,13 +202,36 @@ export class MemoryBackend implements CacheBackend {
     tags: readonly string[] | 'unknown' | undefined,
     now?: number,
   ): void {
+    this.fillAt(ticket, entry, entry === undefined ? 0 : this.deadline(ttlMs, now ?? Date.now()), tags);
+  }
+
+  /**
+   * {@link fill} of an entry another tier serves until its `expiresAt`: served here until then too (no sooner than
+   * 1 ms from now; no later than `maxTtl` from now), with no clock read unless `maxTtl` is set.
+   */
+  fillUntilExpiry(ticket: FillTicket, entry: CacheEntry, tags: readonly string[] | 'unknown' | undefined): void {
+    // Without a cap the deadline is the entry's own (an entry already past it is dropped when next looked up).
+    if (this.options.maxTtlMs === undefined) {
+      this.fillAt(ticket, entry, entry.expiresAt, tags);
+      return;
+    }
+    const now = Date.now();
+    this.fillAt(ticket, entry, this.deadline(entry.expiresAt - now, now), tags);
+  }
+
+  private fillAt(
+    ticket: FillTicket,
+    entry: CacheEntry | undefined,
+    deadline: number,
+    tags: readonly string[] | 'unknown' | undefined,
+  ): void {
     if (this.tickets.close(ticket) || entry === undefined) {
       // The key changed while the other tier answered: which value is newer is unknown, so keep neither.
       this.lru.delete(ticket.key);
       return;
     }
-    if (tags === 'unknown') this.store(ticket.key, entry, ttlMs, undefined, undefined, this.tagEpoch, now);
-    else this.store(ticket.key, entry, ttlMs, tags, undefined, -1, now);
+    if (tags === 'unknown') this.store(ticket.key, entry, deadline, undefined, undefined, this.tagEpoch);
+    else this.store(ticket.key, entry, deadline, tags, undefined, -1);
   }
 
   /** Ends a {@link watch} without storing anything. */

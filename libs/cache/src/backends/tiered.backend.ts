@@ -38,9 +38,12 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
     return this.trusted() && this.useMemory(key) ? this.memory.peek<T>(key, now) : undefined;
   }
 
-  /** The fresh entry of `key` in the memory tier, if it is used and holds one (a memory hit's lookup). */
-  fresh<T>(key: string): CacheEntry<T> | undefined {
-    return this.trusted() && this.useMemory(key) ? this.memory.fresh<T>(key) : undefined;
+  /**
+   * The fresh entry of `key` in the memory tier, if it is used and holds one (a memory hit's lookup); otherwise null
+   * when {@link peek} would find nothing either, undefined when it would (an entry kept for grace).
+   */
+  fresh<T>(key: string): CacheEntry<T> | null | undefined {
+    return this.trusted() && this.useMemory(key) ? this.memory.fresh<T>(key) : null;
   }
 
   read<T>(key: string): Promise<ReadResult<T>> {
@@ -68,8 +71,7 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
       (result) => {
         if (result.hit && this.trusted() && this.useMemory(key)) {
           // Tags the remote tier does not report are 'unknown': any tag invalidation then drops this copy.
-          const now = Date.now();
-          this.memory.fill(ticket, result.entry, result.entry.expiresAt - now, result.tags ?? 'unknown', now);
+          this.memory.fillUntilExpiry(ticket, result.entry, result.tags ?? 'unknown');
         } else {
           this.memory.release(ticket);
         }

@@ -106,10 +106,12 @@ export function wrapMethod(
         bypass(err);
         return original.apply(this, args);
       }
+      // null: the memory tier holds nothing for the key (the read-through then does not look again).
+      let local: { value: unknown } | null | undefined;
       if (mode === 'async') {
         // A fresh memory hit answers at once: no loader made, no read started.
-        const local = readThrough.memoryHit(k, policy, counter);
-        if (local !== undefined)
+        local = readThrough.memoryHit(k, policy, counter);
+        if (local != null)
           return type ? Promise.resolve(local.value).then((v) => fromStored(type, v)) : Promise.resolve(local.value);
       }
       let loader = (): unknown => original.apply(this, args);
@@ -125,7 +127,7 @@ export function wrapMethod(
         Promise.resolve(first).catch(() => undefined);
         loader = () => first;
       }
-      const result = readThrough.getOrLoad(namespace, k, loader, policy, tags, counter);
+      const result = readThrough.getOrLoad(namespace, k, loader, policy, tags, counter, local === null);
       return type ? result.then((v) => fromStored(type, v)) : result;
     };
   }

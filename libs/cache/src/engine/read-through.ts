@@ -49,18 +49,24 @@ export class ReadThrough {
 
   /**
    * A call's answer from the memory tier, synchronously: the entry when it is fresh and not due for an eager
-   * refresh (counted as a hit), otherwise undefined — then {@link getOrLoad}. No promise, and one clock read (none
-   * for a key the memory tier does not hold).
+   * refresh (counted as a hit), otherwise undefined, or null when the tier holds nothing for `k` (or there is none)
+   * — then {@link getOrLoad}, told so by `memoryAbsent`. No promise, and one clock read (none for a key the memory
+   * tier does not hold).
    */
-  memoryHit<T>(k: string, policy: LoadPolicy, counter: NamespaceCounter): CacheEntry<T> | undefined {
-    const entry = this.local?.fresh<T>(k);
-    if (entry === undefined) return undefined;
+  memoryHit<T>(k: string, policy: LoadPolicy, counter: NamespaceCounter): CacheEntry<T> | null | undefined {
+    const local = this.local;
+    if (local === undefined) return null;
+    const entry = local.fresh<T>(k);
+    if (entry == null) return entry;
     if (policy.eagerRefresh !== undefined && isDueForRefresh(entry, policy.eagerRefresh, Date.now())) return undefined;
     this.telemetry.hit(counter, 'memory');
     return entry;
   }
 
-  /** `counter`: the namespace's counter, when the caller keeps one (a decorated method resolves it at boot). */
+  /**
+   * `counter`: the namespace's counter, when the caller keeps one (a decorated method resolves it at boot).
+   * `memoryAbsent`: the caller has just had null from {@link memoryHit} for `k` (synchronously, before this call).
+   */
   getOrLoad<T>(
     namespace: string,
     k: string,
@@ -68,9 +74,10 @@ export class ReadThrough {
     policy: LoadPolicy,
     tags: TagsOption<T>,
     counter?: NamespaceCounter,
+    memoryAbsent = false,
   ): Promise<T> {
     // The clock is read only for a key the memory tier holds (a miss goes on to the backend without one).
-    const local = this.local?.peek<T>(k);
+    const local = memoryAbsent ? undefined : this.local?.peek<T>(k);
     if (local !== undefined) {
       const now = Date.now();
       if (local.expiresAt > now) {
