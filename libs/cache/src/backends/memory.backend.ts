@@ -49,7 +49,7 @@ export class MemoryBackend implements CacheBackend {
   /** Keys deleted recently → tombstone id: the state a miss reports, so a guarded write can tell it changed. */
   private readonly tombstones: LRUCache<string, string>;
   private tombstoneSeq = 0;
-  /** Counts tag invalidations: an entry whose tags are unknown here is dead once this passes the one it was filled in. */
+  /** Counts tag invalidations: an entry whose tags are unknown here is dead once this passes its fill's epoch. */
   private tagEpoch = 0;
   /** Fills in flight (numbered; see {@link FillTickets}). */
   private readonly tickets = new FillTickets();
