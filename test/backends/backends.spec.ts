@@ -145,6 +145,51 @@ describe('TieredBackend: the memory tier never outlives an invalidation', () => 
   });
 });
 
+describe('RedisBackend with decode hints: what a hit says its value is made of', () => {
+  it('ASCII JSON says so (plain or tag-stamped); non-ASCII, escaped and tagged values do not; off, nothing does', async () => {
+    const prefix = `bk-hints-${++runs}`;
+    const hinted = new RedisBackend(client, new KeySpace(prefix), { decodeHints: true });
+    const plain = redisBackend(prefix);
+    const cases: [string, unknown, string[] | undefined, boolean][] = [
+      ['ascii', { name: 'Ada', n: [1, 2.5] }, undefined, true],
+      ['ascii-tagged', { name: 'Ada' }, ['org:1'], true],
+      ['latin1', { name: 'Adé' }, undefined, false],
+      // JSON.stringify writes a control character as a \u escape.
+      ['escaped', { name: 'a\u0001b' }, undefined, false],
+      ['map', new Map([['a', 1]]), undefined, false],
+    ];
+    for (const [name, value, tags, ascii] of cases) {
+      const key = `${prefix}:${name}`;
+      await put(hinted, key, value, tags);
+      const read = await hinted.read(key);
+      expect(read.hit && [read.entry.value, read.asciiJson]).toEqual([value, ascii]);
+      const unhinted = await plain.read(key);
+      expect(unhinted.hit && unhinted.asciiJson).toBe(false);
+    }
+  });
+
+  it('a tiered fill from a hinted hit is sized as a write of the same value is', async () => {
+    const prefix = `bk-hintfill-${++runs}`;
+    const key = `${prefix}:user:1`;
+    const value = { id: 1, name: 'Ada Lovelace', langs: ['en', 'fr'], balance: 12.5 };
+    const writer = new TieredBackend(
+      memory(),
+      new RedisBackend(client, new KeySpace(prefix), { decodeHints: true }),
+      () => true,
+    );
+    await put(writer, key, value);
+    const reader = new TieredBackend(
+      memory(),
+      new RedisBackend(client, new KeySpace(prefix), { decodeHints: true }),
+      () => true,
+    );
+    const read = await reader.read(key);
+    expect(read.hit && read.asciiJson).toBe(true);
+    expect(reader.memory.peek(key)?.value).toEqual(value);
+    expect(reader.memory.usage).toEqual(writer.memory.usage);
+  });
+});
+
 describe('RedisBackend: keys outside the prefix', () => {
   it('refuses them with E_MISUSE and sends nothing', async () => {
     const prefix = `bk-own-${++runs}`;

@@ -20,6 +20,8 @@ export type ReadResult<T = unknown> =
       size?: number;
       /** The entry's tags, when the backend knows them (Redis stamps them into the entry). */
       tags?: readonly string[];
+      /** The value was decoded from ASCII JSON (`DecodeHints`): the memory tier sizes it with a quicker walk. */
+      asciiJson?: boolean;
     }
   | Miss;
 

@@ -69,6 +69,8 @@ export class CacheStore {
         ) + 64,
       // Late writes are refused by Redis itself: the deadline is in server time, corrected by the measured offset.
       notAfter: () => connection.serverNow() + options.commandTimeoutMs + LATE_WRITE_MARGIN_MS,
+      // A memory tier sizes what it fills from Redis hits: the hits say what their values are made of.
+      decodeHints: memory !== undefined,
     });
     this.remote = remote;
     if (!memory || !connection.subscriber) {

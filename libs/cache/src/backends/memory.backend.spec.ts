@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { decodeEntry, encodeEntry } from '../codec/entry.codec.js';
 import { MemoryBackend } from './memory.backend.js';
 
 const entry = (value: unknown) => ({ value, createdAt: Date.now(), expiresAt: Date.now() + 60_000 });
@@ -72,5 +73,26 @@ describe('MemoryBackend: fills from another tier', () => {
     const deadline = Date.now() + 1_000;
     expect(capped.peek('k', now + 999)?.value).toBe('v');
     expect(capped.peek('k', deadline + 1)).toBeUndefined();
+  });
+
+  it('every path in sizes an entry alike: put, write, fill from bytes, and a fill told the value is ASCII JSON', () => {
+    const value = { id: 7, name: 'Ada Lovelace', tags: ['a', 'bb'], score: 1.5, nested: { ok: true } };
+    const now = Date.now();
+    const stored = { value, createdAt: now, expiresAt: now + 60_000 };
+    const encoded = encodeEntry(stored);
+    const sizes: number[] = [];
+    const measure = (store: (mem: MemoryBackend) => unknown): void => {
+      const mem = new MemoryBackend({ maxEntries: 10, maxBytes: 1024 * 1024 });
+      store(mem);
+      expect(mem.peek('k')?.value).toEqual(value);
+      sizes.push(mem.usage.bytes);
+    };
+    measure((mem) => mem.put('k', stored, 60_000));
+    measure((mem) => mem.write('k', encoded, 60_000));
+    measure((mem) => mem.fillEncoded(mem.watch('k'), encoded, 60_000, undefined));
+    measure((mem) => mem.fillUntilExpiry(mem.watch('k'), decodeEntry(encoded), undefined, true));
+    measure((mem) => mem.fillUntilExpiry(mem.watch('k'), decodeEntry(encoded), undefined));
+    expect(new Set(sizes).size).toBe(1);
+    expect(sizes[0]).toBeGreaterThan(new MemoryBackend({ maxEntries: 10, maxBytes: 1024 * 1024 }).usage.bytes + 240);
   });
 });

@@ -4,6 +4,7 @@ import type { CacheBackend, WriteOptions } from './cache-backend.interface.js';
 import type { CacheEntry, ListReadResult, Miss, ReadResult } from './cache-entry.js';
 import { liveToken, MISS } from './cache-entry.js';
 import { decodeEntry } from '../codec/entry.codec.js';
+import type { DecodeHints } from '../codec/value.codec.js';
 import { ENTRY_OVERHEAD_BYTES, estimateHeapBytes } from '../codec/heap-size.js';
 import { CacheError } from '../errors/cache.error.js';
 import type { FillTicket } from './fill-tickets.js';
@@ -55,6 +56,8 @@ export class MemoryBackend implements CacheBackend {
   private readonly tickets = new FillTickets();
   /** What entries may hold: maxBytes less the index. */
   private readonly maxValueBytes: number;
+  /** What the last decode learnt of its value (written by each decode, read right after it). */
+  private readonly decoded: DecodeHints = { asciiJson: false };
 
   constructor(private readonly options: MemoryBackendOptions) {
     // The LRU index costs memory per slot whether used or not (key/value lists, links, TTL arrays — twice: entries
@@ -135,7 +138,8 @@ export class MemoryBackend implements CacheBackend {
   async write(key: string, encoded: Buffer, ttlMs: number, options?: WriteOptions): Promise<boolean> {
     if (!this.guardHolds(key, options?.ifToken)) return false;
     // The one decode of a write: a snapshot, so later changes to the caller's object cannot reach the cache.
-    return this.put(key, decodeEntry(encoded), ttlMs, options?.tags);
+    const entry = decodeEntry(encoded, this.decoded);
+    return this.put(key, entry, ttlMs, options?.tags, undefined, this.decoded.asciiJson);
   }
 
   /** {@link fill} from the bytes just written to another tier (decoded once, here). */
@@ -144,18 +148,26 @@ export class MemoryBackend implements CacheBackend {
       this.fill(ticket, undefined, ttlMs, tags);
       return;
     }
-    this.fill(ticket, decodeEntry(encoded), ttlMs, tags);
+    const entry = decodeEntry(encoded, this.decoded);
+    this.fillAt(ticket, entry, this.deadline(ttlMs, Date.now()), tags, this.decoded.asciiJson);
   }
 
   /**
    * Stores an entry, sized by what it really holds in this process (heap estimate of the decoded value plus the
    * entry's own overhead), so `maxBytes` bounds real memory; false when it is larger than the whole tier (then no
-   * older value of the key is left).
+   * older value of the key is left). `asciiJson`: the value was decoded from ASCII JSON (a quicker estimate).
    */
-  put(key: string, entry: CacheEntry, ttlMs: number, tags?: readonly string[], list?: true): boolean {
+  put(
+    key: string,
+    entry: CacheEntry,
+    ttlMs: number,
+    tags?: readonly string[],
+    list?: true,
+    asciiJson = false,
+  ): boolean {
     // A fill in flight read the key before this write: it must not overwrite it.
     this.tickets.staleKey(key);
-    return this.store(key, entry, this.deadline(ttlMs, Date.now()), tags, list, -1);
+    return this.store(key, entry, this.deadline(ttlMs, Date.now()), tags, list, -1, asciiJson);
   }
 
   /** When an entry stored now for `ttlMs` stops being served here: at least 1 ms on, at most `maxTtl`. */
@@ -171,8 +183,9 @@ export class MemoryBackend implements CacheBackend {
     tags: readonly string[] | undefined,
     list: true | undefined,
     blind: number,
+    asciiJson: boolean,
   ): boolean {
-    const size = ENTRY_OVERHEAD_BYTES + key.length * 2 + estimateHeapBytes(entry.value);
+    const size = ENTRY_OVERHEAD_BYTES + key.length * 2 + estimateHeapBytes(entry.value, asciiJson);
     if (this.tombstones.size > 0) this.tombstones.delete(key);
     if (size > this.maxValueBytes) {
       this.lru.delete(key);
@@ -202,21 +215,27 @@ export class MemoryBackend implements CacheBackend {
     tags: readonly string[] | 'unknown' | undefined,
     now?: number,
   ): void {
-    this.fillAt(ticket, entry, entry === undefined ? 0 : this.deadline(ttlMs, now ?? Date.now()), tags);
+    this.fillAt(ticket, entry, entry === undefined ? 0 : this.deadline(ttlMs, now ?? Date.now()), tags, false);
   }
 
   /**
    * {@link fill} of an entry another tier serves until its `expiresAt`: served here until then too (no sooner than
-   * 1 ms from now; no later than `maxTtl` from now), with no clock read unless `maxTtl` is set.
+   * 1 ms from now; no later than `maxTtl` from now), with no clock read unless `maxTtl` is set. `asciiJson`: as
+   * {@link put}.
    */
-  fillUntilExpiry(ticket: FillTicket, entry: CacheEntry, tags: readonly string[] | 'unknown' | undefined): void {
+  fillUntilExpiry(
+    ticket: FillTicket,
+    entry: CacheEntry,
+    tags: readonly string[] | 'unknown' | undefined,
+    asciiJson = false,
+  ): void {
     // Without a cap the deadline is the entry's own (an entry already past it is dropped when next looked up).
     if (this.options.maxTtlMs === undefined) {
-      this.fillAt(ticket, entry, entry.expiresAt, tags);
+      this.fillAt(ticket, entry, entry.expiresAt, tags, asciiJson);
       return;
     }
     const now = Date.now();
-    this.fillAt(ticket, entry, this.deadline(entry.expiresAt - now, now), tags);
+    this.fillAt(ticket, entry, this.deadline(entry.expiresAt - now, now), tags, asciiJson);
   }
 
   private fillAt(
@@ -224,14 +243,15 @@ export class MemoryBackend implements CacheBackend {
     entry: CacheEntry | undefined,
     deadline: number,
     tags: readonly string[] | 'unknown' | undefined,
+    asciiJson: boolean,
   ): void {
     if (this.tickets.close(ticket) || entry === undefined) {
       // The key changed while the other tier answered: which value is newer is unknown, so keep neither.
       this.lru.delete(ticket.key);
       return;
     }
-    if (tags === 'unknown') this.store(ticket.key, entry, deadline, undefined, undefined, this.tagEpoch);
-    else this.store(ticket.key, entry, deadline, tags, undefined, -1);
+    if (tags === 'unknown') this.store(ticket.key, entry, deadline, undefined, undefined, this.tagEpoch, asciiJson);
+    else this.store(ticket.key, entry, deadline, tags, undefined, -1, asciiJson);
   }
 
   /** Ends a {@link watch} without storing anything. */
@@ -364,9 +384,11 @@ export class MemoryBackend implements CacheBackend {
     return removed;
   }
 
+  // Indexed loops: an iterator over an untagged entry's empty list would be one allocation per fill and per eviction.
   private index(key: string, tags: readonly string[] | undefined): void {
-    if (!tags) return;
-    for (const tag of tags) {
+    if (tags === undefined) return;
+    for (let i = 0; i < tags.length; i++) {
+      const tag = tags[i]!;
       let keys = this.tagIndex.get(tag);
       if (!keys) this.tagIndex.set(tag, (keys = new Set()));
       keys.add(key);
@@ -374,8 +396,9 @@ export class MemoryBackend implements CacheBackend {
   }
 
   private unindex(key: string, tags: readonly string[] | undefined): void {
-    if (!tags) return;
-    for (const tag of tags) {
+    if (tags === undefined) return;
+    for (let i = 0; i < tags.length; i++) {
+      const tag = tags[i]!;
       const keys = this.tagIndex.get(tag);
       if (!keys) continue;
       keys.delete(key);

@@ -71,7 +71,7 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
       (result) => {
         if (result.hit && this.trusted() && this.useMemory(key)) {
           // Tags the remote tier does not report are 'unknown': any tag invalidation then drops this copy.
-          this.memory.fillUntilExpiry(ticket, result.entry, result.tags ?? 'unknown');
+          this.memory.fillUntilExpiry(ticket, result.entry, result.tags ?? 'unknown', result.asciiJson);
         } else {
           this.memory.release(ticket);
         }

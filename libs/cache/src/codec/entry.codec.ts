@@ -1,6 +1,7 @@
 import type { CacheEntry } from '../backends/cache-entry.js';
 import { CacheError } from '../errors/cache.error.js';
 import { ErrorMessages } from '../errors/error-messages.js';
+import type { DecodeHints } from './value.codec.js';
 import { decodeValue, encodeValue } from './value.codec.js';
 
 const MAGIC = 0x54; // 'T'
@@ -53,10 +54,11 @@ export function encodeEntry(entry: CacheEntry): Buffer {
 /**
  * Decodes an envelope written by {@link encodeEntry}. Anything else — truncated or extended bytes, another schema
  * version, a tombstone (check {@link tombstoneId} first), garbage — throws `CacheError('E_DECODE')`, never
- * another error, and never touches a prototype.
+ * another error, and never touches a prototype. `hints`: see {@link decodeValue}.
  * @example const entry = decodeEntry(await redis.getBuffer(key))
  */
-export function decodeEntry(buf: Buffer): CacheEntry {
+export function decodeEntry(buf: Buffer, hints?: DecodeHints): CacheEntry {
+  if (hints !== undefined) hints.asciiJson = false;
   if (!Buffer.isBuffer(buf)) throw decodeFailed('not a Buffer');
   if (buf.length < 2) throw decodeFailed('truncated header');
   if (buf[0] !== MAGIC) throw decodeFailed('not an entry');
@@ -70,11 +72,11 @@ export function decodeEntry(buf: Buffer): CacheEntry {
   const valueEnd = ENTRY_LAYOUT.value + buf.readUInt32BE(ENTRY_LAYOUT.valueLength);
   if (version === VERSION) {
     if (buf.length !== valueEnd) throw decodeFailed(buf.length < valueEnd ? 'truncated value' : 'trailing bytes');
-    return { value: decodeValue(buf, ENTRY_LAYOUT.value), createdAt, expiresAt };
+    return { value: decodeValue(buf, ENTRY_LAYOUT.value, hints), createdAt, expiresAt };
   }
   if (buf.length <= valueEnd) throw decodeFailed('truncated value');
   readStamps(buf, valueEnd);
-  return { value: decodeValue(buf.subarray(0, valueEnd), ENTRY_LAYOUT.value), createdAt, expiresAt };
+  return { value: decodeValue(buf.subarray(0, valueEnd), ENTRY_LAYOUT.value, hints), createdAt, expiresAt };
 }
 
 /**

@@ -12,6 +12,15 @@ export const ValueKind = { json: 0x6a, tagged: 0x74, bytes: 0x62 } as const;
 /** How deep a value may nest (arrays, objects, maps, sets) to be stored, and to be decoded. */
 export const MAX_VALUE_DEPTH = 1000;
 
+/** What {@link decodeValue} learnt of a value while decoding it (a caller's scratch object, written on each call). */
+export interface DecodeHints {
+  /**
+   * Plain JSON parsed from ASCII text without `\u` escapes: the value holds only plain objects, arrays, numbers,
+   * booleans, null and one-byte strings (its heap estimate need not look at strings or classes).
+   */
+  asciiJson: boolean;
+}
+
 /** The tag key of tagged JSON; a plain object that has it is wrapped as `{"$t":"$","v":{...}}`. */
 const TAG = '$t';
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -54,17 +63,22 @@ export function encodeValue(value: unknown, headroom = 0): Buffer {
 /**
  * Decodes bytes written by {@link encodeValue}, from `offset` to the end of `buf`. Safe on attacker-written
  * bytes: never changes a prototype, and any malformed input throws `CacheError('E_DECODE')` (never another error).
- * A Buffer is returned as a copy, independent of `buf`.
+ * A Buffer is returned as a copy, independent of `buf`. `hints`, when given, is told what the value is made of.
  * @example decodeValue(encodeValue({ a: 1 })) // { a: 1 }
  */
-export function decodeValue(buf: Buffer, offset = 0): unknown {
+export function decodeValue(buf: Buffer, offset = 0, hints?: DecodeHints): unknown {
+  if (hints !== undefined) hints.asciiJson = false;
   if (!Buffer.isBuffer(buf)) throw decodeFailed('not a Buffer');
   if (!Number.isInteger(offset) || offset < 0 || offset >= buf.length) throw decodeFailed('no value bytes');
   const kind = buf[offset];
   try {
     switch (kind) {
-      case ValueKind.json:
-        return JSON.parse(buf.toString('utf8', offset + 1));
+      case ValueKind.json: {
+        const text = buf.toString('utf8', offset + 1);
+        const value: unknown = JSON.parse(text);
+        if (hints !== undefined) hints.asciiJson = isAsciiJson(text, buf.length - offset - 1);
+        return value;
+      }
       case ValueKind.tagged:
         return fromTagged(JSON.parse(buf.toString('utf8', offset + 1)), 0);
       case ValueKind.bytes:
@@ -79,6 +93,16 @@ export function decodeValue(buf: Buffer, offset = 0): unknown {
       err instanceof SyntaxError ? 'invalid JSON' : `${err instanceof Error ? err.name : 'error'} while decoding`,
     );
   }
+}
+
+/**
+ * Whether JSON text decoded from `bytes` UTF-8 bytes is ASCII without `\u` escapes, so every string it parses to is
+ * one byte per character. One character per byte with no replacement character: every byte was ASCII (a multi-byte
+ * sequence decodes to fewer characters than bytes, an invalid byte to U+FFFD). Searching an ASCII text for a
+ * non-Latin-1 character costs nothing: V8 fails the search without scanning.
+ */
+function isAsciiJson(text: string, bytes: number): boolean {
+  return text.length === bytes && !text.includes('\ufffd') && !text.includes('\\u');
 }
 
 function withKind(kind: number, json: string, headroom: number): Buffer {

@@ -10,6 +10,7 @@ import {
   tombstoneId,
 } from '../../codec/entry.codec.js';
 import type { TagStamp } from '../../codec/entry.codec.js';
+import type { DecodeHints } from '../../codec/value.codec.js';
 import type { CacheBackend, LoadFence, WriteOptions } from '../cache-backend.interface.js';
 import type { LeaseBackend } from '../lease-backend.interface.js';
 import type { CacheEntry, ListReadResult, ReadResult } from '../cache-entry.js';
@@ -49,6 +50,11 @@ export interface RedisBackendOptions {
    * removed by the server instead of moved. @default unbounded (plain GET)
    */
   maxReadBytes?: number;
+  /**
+   * Whether a hit says if its value was decoded from ASCII JSON (`ReadResult.asciiJson`), for a memory tier that
+   * sizes what it fills from the hit; off, a hit skips the two text scans that tell. @default false
+   */
+  decodeHints?: boolean;
   /**
    * The deadline, in Redis server time (epoch ms), after which a write sent now must be refused by the server.
    * @default () => Date.now() + 1500 (the store passes one corrected for the measured clock offset)
@@ -94,6 +100,7 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     this.tagIndexCap = options.tagIndexCap ?? 10_000;
     this.notAfter = options.notAfter ?? (() => Date.now() + 1_500);
     this.maxReadBytes = options.maxReadBytes;
+    this.decoded = options.decodeHints === true ? { asciiJson: false } : undefined;
     this.reads = new ReadSender(client, options.maxReadBytes, (key, raw) => this.received(key, raw));
     this.generations = new TagGenerations(client, space);
     this.fences = new LoadFences(client, space, (key) => this.delete([key]));
@@ -103,6 +110,8 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
 
   readonly notAfter: () => number;
   private readonly maxReadBytes: number | undefined;
+  /** What the last decode of a read learnt of its value (written by each decode, read right after it). */
+  private readonly decoded: DecodeHints | undefined;
   private readonly reads: ReadSender<ReadResult<unknown>>;
   private readonly batcher: SocketBatcher;
   private readonly lists: RedisLists;
@@ -155,22 +164,23 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     if (tomb !== null) return { hit: false, token: tomb };
     let entry: CacheEntry<unknown>;
     try {
-      entry = decodeEntry(raw);
+      entry = decodeEntry(raw, this.decoded);
     } catch {
       return this.discard(key);
     }
+    const ascii = this.decoded !== undefined && this.decoded.asciiJson;
     // Past `expiresAt` but still stored (fail-safe grace, or the few ms before PX ends): a stale hit, named by its
     // token, so a reload can replace exactly this entry. The caller decides whether it is fresh.
-    if (raw[1] === ENTRY_VERSION) return { hit: true, entry, tier: 'redis', size: raw.length, tags: NO_TAGS };
-    return this.stamped(raw, entry);
+    if (raw[1] !== ENTRY_VERSION) return this.stamped(raw, entry, ascii);
+    return { hit: true, entry, tier: 'redis', size: raw.length, tags: NO_TAGS, asciiJson: ascii };
   }
 
   /** A tagged entry: a hit while every tag is at the generation it was stamped with; otherwise a miss naming it. */
-  private async stamped(raw: Buffer, entry: CacheEntry<unknown>): Promise<ReadResult<unknown>> {
+  private async stamped(raw: Buffer, entry: CacheEntry<unknown>, asciiJson: boolean): Promise<ReadResult<unknown>> {
     const stamps = entryStamps(raw);
     const current = this.generations.current(stamps);
     if (current === true || (current !== false && (await current)))
-      return { hit: true, entry, tier: 'redis', size: raw.length, tags: stamps.map((s) => s.tag) };
+      return { hit: true, entry, tier: 'redis', size: raw.length, tags: stamps.map((s) => s.tag), asciiJson };
     // Invalidated by a tag: a miss whose token names the entry, so the reload replaces exactly it.
     return { hit: false, token: liveToken(entry) };
   }
