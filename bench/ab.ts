@@ -11,7 +11,8 @@
  * cache.bench.ts; with CONCURRENCY=64, unpinned, as its c=64 row.
  * Env: B_SRC (required), ROUNDS (default 12) of ROUND_MS (default 300), MEMORY_A / MEMORY_B = 1 to give that copy a
  * 16-entry memory tier (every hit still read from Redis: 1,024 keys cycled), e.g. B_SRC = this checkout's source and
- * MEMORY_A=1 for the memory-tier hit against the Redis-only one. Prints the medians of the per-round ratios.
+ * MEMORY_A=1 for the memory-tier hit against the Redis-only one; MEMORY_ENTRIES sizes that tier (default 16; below
+ * 1,024 every hit is still read from Redis). Prints the medians of the per-round ratios.
  */
 import 'reflect-metadata';
 import { Injectable, Module } from '@nestjs/common';
@@ -58,7 +59,7 @@ async function boot(
           prefix,
           defaultTtl: '1h',
           isGlobal: true,
-          ...(memory ? { memory: { maxEntries: 16 } } : {}),
+          ...(memory ? { memory: { maxEntries: Number(process.env.MEMORY_ENTRIES ?? 16) } } : {}),
         }),
       ],
       providers: [Profiles],

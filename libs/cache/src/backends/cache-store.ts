@@ -35,7 +35,8 @@ export class CacheStore {
   readonly memory: MemoryBackend | undefined;
   readonly connection: RedisConnection | undefined;
   private readonly bus: InvalidationBus | undefined;
-  private readonly tiered: TieredBackend | undefined;
+  /** Memory in front of Redis, when the store is that (the backend then). */
+  readonly tiered: TieredBackend | undefined;
   private readonly remote: RedisBackend | undefined;
   private hooks: CacheStoreHooks = {};
   private evicted = 0;

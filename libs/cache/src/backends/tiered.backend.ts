@@ -3,6 +3,7 @@ import { NO_FENCE } from './cache-backend.interface.js';
 import type { CacheEntry, ListReadResult, ReadResult } from './cache-entry.js';
 import type { LeaseBackend } from './lease-backend.interface.js';
 import { isLeaseBackend } from './lease-backend.interface.js';
+import type { FillTicket } from './fill-tickets.js';
 import type { MemoryBackend } from './memory.backend.js';
 
 /**
@@ -59,29 +60,48 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
   readPastMemory<T>(key: string): Promise<ReadResult<T>> {
     // Watched: an invalidation (local, or from the bus) while Redis answers must not let the old value in.
     const ticket = this.memory.watch(key);
-    const remote = this.remote;
     let reading: Promise<ReadResult<T>>;
     try {
-      reading = remote.readUnchecked ? remote.readUnchecked<T>(key) : remote.read<T>(key);
+      reading = this.readRemote<T>(key);
     } catch (err) {
       this.memory.release(ticket);
       return Promise.reject(err);
     }
     return reading.then(
-      (result) => {
-        if (result.hit && this.trusted() && this.useMemory(key)) {
-          // Tags the remote tier does not report are 'unknown': any tag invalidation then drops this copy.
-          this.memory.fillUntilExpiry(ticket, result.entry, result.tags ?? 'unknown', result.asciiJson);
-        } else {
-          this.memory.release(ticket);
-        }
-        return !result.hit || result.tier === 'redis' ? result : { ...result, tier: 'redis' };
-      },
+      (result) => this.settleRemote(key, ticket, result),
       (err: unknown) => {
         this.memory.release(ticket);
         throw err;
       },
     );
+  }
+
+  // readPastMemory in steps, for a caller whose own continuation takes the last one (no reaction of its own):
+  // `memory.watch(key)`, then readRemote, then settleRemote with the answer (or `memory.release` on a failure).
+
+  /** Sends the read of `key` to the remote tier (no memory lookup, no fill). */
+  readRemote<T>(key: string): Promise<ReadResult<T>> {
+    const remote = this.remote;
+    return remote.readUnchecked ? remote.readUnchecked<T>(key) : remote.read<T>(key);
+  }
+
+  /**
+   * Ends the fill watched by `ticket` with what the remote tier answered, and returns that answer (labelled as the
+   * remote tier's). Never throws: a value this tier fails to hold is left out of it, and the hit is still served.
+   */
+  settleRemote<T>(key: string, ticket: FillTicket, result: ReadResult<T>): ReadResult<T> {
+    if (result.hit && this.trusted() && this.useMemory(key)) {
+      try {
+        // Tags the remote tier does not report are 'unknown': any tag invalidation then drops this copy.
+        this.memory.fillUntilExpiry(ticket, result.entry, result.tags ?? 'unknown', result.asciiJson);
+      } catch {
+        this.memory.release(ticket);
+        this.memory.deleteSync([key]);
+      }
+    } else {
+      this.memory.release(ticket);
+    }
+    return !result.hit || result.tier === 'redis' ? result : { ...result, tier: 'redis' };
   }
 
   /** What a failed remote read stands for (nothing of it is filled into memory). */

@@ -1,5 +1,6 @@
 import type { CacheStore } from '../backends/cache-store.js';
 import type { ListReadResult, Miss, ReadResult } from '../backends/cache-entry.js';
+import type { FillTicket } from '../backends/fill-tickets.js';
 import { liveToken } from '../backends/cache-entry.js';
 import { isKindMismatch } from '../errors/cache.error.js';
 import { ErrorMessages } from '../errors/error-messages.js';
@@ -85,17 +86,37 @@ export class EntryReader {
 
   /**
    * Sends a read on the client's own command timeout (after {@link refused}); what it answers goes to
-   * {@link settle}, a rejection to {@link failed}. `pastMemory`: the caller has just found `k` absent from the memory
-   * tier (synchronously, before this call), so the tiered backend does not look again.
+   * {@link settle} (through {@link filled} first, with a `fill`), a rejection to {@link failed}. `fill`: from
+   * {@link watch}, when the caller has just found `k` absent from the memory tier (synchronously, before this call):
+   * the read then goes straight to Redis, and the caller's continuation fills the memory tier.
    */
-  send<T>(k: string, pastMemory = false): Promise<ReadResult<T>> {
+  send<T>(k: string, fill?: FillTicket): Promise<ReadResult<T>> {
     const backend = this.store.backend;
     try {
-      if (pastMemory && backend.readPastMemory) return backend.readPastMemory<T>(k);
+      if (fill !== undefined) return this.store.tiered!.readRemote<T>(k);
       return backend.readUnchecked ? backend.readUnchecked<T>(k) : backend.read<T>(k);
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * Watches `k` for a read sent past the memory tier (see {@link send}): an invalidation of `k` before the answer
+   * keeps it out of the tier. Undefined when there is no memory tier in front of Redis. The caller ends it with
+   * {@link filled} or {@link unwatch}, whatever happens.
+   */
+  watch(k: string): FillTicket | undefined {
+    return this.store.tiered?.memory.watch(k);
+  }
+
+  /** What a read sent with `fill` answered, once the memory tier is filled from it; never throws. */
+  filled<T>(k: string, fill: FillTicket | undefined, answer: ReadResult<T>): ReadResult<T> {
+    return fill === undefined ? answer : this.store.tiered!.settleRemote(k, fill, answer);
+  }
+
+  /** Ends a {@link watch} whose read failed (nothing is filled). */
+  unwatch(fill: FillTicket | undefined): void {
+    if (fill !== undefined) this.store.tiered!.memory.release(fill);
   }
 
   /**

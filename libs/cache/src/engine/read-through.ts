@@ -116,12 +116,14 @@ export class ReadThrough {
     if (refused !== undefined)
       return Promise.resolve(this.afterFirst(namespace, k, loader, policy, tags, refused, started));
     const shared = this.flights.shareRead<EngineRead<T>>(k);
-    // Called only once the memory tier was found not to hold `k` (getOrLoad's peek, just before).
-    return this.reader.send<T>(k, true).then(
-      (result) => {
+    // Called only once the memory tier was found not to hold `k` (getOrLoad's peek, just before): the read goes
+    // straight to Redis, and this continuation fills the memory tier.
+    const fill = this.reader.watch(k);
+    return this.reader.send<T>(k, fill).then(
+      (answer) => {
         let read: EngineRead<T>;
         try {
-          read = this.reader.settle(namespace, k, result, this.elapsed(started), counter);
+          read = this.reader.settle(namespace, k, this.reader.filled(k, fill, answer), this.elapsed(started), counter);
         } catch (err) {
           this.flights.failRead(k, shared, err);
           throw err;
@@ -130,6 +132,7 @@ export class ReadThrough {
         return this.afterFirst(namespace, k, loader, policy, tags, read, started);
       },
       (err: unknown) => {
+        this.reader.unwatch(fill);
         let failed: Promise<EngineRead<T>>;
         try {
           failed = this.reader.failed<T>(namespace, k, err, this.elapsed(started), counter);
