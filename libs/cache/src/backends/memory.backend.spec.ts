@@ -90,9 +90,77 @@ describe('MemoryBackend: fills from another tier', () => {
     measure((mem) => mem.put('k', stored, 60_000));
     measure((mem) => mem.write('k', encoded, 60_000));
     measure((mem) => mem.fillEncoded(mem.watch('k'), encoded, 60_000, undefined));
-    measure((mem) => mem.fillUntilExpiry(mem.watch('k'), decodeEntry(encoded), undefined, true));
+    measure((mem) => mem.fillUntilExpiry(mem.watch('k'), decodeEntry(encoded), undefined, encoded.length));
     measure((mem) => mem.fillUntilExpiry(mem.watch('k'), decodeEntry(encoded), undefined));
     expect(new Set(sizes).size).toBe(1);
     expect(sizes[0]).toBeGreaterThan(new MemoryBackend({ maxEntries: 10, maxBytes: 1024 * 1024 }).usage.bytes + 240);
+  });
+
+  it('an update is sized for its new value', () => {
+    const mem = new MemoryBackend({ maxEntries: 10, maxBytes: 1024 * 1024 });
+    mem.put('k', entry({ n: 1 }), 60_000);
+    const small = mem.usage.bytes;
+    return mem
+      .update<{ n: number; text?: string }>('k', (v) => ({ ...v, text: 'x'.repeat(1000) }))
+      .then(() => {
+        expect(mem.usage.bytes).toBeGreaterThanOrEqual(small + 1000);
+        expect(mem.peek('k')?.value).toEqual({ n: 1, text: 'x'.repeat(1000) });
+      });
+  });
+});
+
+describe('MemoryBackend: values counted at their bound until the bytes held must be exact', () => {
+  const encodedEntry = (value: unknown): Buffer => encodeEntry(entry(value));
+  /** A value of ~200 to ~700 bytes of JSON, shaped by `i`. */
+  const valueOf = (i: number): unknown =>
+    i % 3 === 0
+      ? { id: i, name: `user ${i}`, tags: Array.from({ length: i % 7 }, (_, j) => `t${j}`) }
+      : i % 3 === 1
+        ? Array.from({ length: 10 + (i % 13) }, (_, j) => [j, [], {}])
+        : { text: 'x'.repeat(100 + ((i * 37) % 500)), n: i + 0.5 };
+
+  it('holds the same entries, and counts the same bytes when asked, as a tier that sizes every value at once', () => {
+    // Small enough in bytes that most fills evict: laziness must never change what is held.
+    const options = { maxEntries: 500, maxBytes: 200_000 };
+    const lazy = new MemoryBackend(options);
+    const eager = new MemoryBackend(options);
+    for (let i = 0; i < 3_000; i++) {
+      const key = `k${i % 700}`;
+      const encoded = encodedEntry(valueOf(i));
+      if (i % 5 === 4) {
+        lazy.write(key, encoded, 60_000);
+        eager.put(key, decodeEntry(encoded), 60_000);
+      } else {
+        lazy.fillEncoded(lazy.watch(key), encoded, 60_000, undefined);
+        eager.fillUntilExpiry(eager.watch(key), decodeEntry(encoded), undefined);
+      }
+      if (i % 250 === 0 || i === 2_999) {
+        const held = (mem: MemoryBackend): string[] =>
+          Array.from({ length: 700 }, (_, k) => `k${k}`).filter((k) => mem.peek(k) !== undefined);
+        expect(held(lazy)).toEqual(held(eager));
+        expect(lazy.usage).toEqual(eager.usage);
+        expect(lazy.usage.bytes).toBeLessThanOrEqual(options.maxBytes);
+      }
+    }
+  });
+
+  it('never counts less than the values it holds walk to, and walks them all when asked', () => {
+    const mem = new MemoryBackend({ maxEntries: 1_000, maxBytes: 64 * 1024 * 1024 });
+    const counted = (): number => (mem as unknown as { bytes: { total: number } }).bytes.total;
+    let exact = 0;
+    for (let i = 0; i < 300; i++) {
+      const encoded = encodedEntry(valueOf(i));
+      const before = counted();
+      mem.fillEncoded(mem.watch(`k${i}`), encoded, 60_000, undefined);
+      const eager = new MemoryBackend({ maxEntries: 1, maxBytes: 64 * 1024 * 1024 });
+      eager.fillUntilExpiry(eager.watch(`k${i}`), decodeEntry(encoded), undefined);
+      const size = eager.usage.bytes - new MemoryBackend({ maxEntries: 1, maxBytes: 1 }).usage.bytes;
+      exact += size;
+      // Far below its bound, the tier counts the value's bound: at least its walked size.
+      expect(counted() - before).toBeGreaterThanOrEqual(size);
+    }
+    expect(counted()).toBeGreaterThan(exact);
+    expect(mem.usage.bytes - new MemoryBackend({ maxEntries: 1_000, maxBytes: 1 }).usage.bytes).toBe(exact);
+    expect(counted()).toBe(exact);
   });
 });

@@ -5,15 +5,16 @@ import type { CacheEntry, ListReadResult, Miss, ReadResult } from './cache-entry
 import { liveToken, MISS } from './cache-entry.js';
 import { decodeEntry } from '../codec/entry.codec.js';
 import type { DecodeHints } from '../codec/value.codec.js';
-import { ENTRY_OVERHEAD_BYTES, estimateHeapBytes } from '../codec/heap-size.js';
+import { ENTRY_OVERHEAD_BYTES, estimateHeapBytes, jsonHeapBound } from '../codec/heap-size.js';
 import { CacheError } from '../errors/cache.error.js';
 import type { FillTicket } from './fill-tickets.js';
 import { FillTickets } from './fill-tickets.js';
+import type { CountedSlot } from './tier-bytes.js';
+import { TierBytes } from './tier-bytes.js';
 import { ErrorMessages, LogMessages } from '../errors/error-messages.js';
 
-interface Slot {
+interface Slot extends CountedSlot {
   entry: CacheEntry;
-  size: number;
   tags: readonly string[] | undefined;
   /** When the slot stops being served (epoch ms): its TTL plus grace, capped by `maxTtl`. */
   deadline: number;
@@ -58,6 +59,8 @@ export class MemoryBackend implements CacheBackend {
   private readonly maxValueBytes: number;
   /** What the last decode learnt of its value (written by each decode, read right after it). */
   private readonly decoded: DecodeHints = { asciiJson: false };
+  /** Bytes the entries count for (exact, or bounds for values not walked yet): see {@link store}. */
+  private readonly bytes: TierBytes;
 
   constructor(private readonly options: MemoryBackendOptions) {
     // The LRU index costs memory per slot whether used or not (key/value lists, links, TTL arrays — twice: entries
@@ -67,6 +70,7 @@ export class MemoryBackend implements CacheBackend {
       new Logger('MemoryBackend').warn(LogMessages.memoryIndexLarge(options.maxEntries, index, options.maxBytes));
     }
     this.maxValueBytes = Math.max(1, options.maxBytes - index);
+    this.bytes = new TierBytes(options.maxEntries);
     this.tombstones = new LRUCache<string, string>({
       max: options.maxEntries,
       ttl: options.tombstoneTtlMs ?? 60_000,
@@ -74,11 +78,10 @@ export class MemoryBackend implements CacheBackend {
     });
     this.lru = new LRUCache<string, Slot>({
       max: options.maxEntries,
-      maxSize: this.maxValueBytes,
-      sizeCalculation: (slot) => Math.max(1, slot.size),
       // Deadlines are checked here (Slot.deadline), not by lru-cache: a hit then costs a map lookup and one
-      // comparison, and the index needs no TTL arrays.
+      // comparison, and the index needs no TTL arrays. Bytes are counted here too (store, makeRoom).
       dispose: (slot, key, reason) => {
+        this.bytes.removed(slot);
         this.unindex(key, slot.tags);
         if (reason === 'evict') options.onEvict?.(1);
       },
@@ -124,7 +127,8 @@ export class MemoryBackend implements CacheBackend {
 
   /** Number of entries and bytes held now (entries' estimated memory plus the LRU index). */
   get usage(): { entries: number; bytes: number } {
-    return { entries: this.lru.size, bytes: this.lru.calculatedSize + indexBytes(this.options.maxEntries) };
+    this.bytes.walk();
+    return { entries: this.lru.size, bytes: this.bytes.total + indexBytes(this.options.maxEntries) };
   }
 
   async read<T>(key: string): Promise<ReadResult<T>> {
@@ -139,7 +143,7 @@ export class MemoryBackend implements CacheBackend {
     if (!this.guardHolds(key, options?.ifToken)) return false;
     // The one decode of a write: a snapshot, so later changes to the caller's object cannot reach the cache.
     const entry = decodeEntry(encoded, this.decoded);
-    return this.put(key, entry, ttlMs, options?.tags, undefined, this.decoded.asciiJson);
+    return this.put(key, entry, ttlMs, options?.tags, undefined, this.decoded.asciiJson ? encoded.length : 0);
   }
 
   /** {@link fill} from the bytes just written to another tier (decoded once, here). */
@@ -149,25 +153,19 @@ export class MemoryBackend implements CacheBackend {
       return;
     }
     const entry = decodeEntry(encoded, this.decoded);
-    this.fillAt(ticket, entry, this.deadline(ttlMs, Date.now()), tags, this.decoded.asciiJson);
+    this.fillAt(ticket, entry, this.deadline(ttlMs, Date.now()), tags, this.decoded.asciiJson ? encoded.length : 0);
   }
 
   /**
    * Stores an entry, sized by what it really holds in this process (heap estimate of the decoded value plus the
    * entry's own overhead), so `maxBytes` bounds real memory; false when it is larger than the whole tier (then no
-   * older value of the key is left). `asciiJson`: the value was decoded from ASCII JSON (a quicker estimate).
+   * older value of the key is left). `jsonBytes`: the value was decoded from ASCII JSON held in that many bytes
+   * (0: it was not, or it is not known), which bounds its size: see {@link store}.
    */
-  put(
-    key: string,
-    entry: CacheEntry,
-    ttlMs: number,
-    tags?: readonly string[],
-    list?: true,
-    asciiJson = false,
-  ): boolean {
+  put(key: string, entry: CacheEntry, ttlMs: number, tags?: readonly string[], list?: true, jsonBytes = 0): boolean {
     // A fill in flight read the key before this write: it must not overwrite it.
     this.tickets.staleKey(key);
-    return this.store(key, entry, this.deadline(ttlMs, Date.now()), tags, list, -1, asciiJson);
+    return this.store(key, entry, this.deadline(ttlMs, Date.now()), tags, list, -1, jsonBytes);
   }
 
   /** When an entry stored now for `ttlMs` stops being served here: at least 1 ms on, at most `maxTtl`. */
@@ -175,7 +173,12 @@ export class MemoryBackend implements CacheBackend {
     return now + Math.max(1, Math.min(ttlMs, this.options.maxTtlMs ?? ttlMs));
   }
 
-  /** {@link put} without marking the key's fills in flight (a fill: it holds what another tier held just now). */
+  /**
+   * {@link put} without marking the key's fills in flight (a fill: it holds what another tier held just now). A value
+   * decoded from ASCII JSON is counted at its bound ({@link jsonHeapBound}) while that fits in what is free, and
+   * walked for its exact size only when the bytes held must be exact: room to make, or {@link usage} read. So a
+   * tier below its byte bound does not walk what it holds, and `maxBytes` holds all the same.
+   */
   private store(
     key: string,
     entry: CacheEntry,
@@ -183,17 +186,37 @@ export class MemoryBackend implements CacheBackend {
     tags: readonly string[] | undefined,
     list: true | undefined,
     blind: number,
-    asciiJson: boolean,
+    jsonBytes: number,
   ): boolean {
-    const size = ENTRY_OVERHEAD_BYTES + key.length * 2 + estimateHeapBytes(entry.value, asciiJson);
+    const fixed = ENTRY_OVERHEAD_BYTES + key.length * 2;
+    const bound = jsonBytes > 0 ? jsonHeapBound(jsonBytes) : 0;
+    const pending = bound > 0 && this.bytes.total + fixed + bound <= this.maxValueBytes ? bound : 0;
+    const size = fixed + (pending > 0 ? pending : estimateHeapBytes(entry.value, jsonBytes > 0));
     if (this.tombstones.size > 0) this.tombstones.delete(key);
     if (size > this.maxValueBytes) {
       this.lru.delete(key);
       return false;
     }
-    this.lru.set(key, list ? { entry, size, tags, deadline, list, blind } : { entry, size, tags, deadline, blind });
+    if (pending === 0) this.makeRoom(key, size);
+    const slot: Slot = list
+      ? { entry, size, tags, deadline, list, blind, pending }
+      : { entry, size, tags, deadline, blind, pending };
+    this.bytes.added(slot);
+    this.lru.set(key, slot);
     this.index(key, tags);
     return true;
+  }
+
+  /**
+   * Evicts the least recently used entries until `size` more bytes fit (the key's own entry, which the new one
+   * replaces, counts as free), after walking the values counted at their bound: that may be all that is over.
+   */
+  private makeRoom(key: string, size: number): void {
+    if (this.bytes.total + size <= this.maxValueBytes) return;
+    this.bytes.walk();
+    while (this.lru.size > 0 && this.bytes.total - (this.lru.peek(key)?.size ?? 0) + size > this.maxValueBytes) {
+      this.lru.pop();
+    }
   }
 
   /**
@@ -215,27 +238,27 @@ export class MemoryBackend implements CacheBackend {
     tags: readonly string[] | 'unknown' | undefined,
     now?: number,
   ): void {
-    this.fillAt(ticket, entry, entry === undefined ? 0 : this.deadline(ttlMs, now ?? Date.now()), tags, false);
+    this.fillAt(ticket, entry, entry === undefined ? 0 : this.deadline(ttlMs, now ?? Date.now()), tags, 0);
   }
 
   /**
    * {@link fill} of an entry another tier serves until its `expiresAt`: served here until then too (no sooner than
-   * 1 ms from now; no later than `maxTtl` from now), with no clock read unless `maxTtl` is set. `asciiJson`: as
+   * 1 ms from now; no later than `maxTtl` from now), with no clock read unless `maxTtl` is set. `jsonBytes`: as
    * {@link put}.
    */
   fillUntilExpiry(
     ticket: FillTicket,
     entry: CacheEntry,
     tags: readonly string[] | 'unknown' | undefined,
-    asciiJson = false,
+    jsonBytes = 0,
   ): void {
     // Without a cap the deadline is the entry's own (an entry already past it is dropped when next looked up).
     if (this.options.maxTtlMs === undefined) {
-      this.fillAt(ticket, entry, entry.expiresAt, tags, asciiJson);
+      this.fillAt(ticket, entry, entry.expiresAt, tags, jsonBytes);
       return;
     }
     const now = Date.now();
-    this.fillAt(ticket, entry, this.deadline(entry.expiresAt - now, now), tags, asciiJson);
+    this.fillAt(ticket, entry, this.deadline(entry.expiresAt - now, now), tags, jsonBytes);
   }
 
   private fillAt(
@@ -243,15 +266,15 @@ export class MemoryBackend implements CacheBackend {
     entry: CacheEntry | undefined,
     deadline: number,
     tags: readonly string[] | 'unknown' | undefined,
-    asciiJson: boolean,
+    jsonBytes: number,
   ): void {
     if (this.tickets.close(ticket) || entry === undefined) {
       // The key changed while the other tier answered: which value is newer is unknown, so keep neither.
       this.lru.delete(ticket.key);
       return;
     }
-    if (tags === 'unknown') this.store(ticket.key, entry, deadline, undefined, undefined, this.tagEpoch, asciiJson);
-    else this.store(ticket.key, entry, deadline, tags, undefined, -1, asciiJson);
+    if (tags === 'unknown') this.store(ticket.key, entry, deadline, undefined, undefined, this.tagEpoch, jsonBytes);
+    else this.store(ticket.key, entry, deadline, tags, undefined, -1, jsonBytes);
   }
 
   /** Ends a {@link watch} without storing anything. */
@@ -295,6 +318,7 @@ export class MemoryBackend implements CacheBackend {
   /** Drops everything this tier holds (it never holds anything outside the module's prefix). */
   clear(): void {
     this.lru.clear();
+    this.bytes.clear();
     this.tagIndex.clear();
     this.tombstones.clear();
     this.tickets.staleAll();
@@ -310,9 +334,8 @@ export class MemoryBackend implements CacheBackend {
       return undefined;
     }
 
-    // Replacing a value disposes the old slot, which unindexes its tags: index them again.
-    this.lru.set(key, { ...slot, entry: { ...slot.entry, value: next } });
-    this.index(key, slot.tags);
+    // Replacing a value disposes the old slot, which unindexes its tags: store indexes them again.
+    this.store(key, { ...slot.entry, value: next }, slot.deadline, slot.tags, slot.list, slot.blind, 0);
     return next;
   }
 

@@ -92,8 +92,10 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
   settleRemote<T>(key: string, ticket: FillTicket, result: ReadResult<T>): ReadResult<T> {
     if (result.hit && this.trusted() && this.useMemory(key)) {
       try {
-        // Tags the remote tier does not report are 'unknown': any tag invalidation then drops this copy.
-        this.memory.fillUntilExpiry(ticket, result.entry, result.tags ?? 'unknown', result.asciiJson);
+        // Tags the remote tier does not report are 'unknown': any tag invalidation then drops this copy. The bytes
+        // read bound an ASCII JSON value's size.
+        const jsonBytes = result.asciiJson === true ? (result.size ?? 0) : 0;
+        this.memory.fillUntilExpiry(ticket, result.entry, result.tags ?? 'unknown', jsonBytes);
       } catch {
         this.memory.release(ticket);
         this.memory.deleteSync([key]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { estimateHeapBytes } from './heap-size.js';
+import { estimateHeapBytes, jsonHeapBound } from './heap-size.js';
 import type { DecodeHints } from './value.codec.js';
 import { decodeValue, encodeValue } from './value.codec.js';
 
@@ -73,5 +73,36 @@ describe('estimateHeapBytes', () => {
     const quick = estimateHeapBytes(value, true);
     expect(quick).toBe(estimateHeapBytes(value));
     expect(quick).toBeGreaterThan(1_000 * 40);
+  });
+
+  it('a value decoded from ASCII JSON walks to no more than the bound of its encoded bytes', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 8 }), (value) => {
+        const encoded = encodeValue(value);
+        const { value: back, hints } = decoded(value);
+        if (hints.asciiJson) expect(estimateHeapBytes(back, true)).toBeLessThanOrEqual(jsonHeapBound(encoded.length));
+      }),
+      { numRuns: 1_000 },
+    );
+    // The shapes that cost most per character: empty arrays and objects, nested or side by side, one-element
+    // arrays, many small properties, short strings, doubles; and nesting past the walk's depth limit.
+    const texts = [
+      '[]',
+      '{}',
+      `${'['.repeat(5_000)}${']'.repeat(5_000)}`,
+      `${'[{"":'.repeat(2_000)}0${'}]'.repeat(2_000)}`,
+      `[${Array.from({ length: 2_000 }, () => '[]').join(',')}]`,
+      `[${Array.from({ length: 2_000 }, () => '{}').join(',')}]`,
+      `{${Array.from({ length: 500 }, (_, i) => `"${i.toString(36)}":[]`).join(',')}}`,
+      `[${Array.from({ length: 2_000 }, () => '""').join(',')}]`,
+      `[${Array.from({ length: 2_000 }, () => '0.5').join(',')}]`,
+    ];
+    for (const text of texts) {
+      const hints: DecodeHints = { asciiJson: false };
+      const payload = jsonPayload(text);
+      const value = decodeValue(payload, 0, hints);
+      expect(hints.asciiJson).toBe(true);
+      expect(estimateHeapBytes(value, true)).toBeLessThanOrEqual(jsonHeapBound(payload.length - 1));
+    }
   });
 });

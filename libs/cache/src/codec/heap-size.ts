@@ -20,6 +20,18 @@ export function estimateHeapBytes(value: unknown, asciiJson = false): number {
   return asciiJson ? jsonBytes(value, 0) : bytesOf(value, 0);
 }
 
+/**
+ * What {@link estimateHeapBytes}`(value, true)` can be at most for a value parsed from ASCII JSON stored in `bytes`
+ * bytes (its text, or anything that holds it: the text's length is what counts). Each construct of the text costs
+ * at most 24 times its characters: an empty array or object costs 40 for its 2, and one more level of nesting adds
+ * 48 (40 and the parent's slot) for 2 more characters; the ratio nears 24 only for deeply nested empty arrays.
+ * Elements, properties, strings and numbers cost less per character (a slot or a header per comma, quote or digit).
+ * @example jsonHeapBound(100) // 2400
+ */
+export function jsonHeapBound(bytes: number): number {
+  return 24 * bytes;
+}
+
 /** {@link bytesOf} of a value parsed from ASCII JSON: plain objects, arrays and one-byte strings only. */
 function jsonBytes(value: unknown, depth: number): number {
   switch (typeof value) {
