@@ -39,11 +39,6 @@ export interface CacheBackend {
    * `read(key)` is `readUnchecked(key).catch((err) => recoverRead(key, err))`.
    */
   readUnchecked?<T = unknown>(key: string): Promise<ReadResult<T>>;
-  /**
-   * {@link readUnchecked} for a caller that has just looked the key up in the memory tier and not found it (tiered
-   * backend): the read goes past that tier without a second lookup.
-   */
-  readPastMemory?<T = unknown>(key: string): Promise<ReadResult<T>>;
   /** With {@link readUnchecked}: the answer a failure of it stands for (e.g. a key of another type), or `err` again. */
   recoverRead?<T = unknown>(key: string, err: unknown): Promise<ReadResult<T>>;
   /**

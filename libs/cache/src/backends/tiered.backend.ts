@@ -57,6 +57,7 @@ export class TieredBackend implements CacheBackend, LeaseBackend {
     return this.readPastMemory<T>(key);
   }
 
+  /** {@link readUnchecked} once the memory tier was looked up and found not to hold `key`: Redis, then a fill. */
   readPastMemory<T>(key: string): Promise<ReadResult<T>> {
     // Watched: an invalidation (local, or from the bus) while Redis answers must not let the old value in.
     const ticket = this.memory.watch(key);
