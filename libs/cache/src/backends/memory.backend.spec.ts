@@ -147,6 +147,8 @@ describe('MemoryBackend: values counted at their bound until the bytes held must
   it('never counts less than the values it holds walk to, and walks them all when asked', () => {
     const mem = new MemoryBackend({ maxEntries: 1_000, maxBytes: 64 * 1024 * 1024 });
     const counted = (): number => (mem as unknown as { bytes: { total: number } }).bytes.total;
+    /** What an empty tier of `maxEntries` reports: its index. */
+    const index = (maxEntries: number): number => new MemoryBackend({ maxEntries, maxBytes: 1 << 26 }).usage.bytes;
     let exact = 0;
     for (let i = 0; i < 300; i++) {
       const encoded = encodedEntry(valueOf(i));
@@ -154,13 +156,13 @@ describe('MemoryBackend: values counted at their bound until the bytes held must
       mem.fillEncoded(mem.watch(`k${i}`), encoded, 60_000, undefined);
       const eager = new MemoryBackend({ maxEntries: 1, maxBytes: 64 * 1024 * 1024 });
       eager.fillUntilExpiry(eager.watch(`k${i}`), decodeEntry(encoded), undefined);
-      const size = eager.usage.bytes - new MemoryBackend({ maxEntries: 1, maxBytes: 1 }).usage.bytes;
+      const size = eager.usage.bytes - index(1);
       exact += size;
       // Far below its bound, the tier counts the value's bound: at least its walked size.
       expect(counted() - before).toBeGreaterThanOrEqual(size);
     }
     expect(counted()).toBeGreaterThan(exact);
-    expect(mem.usage.bytes - new MemoryBackend({ maxEntries: 1_000, maxBytes: 1 }).usage.bytes).toBe(exact);
+    expect(mem.usage.bytes - index(1_000)).toBe(exact);
     expect(counted()).toBe(exact);
   });
 });
