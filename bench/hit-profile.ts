@@ -8,6 +8,10 @@
  *
  * Targets:
  *   raw        raw ioredis 6, GET + JSON.parse (the Redis floor)
+ *   raw5       raw ioredis 5, the same (the floor of bench/cache.bench.ts, from bench/peers)
+ *   bounded    what any cache with bounded reads on ioredis 6 costs at least: one GETRANGE (a `ReadCommand`, on a
+ *              connection with tiercache's fail-fast options) and the envelope's decode, nothing else — no breaker,
+ *              no counting, no single-flight, no decorator
  *   tiercache  a `@Cached` method, Redis only
  *   tiered     the same with a memory tier of 16 entries, keys cycled over 1,024: every hit is read from Redis
  *   lru        raw lru-cache 11, awaited get (the memory floor)
@@ -19,8 +23,8 @@
  * and the commands a hit sends with their `usec_per_call` (`INFO commandstats`).
  * `compare` prints, per target, the median over rounds of hits/s and client CPU per hit (user, sys), and against its
  * floor (tiercache and tiered: raw; memory: lru) the median of the per-round differences of CPU per hit and of the
- * per-round ratios of hits/s (what bench/cache.bench.ts reports). On a shared machine the paired figures are the
- * steadier ones.
+ * per-round ratios of hits/s (what bench/cache.bench.ts reports), then the Redis targets' ratios to raw5: where the
+ * ratio of bench/cache.bench.ts goes, step by step. On a shared machine the paired figures are the steadier ones.
  * Env: PROFILE_MS (default 5000, one target), ROUND_MS (default 1000) and ROUNDS (default 7) for `compare`,
  * CONCURRENCY (default 1: that many callers loop at once; run unpinned for more than 1, as the c=64 bench row),
  * ALSO (one target: other targets, comma-separated, run for 1 s each first, as in a process that runs them all).
@@ -39,13 +43,14 @@ import { RedisServer } from '../test/harness/redis-server.js';
 import { profile as userProfile, ProfileModule, ProfileService } from './profile.js';
 import type { Profile as UserProfile } from './profile.js';
 import { median } from './median.js';
+import { loadPeers } from './peers/load-peers.js';
 
 const MS = Number(process.env.PROFILE_MS ?? 5_000);
 const ROUND_MS = Number(process.env.ROUND_MS ?? 1_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 1);
 const KEYS = 1024;
-const TARGETS = ['raw', 'tiercache', 'tiered', 'lru', 'memory'] as const;
+const TARGETS = ['raw', 'raw5', 'bounded', 'tiercache', 'tiered', 'lru', 'memory'] as const;
 type Target = (typeof TARGETS)[number];
 const arg = process.argv[2] ?? 'tiercache';
 if (arg !== 'compare' && !(TARGETS as readonly string[]).includes(arg)) {
@@ -112,6 +117,46 @@ async function setUp(target: Target, server: RedisServer, closers: (() => Promis
       closers.push(() => raw.quit());
       await Promise.all(Array.from({ length: KEYS }, (_, i) => raw.set(`raw:${i}`, JSON.stringify(userProfile(i)))));
       return { op: async (i) => JSON.parse((await raw.get(`raw:${i}`))!), redis: true, check: () => undefined };
+    }
+    case 'raw5': {
+      const raw5 = (await loadPeers()).ioredis5({ host: server.host, port: server.port });
+      closers.push(() => raw5.quit());
+      await Promise.all(Array.from({ length: KEYS }, (_, i) => raw5.set(`raw:${i}`, JSON.stringify(userProfile(i)))));
+      return { op: async (i) => JSON.parse((await raw5.get(`raw:${i}`))!), redis: true, check: () => undefined };
+    }
+    case 'bounded': {
+      // Internal parts, from this checkout's source (not exported by the package).
+      const { ReadCommand, readShapeOf } = await import('../libs/cache/src/backends/redis/read-command.js');
+      const { createRedisClient } = await import('../libs/cache/src/backends/redis/redis-client.factory.js');
+      const { resolveOptions } = await import('../libs/cache/src/options/options.resolver.js');
+      const { decodeEntry, encodeEntry } = await import('../libs/cache/src/codec/entry.codec.js');
+      const resolved = resolveOptions({ redis: server.url, prefix: 'prof_bounded' });
+      const { client } = createRedisClient(resolved.redis!, {
+        commandTimeoutMs: resolved.commandTimeoutMs,
+        connectionName: 'prof_bounded',
+      });
+      await client.connect();
+      closers.push(() => client.quit());
+      const keys = Array.from({ length: KEYS }, (_, i) => `prof_bounded:profile:=n${i}`);
+      const now = Date.now();
+      for (let i = 0; i < KEYS; i++) {
+        const entry = encodeEntry({ value: userProfile(i), createdAt: now, expiresAt: now + 3_600_000 });
+        await client.set(keys[i]!, entry, 'PX', 3_600_000);
+      }
+      let misses = 0;
+      const shape = readShapeOf(client, String(resolved.defaultNamespace.maxValueBytes + 64), (_key, raw) => {
+        const entry = raw === null || raw.length === 0 ? undefined : decodeEntry(raw);
+        if (entry === undefined || entry.expiresAt <= Date.now()) misses++;
+        return entry?.value;
+      });
+      if (shape === undefined) throw new Error('bounded: not a client of this copy of ioredis');
+      return {
+        op: (i) => client.sendCommand(new ReadCommand(keys[i]!, shape)),
+        redis: true,
+        check: () => {
+          if (misses > 0) throw new Error(`bounded: ${misses} reads were not hits`);
+        },
+      };
     }
     case 'lru': {
       const lru = new LRUCache<string, UserProfile>({ max: 10_000 });
@@ -191,7 +236,13 @@ async function compare(server: RedisServer, closers: (() => Promise<unknown>)[])
     for (const t of order) rounds.get(t)!.push(await loop(benches.get(t)!.op, ROUND_MS));
   }
   for (const b of benches.values()) b.check();
-  const floorOf: Partial<Record<Target, Target>> = { tiercache: 'raw', tiered: 'raw', memory: 'lru' };
+  const floorOf: Partial<Record<Target, Target>> = {
+    raw5: 'raw',
+    bounded: 'raw',
+    tiercache: 'raw',
+    tiered: 'raw',
+    memory: 'lru',
+  };
   console.log(`${ROUNDS} rounds × ${ROUND_MS} ms, interleaved; medians over rounds (per-round pairs for Δ and ratio)`);
   const rows = TARGETS.map((t) => {
     const rs = rounds.get(t)!;
@@ -218,6 +269,12 @@ async function compare(server: RedisServer, closers: (() => Promise<unknown>)[])
     console.log(
       r.map((cell, c) => (c === 0 || c === 6 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '),
     );
+  const base = rounds.get('raw5')!;
+  const ladder = (['raw', 'bounded', 'tiercache', 'tiered'] as const).map((t) => {
+    const ratio = median(rounds.get(t)!.map((r, i) => r.n / r.ms / (base[i]!.n / base[i]!.ms)));
+    return `${t} ${ratio.toFixed(3)}`;
+  });
+  console.log(`against raw5 (per-round ratios of hits/s, medians): ${ladder.join(', ')}`);
 }
 
 async function single(
