@@ -22,7 +22,7 @@
  * Prints client CPU per hit (`process.cpuUsage`), and for the Redis targets redis-server CPU per hit (`INFO cpu`)
  * and the commands a hit sends with their `usec_per_call` (`INFO commandstats`).
  * `compare` prints, per target, the median over rounds of hits/s and client CPU per hit (user, sys), and against its
- * floor (tiercache and tiered: raw; memory: lru) the median of the per-round differences of CPU per hit and of the
+ * floor (raw5, bounded, tiercache and tiered: raw; memory: lru) the median of the per-round differences of CPU per hit and of the
  * per-round ratios of hits/s (what bench/cache.bench.ts reports), then the Redis targets' ratios to raw5: where the
  * ratio of bench/cache.bench.ts goes, step by step. On a shared machine the paired figures are the steadier ones.
  * Env: PROFILE_MS (default 5000, one target), ROUND_MS (default 1000) and ROUNDS (default 7) for `compare`,
