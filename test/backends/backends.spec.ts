@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { CacheBackend } from '../../libs/cache/src/backends/cache-backend.interface.js';
 import type { ReadResult } from '../../libs/cache/src/backends/cache-entry.js';
+import { RedisHit, StoredEntry } from '../../libs/cache/src/backends/cache-entry.js';
 import { MemoryBackend } from '../../libs/cache/src/backends/memory.backend.js';
 import { createRedisClient } from '../../libs/cache/src/backends/redis/redis-client.factory.js';
 import type { RedisClient } from '../../libs/cache/src/backends/redis/redis-client.factory.js';
@@ -165,6 +166,22 @@ describe('RedisBackend with decode hints: what a hit says its value is made of',
       expect(read.hit && [read.entry.value, read.asciiJson]).toEqual([value, ascii]);
       const unhinted = await plain.read(key);
       expect(unhinted.hit && unhinted.asciiJson).toBe(false);
+    }
+  });
+
+  it('a hit, plain or tag-stamped, is a RedisHit holding a StoredEntry (made by new: never pretenured)', async () => {
+    const prefix = `bk-hitclass-${++runs}`;
+    const backend = redisBackend(prefix);
+    for (const [name, tags] of [
+      ['plain', undefined],
+      ['tagged', ['org:1']],
+    ] as const) {
+      const key = `${prefix}:${name}`;
+      await put(backend, key, { id: 1 }, tags === undefined ? undefined : [...tags]);
+      const read = await backend.read(key);
+      expect(read).toBeInstanceOf(RedisHit);
+      expect(read.hit && read.entry).toBeInstanceOf(StoredEntry);
+      expect(read.hit && [read.tier, read.tags, read.entry.value]).toEqual(['redis', tags ?? [], { id: 1 }]);
     }
   });
 

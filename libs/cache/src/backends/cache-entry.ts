@@ -8,6 +8,21 @@ export interface CacheEntry<T = unknown> {
 }
 
 /**
+ * An entry made in this process (decoded, or built by the memory tier). Made by `new`, never an object literal, as
+ * are {@link RedisHit} and the memory tier's slots: V8 pretenures a literal's allocation site (allocates its objects
+ * straight in the old generation) once it saw them live long, and an old object, dead or alive, keeps the young
+ * objects it points to alive through the next scavenge. A pretenured entry or hit answer made every Redis hit's value
+ * survive a scavenge (~1 MB promoted per scavenge; bench/README.md, "Why `cache.bench.ts` puts the c=1 hit lower").
+ */
+export class StoredEntry<T = unknown> implements CacheEntry<T> {
+  constructor(
+    public value: T,
+    public createdAt: number,
+    public expiresAt: number,
+  ) {}
+}
+
+/**
  * The answer of a read. On a miss, `token` is the state the key was in (null: absent; otherwise an opaque
  * tombstone id left by an invalidation). A loader passes it back to a guarded write, which is skipped if the key
  * was invalidated or written since the read — so a slow loader never re-caches a value older than an invalidation.
@@ -24,6 +39,19 @@ export type ReadResult<T = unknown> =
       asciiJson?: boolean;
     }
   | Miss;
+
+/** A hit read from Redis (a class: see {@link StoredEntry}). */
+export class RedisHit<T = unknown> {
+  readonly hit = true;
+  readonly tier = 'redis';
+
+  constructor(
+    readonly entry: CacheEntry<T>,
+    readonly size: number,
+    readonly tags: readonly string[],
+    readonly asciiJson: boolean,
+  ) {}
+}
 
 /** A miss; `corrupt` when the stored bytes could not be decoded (the backend has already removed them). */
 export interface Miss {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { decodeEntry, encodeEntry } from '../codec/entry.codec.js';
+import { StoredEntry } from './cache-entry.js';
 import { MemoryBackend } from './memory.backend.js';
 
 const entry = (value: unknown) => ({ value, createdAt: Date.now(), expiresAt: Date.now() + 60_000 });
@@ -94,6 +95,18 @@ describe('MemoryBackend: fills from another tier', () => {
     measure((mem) => mem.fillUntilExpiry(mem.watch('k'), decodeEntry(encoded), undefined));
     expect(new Set(sizes).size).toBe(1);
     expect(sizes[0]).toBeGreaterThan(new MemoryBackend({ maxEntries: 10, maxBytes: 1024 * 1024 }).usage.bytes + 240);
+  });
+
+  it('what it holds is made by new, never a literal, whichever path stored it (no pretenured allocation site)', async () => {
+    const mem = new MemoryBackend({ maxEntries: 10, maxBytes: 1024 * 1024 });
+    const encoded = encodeEntry(entry({ n: 1 }));
+    await mem.write('w', encoded, 60_000);
+    mem.fillEncoded(mem.watch('f'), encoded, 60_000, undefined);
+    mem.fillUntilExpiry(mem.watch('r'), decodeEntry(encoded), undefined);
+    await mem.put('u', entry({ n: 1 }), 60_000);
+    await mem.update<{ n: number }>('u', (v) => ({ n: v.n + 1 }));
+    for (const key of ['w', 'f', 'r', 'u']) expect(mem.peek(key)).toBeInstanceOf(StoredEntry);
+    expect(mem.peek('u')?.value).toEqual({ n: 2 });
   });
 
   it('an update is sized for its new value', () => {

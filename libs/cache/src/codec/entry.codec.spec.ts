@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import type { CacheEntry } from '../backends/cache-entry.js';
+import { StoredEntry } from '../backends/cache-entry.js';
 import { CacheError } from '../errors/cache.error.js';
 import {
   ENTRY_LAYOUT,
@@ -64,6 +65,14 @@ describe('entry codec', () => {
     }
     for (const value of [0, '', false, null, -0])
       expect(Object.is(decodeEntry(encodeEntry({ value, createdAt: 1, expiresAt: 2 })).value, value)).toBe(true);
+  });
+
+  it('decodes into StoredEntry instances, never object literals (a pretenured literal keeps hit values alive)', () => {
+    for (const entry of samples) {
+      const decoded = decodeEntry(encodeEntry(entry));
+      expect(decoded).toBeInstanceOf(StoredEntry);
+      expect(Object.keys(decoded)).toEqual(['value', 'createdAt', 'expiresAt']);
+    }
   });
 
   it('stores a large Buffer without base64', () => {

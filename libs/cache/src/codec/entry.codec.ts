@@ -1,4 +1,5 @@
 import type { CacheEntry } from '../backends/cache-entry.js';
+import { StoredEntry } from '../backends/cache-entry.js';
 import { CacheError } from '../errors/cache.error.js';
 import { ErrorMessages } from '../errors/error-messages.js';
 import type { DecodeHints } from './value.codec.js';
@@ -72,11 +73,11 @@ export function decodeEntry(buf: Buffer, hints?: DecodeHints): CacheEntry {
   const valueEnd = ENTRY_LAYOUT.value + buf.readUInt32BE(ENTRY_LAYOUT.valueLength);
   if (version === VERSION) {
     if (buf.length !== valueEnd) throw decodeFailed(buf.length < valueEnd ? 'truncated value' : 'trailing bytes');
-    return { value: decodeValue(buf, ENTRY_LAYOUT.value, hints), createdAt, expiresAt };
+    return new StoredEntry(decodeValue(buf, ENTRY_LAYOUT.value, hints), createdAt, expiresAt);
   }
   if (buf.length <= valueEnd) throw decodeFailed('truncated value');
   readStamps(buf, valueEnd);
-  return { value: decodeValue(buf.subarray(0, valueEnd), ENTRY_LAYOUT.value, hints), createdAt, expiresAt };
+  return new StoredEntry(decodeValue(buf.subarray(0, valueEnd), ENTRY_LAYOUT.value, hints), createdAt, expiresAt);
 }
 
 /**

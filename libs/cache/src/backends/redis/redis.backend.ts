@@ -14,7 +14,7 @@ import type { DecodeHints } from '../../codec/value.codec.js';
 import type { CacheBackend, LoadFence, WriteOptions } from '../cache-backend.interface.js';
 import type { LeaseBackend } from '../lease-backend.interface.js';
 import type { CacheEntry, ListReadResult, ReadResult } from '../cache-entry.js';
-import { liveToken, MISS, NO_TAGS, parseLiveToken } from '../cache-entry.js';
+import { liveToken, MISS, NO_TAGS, parseLiveToken, RedisHit } from '../cache-entry.js';
 import { CacheError } from '../../errors/cache.error.js';
 import { ErrorMessages } from '../../errors/error-messages.js';
 import type { KeySpace } from '../../keys/key-space.js';
@@ -172,15 +172,16 @@ export class RedisBackend implements CacheBackend, LeaseBackend {
     // Past `expiresAt` but still stored (fail-safe grace, or the few ms before PX ends): a stale hit, named by its
     // token, so a reload can replace exactly this entry. The caller decides whether it is fresh.
     if (raw[1] !== ENTRY_VERSION) return this.stamped(raw, entry, ascii);
-    return { hit: true, entry, tier: 'redis', size: raw.length, tags: NO_TAGS, asciiJson: ascii };
+    return new RedisHit(entry, raw.length, NO_TAGS, ascii);
   }
 
   /** A tagged entry: a hit while every tag is at the generation it was stamped with; otherwise a miss naming it. */
   private async stamped(raw: Buffer, entry: CacheEntry<unknown>, asciiJson: boolean): Promise<ReadResult<unknown>> {
     const stamps = entryStamps(raw);
     const current = this.generations.current(stamps);
+    const tags = stamps.map((s) => s.tag);
     if (current === true || (current !== false && (await current)))
-      return { hit: true, entry, tier: 'redis', size: raw.length, tags: stamps.map((s) => s.tag), asciiJson };
+      return new RedisHit(entry, raw.length, tags, asciiJson);
     // Invalidated by a tag: a miss whose token names the entry, so the reload replaces exactly it.
     return { hit: false, token: liveToken(entry) };
   }
