@@ -12,7 +12,7 @@ export interface CacheEntry<T = unknown> {
  * are {@link RedisHit} and the memory tier's slots: V8 pretenures a literal's allocation site (allocates its objects
  * straight in the old generation) once it saw them live long, and an old object, dead or alive, keeps the young
  * objects it points to alive through the next scavenge. A pretenured entry or hit answer made every Redis hit's value
- * survive a scavenge (~1 MB promoted per scavenge; bench/README.md, "Why `cache.bench.ts` puts the c=1 hit lower").
+ * survive a scavenge (~1 MB promoted per scavenge; bench/README.md, "Why `cache.bench.ts` put the c=1 hit lower").
  */
 export class StoredEntry<T = unknown> implements CacheEntry<T> {
   constructor(
