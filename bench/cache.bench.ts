@@ -15,6 +15,8 @@
  * a ratio is the median of the per-round ratios to the floor's round, ops/s and percentiles pool all rounds. CPU per
  * hit is given twice: this process (the client; `process.cpuUsage`) and redis-server (`INFO cpu`), with the commands
  * each hit sent (`INFO commandstats`).
+ * With `node --expose-gc` (as `npm run bench` runs it) a scavenge precedes each round, so that no round collects the
+ * young garbage of the variant before it.
  * Env: BENCH_ROUND_MS (default 300), BENCH_ROUNDS (default 10), BENCH_ONLY (some of `redis1,redis64,memory,stampede`,
  * comma-separated: only those scenarios run, and bench/results.json is left as it is; default all).
  */
@@ -40,6 +42,14 @@ import { median } from './median.js';
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 300);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
 const WARMUP_MS = 400;
+/**
+ * A scavenge (young-generation GC) before each round, when exposed (`node --expose-gc`, as `npm run bench` runs this
+ * file): a round then pays for its own garbage only. Without it the round after a peer's collects what the peer left: a
+ * bentocache round left 1–1.7 MB that the next round's first scavenge promoted (bench/README.md, "Why
+ * `cache.bench.ts` put the c=1 hit lower"). Not a full GC: that slowed every variant's next round by a third.
+ */
+const gc = (globalThis as { gc?: (options: { type: 'minor' }) => void }).gc;
+const collect = gc && ((): void => gc({ type: 'minor' }));
 /** Distinct keys cycled through, so 64 concurrent callers never share one in-flight read (no single-flight help). */
 const KEYS = 1024;
 /** Memory tier size for the "hit read from Redis" rows: far below KEYS, so a key cycled in order is always evicted. */
@@ -231,6 +241,7 @@ async function sideBySide(variants: Variant[], admin: Redis): Promise<Measured[]
     const order = variants.map((_, i) => i);
     if (r % 2 === 1) order.reverse();
     for (const i of order) {
+      collect?.();
       const before = await redisCounters(admin);
       out[i]!.samples.push(await variants[i]!.run(ROUND_MS));
       addDelta(out[i]!.redis, before, await redisCounters(admin));
@@ -666,7 +677,9 @@ async function main(): Promise<void> {
     console.log(
       `\ntiercache bench — node ${process.version}, ${cpus().length} CPUs, load ${load}, redis-server ${String(
         /redis_version:(\S+)/.exec(await admin.info('server'))?.[1],
-      )}, ${ROUNDS}×${ROUND_MS} ms per variant, interleaved\n` +
+      )}, ${ROUNDS}×${ROUND_MS} ms per variant, interleaved, ${
+        collect ? 'a scavenge before each round' : 'NO GC between rounds (run with node --expose-gc)'
+      }\n` +
         `peers (bench/peers): ${Object.entries(v)
           .map(([n, ver]) => `${n} ${ver}`)
           .join(', ')}; tiercache uses ioredis 6.0.0`,
