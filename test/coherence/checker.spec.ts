@@ -2,7 +2,7 @@
 // cannot fail proves nothing), and let through exactly what the README documents.
 import { describe, expect, it } from '@jest/globals';
 import { check, DEFAULT_BOUNDS, type DbHistory } from './support/checker.js';
-import type { FaultRecord, OpRecord } from './support/history.js';
+import { openPuts, type FaultRecord, type OpRecord } from './support/history.js';
 
 const T = 1_000_000;
 let n = 0;
@@ -97,6 +97,28 @@ describe('coherence checker', () => {
     expect(r.documented.overtakenPut).toBe(1);
     // A write committed after the put completed invalidates after it: the put's value must be gone by then.
     expect(kinds([put, overtaking, write(3, 200, 210), { ...read(1, 500), p: 1 }])).toEqual(['stale/none']);
+  });
+
+  it('takes a put whose worker was killed before sending its record as completed at the kill', () => {
+    // The put's commit notice (sent at once); its completed record was lost with its worker, killed at T + 100.
+    const put = { ...write(1, 0, 0, 'put'), p: 2 };
+    const overtaking = write(2, 10, 20);
+    const killed = new Map([['2.0', T + 100]]);
+    const opened = openPuts([put], [overtaking], killed);
+    expect(opened).toEqual([{ ...put, t1: T + 100, open: true }]);
+    // It never supersedes an older version (its cache write may not have happened): a read of v0 after the kill,
+    // before any recorded newer write completed, stays fine.
+    expect(kinds([...opened, { ...read(0, 150), p: 1, val: 'init' }, write(2, 200, 210)])).toEqual([]);
+    // Without it a read of the put's value is a violation; with it, the documented overtaken put.
+    expect(kinds([overtaking, { ...read(1, 500), p: 1 }])).toEqual(['stale/none']);
+    const r = check([overtaking, ...opened, { ...read(1, 500), p: 1 }], [], db(3));
+    expect(r.violations).toEqual([]);
+    expect(r.documented.overtakenPut).toBe(1);
+    // Still a violation once a write committed after the kill has completed before the read.
+    expect(kinds([overtaking, ...opened, write(3, 200, 210), { ...read(1, 500), p: 1 }])).toEqual(['stale/none']);
+    // A put whose record came, or whose worker was not killed, adds nothing.
+    expect(openPuts([put], [overtaking, { ...put, t1: T + 50 }], killed)).toEqual([]);
+    expect(openPuts([put], [overtaking], new Map())).toEqual([]);
   });
 
   it('counts an update merged over an overtaken put as documented, not an update alone', () => {

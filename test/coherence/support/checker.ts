@@ -124,6 +124,10 @@ function group(ops: readonly OpRecord[], readType: string, writeType: string): M
       );
     k.all.push(op);
     if (op.err !== undefined || op.v === undefined) continue;
+    if (op.open) {
+      k.byVersion.set(op.v, op);
+      continue;
+    }
     // What may sit in this process's memory tier: rows it read, or put (a put fills the writer's tier).
     if (op.type === 'read' || op.kind === 'put') {
       const heldKey = `${op.p}.${op.inc}|${op.v}`;

@@ -67,8 +67,8 @@ const rowKey = (g: number, id: number): string => composeKey(g, id);
 /** Delays injected at the race points, per call (set by the client running the operation). */
 interface RacePlan {
   afterMs: number;
-  /** Called when the database commit returned (the record's commit time). */
-  onCommit?: () => void;
+  /** Called when the database commit returned (the record's commit time), with the version committed. */
+  onCommit?: (version: number) => void;
   /** Called when a loader's database read returned (the read was a miss in every tier). */
   onLoad?: (version: number) => void;
 }
@@ -165,7 +165,7 @@ class Rows {
   /** The database write, then a pause between the commit and whatever tells the cache. */
   async commit(id: number, val: string, del: boolean, plan: RacePlan): Promise<RowValue> {
     const row = await this.db.writeRow(id, val, del);
-    plan.onCommit?.();
+    plan.onCommit?.(row.v);
     if (plan.afterMs > 0) await sleep(plan.afterMs);
     return row;
   }
@@ -317,7 +317,14 @@ async function main(): Promise<void> {
       } else if (op.op === 'write') {
         const val = op.kind === 'delete' ? '' : `${config.index}.${config.incarnation}.${c}.${n}`;
         rec.kind = op.kind;
-        const plan = { afterMs: op.afterCommitMs, onCommit: () => void (rec.tc = now()) };
+        const onCommit = (version: number): void => {
+          rec.tc = now();
+          // A put's value may reach the cache after this worker is killed, before its record (batched) is sent: the
+          // checker hears of the put at once, so that it can judge a read of it (an overtaken put, documented).
+          if (op.kind === 'put' && process.connected)
+            process.send?.({ type: 'commit', op: { ...rec, kind: op.kind, v: version, val } satisfies OpRecord });
+        };
+        const plan = { afterMs: op.afterCommitMs, onCommit };
         const row = await rows.write(op.kind, op.id, val, plan);
         rec.v = row.v;
         rec.val = val;

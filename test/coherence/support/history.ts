@@ -58,6 +58,12 @@ export interface OpRecord {
    * overlapped an earlier one of its process and returned the same value), or Redis / the database ('r').
    */
   tier?: Tier;
+  /**
+   * A put whose record never came (its worker was killed first; see {@link openPuts}): known to the checker only to
+   * judge a read of its value (an overtaken put), never as superseding older versions (its cache write may not
+   * have happened).
+   */
+  open?: boolean;
 }
 
 /**
@@ -92,3 +98,22 @@ export const FAULT_KINDS = [
   'redis-oom',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/**
+ * The puts whose commit was reported but whose record never came: their worker was killed in between (records are
+ * sent in batches). Each is taken as completed when its worker died — its value may have reached the cache until then.
+ */
+export function openPuts(
+  committed: readonly OpRecord[],
+  ops: readonly OpRecord[],
+  killedAt: Map<string, number>,
+): OpRecord[] {
+  const done = new Set(ops.filter((o) => o.type === 'write').map((o) => `${o.p}.${o.inc}.${o.c}.${o.v}`));
+  const open: OpRecord[] = [];
+  for (const put of committed) {
+    const died = killedAt.get(`${put.p}.${put.inc}`);
+    if (died === undefined || done.has(`${put.p}.${put.inc}.${put.c}.${put.v}`)) continue;
+    open.push({ ...put, t1: died, open: true });
+  }
+  return open;
+}

@@ -10,7 +10,7 @@ import { TcpProxy } from '../../harness/tcp-proxy.js';
 import { check, DEFAULT_BOUNDS, type CheckResult, type DbHistory } from './checker.js';
 import type { WorkerConfig } from './coherence-worker.js';
 import { inject, planFaults, type PlannedFault } from './faults.js';
-import { now, type FaultRecord, type OpRecord, type Stall } from './history.js';
+import { now, openPuts, type FaultRecord, type OpRecord, type Stall } from './history.js';
 import { deriveSeed, type WorkloadShape } from './workload.js';
 import { AppWorker, killWorkers } from './workers.js';
 
@@ -113,9 +113,14 @@ export async function runCoherence(o: RunOptions): Promise<RunOutcome> {
   const proxies: TcpProxy[] = [];
   const ops: OpRecord[] = [];
   const stalls: Stall[] = [];
-  const sink = (batch: OpRecord[], stalled: Stall[]): void => {
+  // Puts whose commit a worker reported at once: the ones whose record never came (their worker was killed first)
+  // join the history, completed when their worker died (see openPuts).
+  const committed: OpRecord[] = [];
+  const killedAt = new Map<string, number>();
+  const sink = (batch: OpRecord[], stalled: Stall[], put?: OpRecord): void => {
     for (const op of batch) ops.push(op);
     for (const stall of stalled) stalls.push(stall);
+    if (put) committed.push(put);
   };
   const workers: AppWorker[] = [];
   try {
@@ -140,6 +145,7 @@ export async function runCoherence(o: RunOptions): Promise<RunOutcome> {
     const incarnations = workers.map(() => 0);
     const restartWorker = async (index: number): Promise<void> => {
       await (workers[index] as AppWorker).kill();
+      killedAt.set(`${index}.${incarnations[index] ?? 0}`, now());
       incarnations[index] = (incarnations[index] ?? 0) + 1;
       const next = new AppWorker(configOf(index, incarnations[index] as number), sink);
       workers[index] = next;
@@ -171,7 +177,7 @@ export async function runCoherence(o: RunOptions): Promise<RunOutcome> {
     const loadMs = now() - loadStart;
     await Promise.all(workers.map((w) => w.shutdown(15_000)));
     const history = await loadHistory(db, tables, o.listMax);
-    const result = check(ops, faults, history, DEFAULT_BOUNDS, stalls);
+    const result = check([...ops, ...openPuts(committed, ops, killedAt)], faults, history, DEFAULT_BOUNDS, stalls);
     return { seed: o.seed, wallMs: now() - wallStart, loadMs, ops, faults, plan, stalls, result };
   } finally {
     await killWorkers();

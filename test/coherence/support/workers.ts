@@ -23,7 +23,7 @@ export class AppWorker {
 
   constructor(
     readonly config: WorkerConfig,
-    sink: (ops: OpRecord[], stalls: Stall[]) => void,
+    sink: (ops: OpRecord[], stalls: Stall[], committed?: OpRecord) => void,
   ) {
     // The children run plain Node: Jest's --experimental-vm-modules would only add a warning.
     this.proc = spawn(process.execPath, ['--import', REGISTER, ENTRY, JSON.stringify(config)], {
@@ -36,12 +36,16 @@ export class AppWorker {
     };
     this.proc.stdout?.on('data', record);
     this.proc.stderr?.on('data', record);
-    this.proc.on('message', (msg: { type: string; ops?: OpRecord[]; stalls?: Stall[]; error?: string }) => {
-      if (msg.type === 'ops' && msg.ops) sink(msg.ops, msg.stalls ?? []);
-      else if (msg.type === 'fatal') record(Buffer.from(`fatal: ${msg.error}\n`));
-      this.seen.add(msg.type);
-      for (const wake of [...this.waiters]) wake();
-    });
+    this.proc.on(
+      'message',
+      (msg: { type: string; ops?: OpRecord[]; stalls?: Stall[]; op?: OpRecord; error?: string }) => {
+        if (msg.type === 'ops' && msg.ops) sink(msg.ops, msg.stalls ?? []);
+        else if (msg.type === 'commit' && msg.op) sink([], [], msg.op);
+        else if (msg.type === 'fatal') record(Buffer.from(`fatal: ${msg.error}\n`));
+        this.seen.add(msg.type);
+        for (const wake of [...this.waiters]) wake();
+      },
+    );
     this.exited = new Promise((resolve) => {
       this.proc.once('exit', () => {
         live.delete(this);
